@@ -1,0 +1,119 @@
+"""Keras callbacks that turn `model.fit` into one lottery-ticket round.
+
+The training loop is Keras's own; everything the method adds (the reset to θ0, the
+periodic validation/test evaluation, the MLflow metrics, progress) hooks into it here.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, Dict, List, Optional
+
+import numpy as np
+import tensorflow as tf
+
+from lth_tf import masking
+from lth_tf.tfkeras import keras
+
+EVAL_SPLITS = {"val": "validation", "test": "test"}
+
+
+def network_variables(model: keras.Model) -> List[tf.Variable]:
+    """The weights θ of the network: every variable but the masks."""
+    masks = {m.ref() for m in masking.mask_variables(model)}
+    return [v for v in model.weights if v.ref() not in masks]
+
+
+class ResetToInitialWeights(keras.callbacks.Callback):
+    """Captures θ0 before any training; every later round starts from θ0 ⊙ mask.
+
+    The same callback object is passed to every round's `fit`: the first call captures,
+    the later ones restore. Biases and other unpruned weights go back to θ0 too, as in
+    the paper; the masks are state of the pruning and are never restored.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.initial_weights: Optional[List[np.ndarray]] = None
+
+    def capture(self, model: keras.Model) -> None:
+        self.initial_weights = [v.numpy().copy() for v in network_variables(model)]
+
+    def on_train_begin(self, logs=None):
+        if self.initial_weights is None:
+            self.capture(self.model)
+            return
+        for variable, value in zip(network_variables(self.model), self.initial_weights):
+            variable.assign(value)
+        masking.apply_masks(self.model)
+
+    def initial_by_name(self) -> Dict[str, np.ndarray]:
+        """θ0 keyed by variable name (`fc1/kernel`), as saved to MLflow."""
+        return {
+            v.name.rsplit(":", 1)[0]: value
+            for v, value in zip(network_variables(self.model), self.initial_weights)
+        }
+
+    def initial_prunable(self, model: keras.Model) -> Dict[str, np.ndarray]:
+        """θ0 of the masked weights, keyed like the masks."""
+        by_ref = {v.ref(): value for v, value in zip(network_variables(model), self.initial_weights)}
+        return {key: by_ref[v.ref()] for key, v in masking.prunable_weights(model).items()}
+
+
+class PeriodicEvaluation(keras.callbacks.Callback):
+    """Every "epoch" (= one evaluation interval) evaluates validation and test sets.
+
+    Adds `val_loss`, `val_accuracy`, `test_loss`, `test_accuracy` and `iteration` to the
+    epoch's logs (so later callbacks see them) and keeps every record in `records`.
+    """
+
+    def __init__(self, datasets: Dict[str, tf.data.Dataset], eval_interval: int):
+        super().__init__()
+        self.datasets = datasets
+        self.eval_interval = eval_interval
+        self.records: List[Dict[str, float]] = []
+
+    def on_train_begin(self, logs=None):
+        self.records = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        record = {"iteration": (epoch + 1) * self.eval_interval}
+        record.update({f"train_{k}": float(v) for k, v in logs.items() if k in ("loss", "accuracy")})
+        for prefix, dataset in self.datasets.items():
+            results = self.model.evaluate(dataset, verbose=0, return_dict=True)
+            record.update({f"{prefix}_{k}": float(v) for k, v in results.items()})
+        logs.update(record)
+        self.records.append(record)
+
+
+class MlflowMetrics(keras.callbacks.Callback):
+    """Sends each evaluation record to an MLflow run, step = training iteration."""
+
+    def __init__(self, log: Callable[[Dict[str, float], int], None]):
+        super().__init__()
+        self.log = log
+
+    def on_epoch_end(self, epoch, logs=None):
+        metrics = {k: float(v) for k, v in (logs or {}).items() if k != "iteration" and k not in ("loss", "accuracy")}
+        self.log(metrics, int(logs["iteration"]))
+
+
+class Progress(keras.callbacks.Callback):
+    """A one-line status (iteration, validation and test accuracy) rewritten in place."""
+
+    def __init__(self, label: str, iterations: int, echo: Callable[[str], None]):
+        super().__init__()
+        self.label, self.iterations, self.echo = label, iterations, echo
+
+    def on_train_begin(self, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        rate = logs["iteration"] / max(time.perf_counter() - self.started, 1e-9)
+        self.echo(
+            f"{self.label}  it {logs['iteration']}/{self.iterations}  "
+            f"val acc {logs.get('val_accuracy', float('nan')):.4f}  "
+            f"test acc {logs.get('test_accuracy', float('nan')):.4f}  {rate:.0f} it/s"
+        )

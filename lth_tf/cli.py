@@ -1,0 +1,133 @@
+"""`lth-tf`: a thin click shell over the config, the pipelines and MLflow.
+
+The `run` flags are generated from the config's dataclass fields, so a setting is named
+and documented once. Bad input is reported in one line with exit status 2, before any
+MLflow run exists; Ctrl-C ends the runs as KILLED (exit 130).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import click
+
+from lth_tf import config as config_module
+from lth_tf.errors import UserError
+
+_TYPES = {"int": click.INT, "float": click.FLOAT}
+
+
+def _option_for(name: str, field) -> click.Option:
+    meta, kind = field.metadata, str(field.type)
+    shown = field.default if field.default not in (None, ()) else None
+    help_text = meta["help"] + (f"  [default: {shown}]" if shown is not None and "bool" not in kind else "")
+    flag = "--" + name.replace("_", "-")
+    if "bool" in kind:
+        return click.Option([f"{flag}/--no-{flag[2:]}", name], default=None,
+                            help=help_text + f"  [default: {'on' if field.default else 'off'}]")
+    if meta.get("choices"):
+        kind_type = click.Choice(meta["choices"])
+    else:
+        kind_type = next((t for key, t in _TYPES.items() if key in kind.replace("Optional", "")), click.STRING)
+    metavar = "NAMES" if "Tuple" in kind else None
+    return click.Option([flag, name], type=kind_type, default=None, help=help_text, metavar=metavar)
+
+
+def _with_settings(command):
+    """Adds one option per config setting (in the dataclasses' order)."""
+    for name, field in reversed(list(config_module.settings().items())):
+        if field.metadata.get("cli", True):
+            command.params.insert(0, _option_for(name, field))
+    return command
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="lth-tf")
+def cli():
+    """Find lottery tickets (Frankle & Carbin, ICLR 2019) in Keras models, tracked in MLflow."""
+
+
+@_with_settings
+@cli.command()
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+              help="YAML file of settings (keys as the flags, e.g. fc_rate: 0.2); flags override it.")
+def run(config_file, **flags):
+    """Run a lottery-ticket experiment: train dense, prune, reset to θ0, retrain, for every round.
+
+    With no options: LeNet-300-100 on the embedded 5,000 MNIST digits, 8 rounds of 1,500
+    iterations (a few minutes on a 2-core CPU). Every round, mask and metric goes to MLflow;
+    open it with `lth-tf ui`.
+    """
+    from pipelines import lottery  # heavy imports after argument parsing
+    from pipelines.summary import to_text
+
+    overrides = config_module.read_yaml(config_file) if config_file else {}
+    overrides.update({k: v for k, v in flags.items() if v is not None})
+    cfg = config_module.build_config(overrides)
+    interactive = sys.stdout.isatty()
+    click.echo(f"lth-tf: {cfg.model.model} on {cfg.dataset.dataset}, {len(lottery.pruning_levels(cfg))} rounds "
+               f"of {cfg.training.iterations} iterations ({'one-shot' if cfg.pruning.one_shot else 'iterative'})")
+    result = lottery.run(
+        cfg,
+        echo=lambda line: click.echo(("\r\033[K" if interactive else "") + line),
+        status=(lambda line: click.echo("\r\033[K" + line, nl=False)) if interactive else None,
+    )
+    click.echo("\n" + to_text(result.rounds))
+    click.echo(f"MLflow: experiment {result.experiment_id}, run {result.run_id} ({_store_hint(cfg)})")
+
+
+def _store_hint(cfg) -> str:
+    from lth_tf import tracking
+
+    uri = tracking.resolve_tracking_uri(cfg.tracking_uri)
+    return "open it with: lth-tf ui" if uri == tracking.default_tracking_uri() else uri
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@click.option("--backend-store-uri", default=None,
+              help="Store to show (default: $MLFLOW_TRACKING_URI, else SQLite in ./mlruns).")
+def ui(host, port, backend_store_uri):
+    """Start the MLflow UI on the lth-tf store, to compare rounds and experiments."""
+    from lth_tf import tracking
+
+    uri = tracking.resolve_tracking_uri(backend_store_uri)
+    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", host, "--port", str(port)]
+    if uri == tracking.default_tracking_uri():
+        if not (tracking.DEFAULT_DIR / "mlflow.db").exists():
+            raise UserError("no runs yet in ./mlruns; run `lth-tf run` first (or pass --backend-store-uri)")
+        command += ["--default-artifact-root", tracking.default_artifact_root()]
+    click.echo(f"MLflow UI on http://{host}:{port} (Ctrl-C to stop)")
+    raise SystemExit(subprocess.call(command))
+
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main(argv=None) -> None:
+    """Console entry point: one-line errors, exit 2 for bad input, 130 when interrupted."""
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        cli.main(args=argv, prog_name="lth-tf", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as error:
+        click.echo(error.ctx.get_help())
+    except click.UsageError as error:
+        click.echo(f"Error: {error.format_message()}", err=True)
+        sys.exit(2)
+    except UserError as error:
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(2)
+    except (KeyboardInterrupt, click.Abort):
+        click.echo("\nInterrupted: finished rounds are in MLflow; the run is marked KILLED.", err=True)
+        sys.exit(130)
+    except Exception as error:  # a crash: the runs are marked FAILED; say so in one line
+        if os.environ.get("LTH_TF_DEBUG"):
+            raise
+        click.echo(f"Error: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''} "
+                   "(the run is marked FAILED; set LTH_TF_DEBUG=1 for the traceback)", err=True)
+        sys.exit(1)

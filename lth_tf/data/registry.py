@@ -1,0 +1,66 @@
+"""Dataset names to loaders: adding a dataset is one module and one `@register` line.
+
+A spec is either a name (`mnist-5k`) or `kind:argument` (`idx:DIR`, `tfds:NAME`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Dict
+
+
+from lth_tf.data.splits import Arrays, Splits, hold_out
+from lth_tf.errors import UserError
+
+
+@dataclass
+class RawData:
+    train: Arrays
+    test: Arrays
+    num_classes: int
+
+
+@dataclass
+class Entry:
+    loader: Callable[[str, object], RawData]
+    default_validation: int
+    takes_argument: bool
+
+
+REGISTRY: Dict[str, Entry] = {}
+
+
+def register(kind: str, default_validation: int, takes_argument: bool = False):
+    def add(loader):
+        REGISTRY[kind] = Entry(loader, default_validation, takes_argument)
+        return loader
+
+    return add
+
+
+def describe() -> str:
+    return ", ".join(f"{k}:ARG" if e.takes_argument else k for k, e in sorted(REGISTRY.items()))
+
+
+def parse(spec: str):
+    kind, _, arg = spec.partition(":")
+    entry = REGISTRY.get(kind)
+    if entry is None or entry.takes_argument != bool(arg):
+        raise UserError(f"unknown dataset '{spec}'; use one of: {describe()}")
+    return entry, arg
+
+
+def load(hparams) -> Splits:
+    """The dataset named by `hparams.dataset`, with validation held out of the training set."""
+    entry, arg = parse(hparams.dataset)
+    raw = entry.loader(arg, hparams)
+    size = hparams.validation_size or entry.default_validation
+    if size >= len(raw.train[1]):
+        raise UserError(
+            f"--validation-size {size} leaves no training data ({len(raw.train[1])} training examples)"
+        )
+    train, validation = hold_out(*raw.train, size)
+    return Splits(hparams.dataset, train, validation, raw.test, raw.num_classes)
+
+
+

@@ -1,0 +1,74 @@
+"""In-memory train / validation / test arrays and the tf.data pipelines over them.
+
+The datasets lth-tf trains on (MNIST, Fashion-MNIST, CIFAR-10, a user's arrays) fit in
+memory, so each split is a pair of arrays and batches are gathered by index: a full
+shuffle every epoch costs one permutation, not a per-example shuffle buffer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Tuple
+
+import numpy as np
+import tensorflow as tf
+
+Arrays = Tuple[np.ndarray, np.ndarray]
+
+SPLIT_SEED = 0
+"""Validation is held out with this fixed seed, not the experiment's, so every experiment
+on a dataset (every seed, replicate and control) is judged on the same examples."""
+
+EVAL_BATCH_SIZE = 1000
+
+
+@dataclass
+class Splits:
+    name: str
+    train: Arrays
+    validation: Arrays
+    test: Arrays
+    num_classes: int
+
+    @property
+    def input_shape(self) -> Tuple[int, ...]:
+        return tuple(self.train[0].shape[1:])
+
+    def sizes(self) -> dict:
+        return {f"{split}_size": len(getattr(self, split)[1]) for split in ("train", "validation", "test")}
+
+    def train_batches(self, batch_size: int, seed: int) -> tf.data.Dataset:
+        """Endless batches; every epoch is a fresh full permutation, the same for the same seed."""
+        x, y = (tf.constant(a) for a in self.train)
+        n = len(self.train[1])
+        per_epoch = n // batch_size
+        if per_epoch == 0:
+            raise ValueError(f"batch size {batch_size} exceeds the {n} training examples")
+
+        def epoch(index):
+            order = tf.random.experimental.stateless_shuffle(tf.range(n), seed=tf.stack([seed, index]))
+            return tf.data.Dataset.from_tensor_slices(tf.reshape(order[: per_epoch * batch_size], (per_epoch, batch_size)))
+
+        return (
+            tf.data.Dataset.range(2**62)
+            .flat_map(epoch)
+            .map(lambda i: (tf.gather(x, i), tf.gather(y, i)), num_parallel_calls=tf.data.AUTOTUNE)
+            .prefetch(8)
+        )
+
+    def eval_batches(self, split: str) -> tf.data.Dataset:
+        return tf.data.Dataset.from_tensor_slices(getattr(self, split)).batch(EVAL_BATCH_SIZE).cache()
+
+
+def hold_out(x: np.ndarray, y: np.ndarray, size: int) -> Tuple[Arrays, Arrays]:
+    """(rest, held out): `size` examples chosen with `SPLIT_SEED`."""
+    if size >= len(y):
+        raise ValueError(f"cannot hold out {size} of {len(y)} examples")
+    order = np.random.default_rng(SPLIT_SEED).permutation(len(y))
+    held, rest = order[:size], order[size:]
+    return (x[rest], y[rest]), (x[held], y[held])
+
+
+def to_images(x: np.ndarray, shape: Tuple[int, ...]) -> np.ndarray:
+    """Pixels in [0, 255] to float32 images in [0, 1] of the given per-example shape."""
+    return (np.asarray(x, dtype=np.float32) / 255.0).reshape((-1, *shape))

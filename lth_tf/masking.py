@@ -1,0 +1,235 @@
+"""Masks on a Keras model: a `prune_low_magnitude`-style wrapper with a fixed mask.
+
+Which weights of a layer may be pruned is tfmot's knowledge, not ours: built-in layers
+go through tfmot's `PruneRegistry`, custom layers opt in with tfmot's `PrunableLayer`
+interface (`get_prunable_weights`).
+
+Why the forward pass does not multiply by the mask: a lottery-ticket mask is fixed for a
+whole round, so instead of paying `kernel * mask` (forward and backward) on every step,
+the wrapper keeps an invariant: *a pruned weight is exactly zero in its variable*. Every
+write that lth-tf makes (`set_masks`, the reset to θ0) zeroes the pruned entries, and the
+wrapper masks the gradient, so a pruned weight gets a zero gradient. From a fresh
+optimizer state a zero gradient is a zero update for Adam, SGD with momentum and decoupled
+weight decay alike (the moments of a pruned weight stay zero too), so the zeros survive
+training exactly, and a zero weight contributes nothing to the output. Whoever writes
+weights by hand calls `apply_masks` afterwards.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Tuple
+
+import numpy as np
+import tensorflow as tf
+from tensorflow_model_optimization.python.core.sparsity.keras import prunable_layer, prune_registry
+
+from lth_tf.errors import UserError
+from lth_tf.tfkeras import keras
+
+Masks = Dict[str, np.ndarray]
+
+
+def _masked_gradient(weight: tf.Tensor, mask: tf.Variable) -> tf.Tensor:
+    """Identity on the way forward; multiplies the gradient by the mask on the way back."""
+
+    @tf.custom_gradient
+    def identity(value):
+        return tf.identity(value), lambda upstream: upstream * mask
+
+    return identity(tf.convert_to_tensor(weight))
+
+
+def prunable_attributes(layer: keras.layers.Layer) -> List[str]:
+    """Names of the layer attributes holding prunable weights (empty: nothing to prune).
+
+    Raises `UserError` for a layer with trainable weights that tfmot does not know how to
+    prune, or whose prunable weights are not plain attributes of the layer.
+    """
+    if isinstance(layer, prunable_layer.PrunableLayer) or hasattr(layer, "get_prunable_weights"):
+        weights = layer.get_prunable_weights()
+        by_id = {id(v): name for name, v in vars(layer).items() if isinstance(v, tf.Variable)}
+        missing = [w.name for w in weights if id(w) not in by_id]
+        if missing:
+            raise UserError(
+                f"layer '{layer.name}' ({type(layer).__name__}): its prunable weights {missing} "
+                "are not attributes of the layer; return the layer's own variables from "
+                "get_prunable_weights()"
+            )
+        return [by_id[id(w)] for w in weights]
+    if prune_registry.PruneRegistry.supports(layer):
+        names = list(prune_registry.PruneRegistry._weight_names(layer)) if not (
+            prune_registry.PruneRegistry._is_rnn_layer(layer)) else None
+        if names is None or any("." in n for n in names):
+            raise UserError(
+                f"layer '{layer.name}' ({type(layer).__name__}) keeps its prunable weights in "
+                "sub-layers, which lth-tf does not mask yet; leave it unpruned with "
+                f"--unpruned-layers {layer.name}"
+            )
+        return names
+    if layer.trainable_weights:
+        raise UserError(
+            f"layer '{layer.name}' ({type(layer).__name__}) is not prunable: tfmot's registry does "
+            "not know it; implement tfmot's PrunableLayer (get_prunable_weights) on it, or leave it "
+            f"unpruned with --unpruned-layers {layer.name}"
+        )
+    return []
+
+
+@keras.utils.register_keras_serializable(package="lth_tf")
+class MaskedLayer(keras.layers.Wrapper):
+    """Wraps a prunable layer and holds one non-trainable 0/1 mask per prunable weight."""
+
+    def __init__(self, layer: keras.layers.Layer, **kwargs):
+        kwargs.setdefault("name", f"masked_{layer.name}")
+        super().__init__(layer, **kwargs)
+        self.attributes = prunable_attributes(layer)
+        if not self.attributes:
+            raise UserError(f"layer '{layer.name}' has no prunable weights to mask")
+        self.masks: List[tf.Variable] = []
+        if not hasattr(self, "_batch_input_shape") and hasattr(layer, "_batch_input_shape"):
+            self._batch_input_shape = layer._batch_input_shape
+
+    def build(self, input_shape=None):
+        super().build(input_shape)
+        for attribute in self.attributes:
+            weight = getattr(self.layer, attribute)
+            self.masks.append(
+                self.add_weight(
+                    name=f"{attribute}_mask",
+                    shape=weight.shape,
+                    dtype=weight.dtype,
+                    initializer="ones",
+                    trainable=False,
+                )
+            )
+
+    def call(self, inputs, training=None, **kwargs):
+        if self.layer._expects_training_arg:
+            kwargs["training"] = training
+        weights = [getattr(self.layer, a) for a in self.attributes]
+        # Bypass Keras attribute tracking: the swap is for this call only.
+        for attribute, weight, mask in zip(self.attributes, weights, self.masks):
+            object.__setattr__(self.layer, attribute, _masked_gradient(weight, mask))
+        try:
+            return self.layer.call(inputs, **kwargs)
+        finally:
+            for attribute, weight in zip(self.attributes, weights):
+                object.__setattr__(self.layer, attribute, weight)
+
+    def compute_output_shape(self, input_shape):
+        return self.layer.compute_output_shape(input_shape)
+
+    @property
+    def pruned_weights(self) -> List[Tuple[str, tf.Variable, tf.Variable]]:
+        """(mask key, weight variable, mask variable) for each masked weight."""
+        keys = [self.layer.name] if len(self.attributes) == 1 else [
+            f"{self.layer.name}/{a}" for a in self.attributes
+        ]
+        return [(k, getattr(self.layer, a), m) for k, a, m in zip(keys, self.attributes, self.masks)]
+
+
+def _check_graph_model(model) -> None:
+    if not isinstance(model, keras.Model):
+        raise UserError(
+            f"expected a Keras 2 (tf_keras) Model, got {type(model).__module__}.{type(model).__name__}; "
+            "build it with `import tf_keras as keras` (tfmot does not support Keras 3)"
+        )
+    if not (isinstance(model, keras.Sequential) or model._is_graph_network):
+        raise UserError(
+            f"model '{model.name}' is a subclassed keras.Model, which cannot be cloned with masks; "
+            "build it with the Sequential or functional API"
+        )
+
+
+def mask_model(model: keras.Model, unpruned_layers=()) -> keras.Model:
+    """Returns `model` with every prunable layer wrapped in a `MaskedLayer` (all ones).
+
+    Layers are shared with `model`, not copied, so the weights are the model's own.
+    """
+    _check_graph_model(model)
+    unpruned = set(unpruned_layers)
+    unknown = unpruned - {layer.name for layer in _all_layers(model)}
+    if unknown:
+        raise UserError(f"--unpruned-layers names no layer of the model: {', '.join(sorted(unknown))}")
+
+    def wrap(layer):
+        if isinstance(layer, keras.Model):
+            _check_graph_model(layer)
+            return keras.models.clone_model(layer, clone_function=wrap)
+        if isinstance(layer, MaskedLayer) or layer.name in unpruned:
+            return layer
+        return MaskedLayer(layer) if prunable_attributes(layer) else layer
+
+    masked = keras.models.clone_model(model, clone_function=wrap)
+    if not masked_layers(masked):
+        raise UserError(f"model '{model.name}' has no prunable layer")
+    return masked
+
+
+def _all_layers(model):
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, keras.Model):
+            yield from _all_layers(layer)
+
+
+def masked_layers(model: keras.Model) -> List[MaskedLayer]:
+    """The model's `MaskedLayer`s in order, nested models included."""
+    return [layer for layer in _all_layers(model) if isinstance(layer, MaskedLayer)]
+
+
+def _pruned_weights(model):
+    for layer in masked_layers(model):
+        yield from layer.pruned_weights
+
+
+def get_masks(model: keras.Model) -> Masks:
+    """`{layer_name: bool array}`: True where a weight survives."""
+    return {key: mask.numpy().astype(bool) for key, _, mask in _pruned_weights(model)}
+
+
+def set_masks(model: keras.Model, masks: Masks) -> None:
+    """Writes the masks and zeroes every pruned weight (the wrapper's invariant)."""
+    entries = {key: (weight, mask) for key, weight, mask in _pruned_weights(model)}
+    unknown = set(masks) - set(entries)
+    if unknown:
+        raise ValueError(f"masks name layers the model does not mask: {sorted(unknown)}")
+    for key, values in masks.items():
+        weight, mask = entries[key]
+        values = np.asarray(values)
+        if values.shape != tuple(mask.shape):
+            raise ValueError(f"mask '{key}' has shape {values.shape}, the weight {tuple(mask.shape)}")
+        mask.assign(values.astype(mask.dtype.as_numpy_dtype))
+    apply_masks(model)
+
+
+def apply_masks(model: keras.Model) -> None:
+    """Zeroes the pruned weights, restoring the invariant after a write by hand."""
+    for _, weight, mask in _pruned_weights(model):
+        weight.assign(weight * mask)
+
+
+def mask_variables(model: keras.Model) -> List[tf.Variable]:
+    """The mask variables: state of the pruning, never of the network's weights."""
+    return [mask for _, _, mask in _pruned_weights(model)]
+
+
+def prunable_weights(model: keras.Model) -> Dict[str, tf.Variable]:
+    """`{layer_name: weight variable}` for every masked weight, keyed like the masks."""
+    return {key: weight for key, weight, _ in _pruned_weights(model)}
+
+
+def strip_masks(model: keras.Model) -> keras.Model:
+    """A plain Keras model, sharing the layers, with zeros where weights were pruned."""
+    apply_masks(model)
+
+    def unwrap(layer):
+        if isinstance(layer, keras.Model):
+            return keras.models.clone_model(layer, clone_function=unwrap)
+        if isinstance(layer, MaskedLayer):
+            if not hasattr(layer.layer, "_batch_input_shape") and hasattr(layer, "_batch_input_shape"):
+                layer.layer._batch_input_shape = layer._batch_input_shape
+            return layer.layer
+        return layer
+
+    return keras.models.clone_model(model, clone_function=unwrap)

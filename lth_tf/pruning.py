@@ -1,0 +1,84 @@
+"""How many weights survive each round, and which.
+
+Counts. A layer (or, with the global strategy, the pool of pruned layers) that starts
+with n0 weights keeps round(n0 * (1 - p) ** r) weights after pruning round r, rounding
+half up. Pruning "a fraction p of the remaining weights" every round therefore never
+accumulates rounding error, and one-shot pruning to round n lands on exactly the same
+count as n iterative rounds.
+
+Ties. Weights are ranked by score, highest kept; among equal scores the weight with the
+lower flat index (row-major order; layers in model order for the global strategy) is
+kept. Already-pruned weights are never kept again, so masks are nested.
+
+Rates per layer kind, as the paper: convolutions use `conv_rate`, other prunable layers
+`fc_rate`, and the model's last prunable layer (the output layer) `output_rate`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Dict, List
+
+import numpy as np
+
+from lth_tf.tfkeras import keras
+
+Arrays = Dict[str, np.ndarray]
+
+
+def surviving_count(initial_count: int, rate: float, round_: int) -> int:
+    """Weights left after `round_` rounds that each prune `rate` of the remaining."""
+    return int(math.floor(initial_count * (1.0 - rate) ** round_ + 0.5))
+
+
+def keep_top(scores: np.ndarray, mask: np.ndarray, count: int) -> np.ndarray:
+    """The new mask: the `count` highest-scoring surviving entries (ties: lower index)."""
+    alive = mask.reshape(-1).astype(bool)
+    if count > alive.sum():
+        raise ValueError(f"cannot keep {count} weights, only {alive.sum()} remain")
+    flat = np.where(alive, scores.reshape(-1).astype(np.float64), -np.inf)
+    order = np.argsort(-flat, kind="stable")
+    kept = np.zeros(flat.shape, dtype=bool)
+    kept[order[:count]] = True
+    return kept.reshape(mask.shape)
+
+
+CONV_LAYERS = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D, keras.layers.SeparableConv2D,
+               keras.layers.SeparableConv1D)
+
+
+def layer_kinds(keys: List[str], layers: List[keras.layers.Layer]) -> Dict[str, str]:
+    """'conv', 'fc' or 'output' for each masked weight (keys in model order), keyed like the masks."""
+    kinds = {k: ("conv" if isinstance(layer, CONV_LAYERS) else "fc") for k, layer in zip(keys, layers)}
+    if keys:
+        kinds[keys[-1]] = "output"
+    return kinds
+
+
+def prune_layerwise(scores: Arrays, masks: Arrays, rates: Dict[str, float], round_: int) -> Arrays:
+    """Each layer keeps its own round(n0 (1-rate)^round) weights."""
+    return {
+        key: keep_top(scores[key], masks[key], surviving_count(masks[key].size, rates[key], round_))
+        for key in masks
+    }
+
+
+def prune_global(scores: Arrays, masks: Arrays, rate: float, round_: int) -> Arrays:
+    """All layers compete: the pool keeps round(N0 (1-rate)^round) weights in total."""
+    keys = list(masks)
+    flat_scores = np.concatenate([scores[k].reshape(-1) for k in keys])
+    flat_masks = np.concatenate([masks[k].reshape(-1) for k in keys])
+    kept = keep_top(flat_scores, flat_masks, surviving_count(flat_masks.size, rate, round_))
+    out, start = {}, 0
+    for key in keys:
+        size = masks[key].size
+        out[key] = kept[start:start + size].reshape(masks[key].shape)
+        start += size
+    return out
+
+
+def remaining_fractions(masks: Arrays) -> Dict[str, float]:
+    """Fraction of weights remaining per layer, and in total under the key 'total'."""
+    fractions = {k: float(m.mean()) for k, m in masks.items()}
+    fractions["total"] = float(sum(m.sum() for m in masks.values()) / sum(m.size for m in masks.values()))
+    return fractions

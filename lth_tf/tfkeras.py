@@ -1,0 +1,39 @@
+"""The one place lth-tf imports Keras (and so TensorFlow).
+
+tfmot's pruning registry and wrappers only understand Keras 2 (`tf_keras`); a Keras 3
+model reaching them raises `ValueError`. Everything in lth-tf takes `keras` from here so
+a stray `import keras` can never mix the two.
+"""
+
+import contextlib
+import os
+
+# Must be set before TensorFlow is imported so `tf.keras` also resolves to Keras 2.
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+@contextlib.contextmanager
+def _quiet_native_startup():
+    """TensorFlow's C++ start-up notes (oneDNN, CUDA probing) go straight to file
+    descriptor 2 and ignore every log-level variable; hide them unless the user lowered
+    TF_CPP_MIN_LOG_LEVEL. Python errors still surface: the exception outlives the redirect."""
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") != "3":
+        yield
+        return
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+with _quiet_native_startup():
+    import tensorflow  # noqa: F401,E402
+    import tf_keras as keras  # noqa: E402
+    import tensorflow_model_optimization  # noqa: F401,E402
+
+__all__ = ["keras"]

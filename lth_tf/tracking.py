@@ -1,0 +1,106 @@
+"""MLflow: where runs are stored, how they end, and how arrays and tables are saved.
+
+The default store is SQLite plus an artifact folder inside ./mlruns (MLflow 3 refuses
+the plain file store by default). `--tracking-uri` or $MLFLOW_TRACKING_URI point
+elsewhere. Runs always end with a status that says what happened: FINISHED, FAILED
+(an error) or KILLED (Ctrl-C / SIGTERM), so finished rounds stay intact and readable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+from pathlib import Path
+from typing import Dict, Iterator, Optional
+
+import mlflow
+import numpy as np
+from mlflow.tracking import MlflowClient
+
+from lth_tf.errors import UserError
+
+DEFAULT_DIR = Path("mlruns")
+
+
+def default_tracking_uri() -> str:
+    return f"sqlite:///{(DEFAULT_DIR / 'mlflow.db').resolve()}"
+
+
+def default_artifact_root() -> str:
+    return (DEFAULT_DIR / "artifacts").resolve().as_uri()
+
+
+def resolve_tracking_uri(uri: Optional[str]) -> str:
+    """Flag or config first, then $MLFLOW_TRACKING_URI, then the local default store."""
+    return uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
+
+
+def open_experiment(tracking_uri: Optional[str], name: str) -> str:
+    """Points MLflow at the store and makes `name` the active experiment; returns its id.
+
+    The default store is created on first use.
+    """
+    uri = resolve_tracking_uri(tracking_uri)
+    is_default = uri == default_tracking_uri()
+    if is_default:
+        (DEFAULT_DIR / "artifacts").mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    try:
+        experiment = mlflow.get_experiment_by_name(name)
+        if experiment is None:
+            mlflow.create_experiment(name, artifact_location=default_artifact_root() if is_default else None)
+        return mlflow.set_experiment(name).experiment_id
+    except Exception as error:  # any store problem is the user's to fix (URI, permissions)
+        raise UserError(f"cannot open MLflow store {uri}: {str(error).splitlines()[0]}") from None
+
+
+@contextlib.contextmanager
+def run_scope(**start_run_kwargs) -> Iterator[mlflow.ActiveRun]:
+    """`mlflow.start_run` whose end status tells an error (FAILED) from an interrupt (KILLED)."""
+    run = mlflow.start_run(**start_run_kwargs)
+    try:
+        yield run
+    except KeyboardInterrupt:
+        mlflow.end_run("KILLED")
+        raise
+    except BaseException:
+        mlflow.end_run("FAILED")
+        raise
+    mlflow.end_run("FINISHED")
+
+
+def log_metrics(run_id: str, metrics: Dict[str, float], step: int) -> None:
+    MlflowClient().log_batch(
+        run_id,
+        metrics=[mlflow.entities.Metric(k, float(v), mlflow.utils.time.get_current_time_millis(), step)
+                 for k, v in metrics.items()],
+    )
+
+
+def log_arrays(arrays: Dict[str, np.ndarray], artifact_file: str, run_id: Optional[str] = None) -> None:
+    """Saves `{name: array}` as an .npz artifact (no pickle: load with `np.load`)."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    log_bytes(buffer.getvalue(), artifact_file, run_id)
+
+
+def log_text(text: str, artifact_file: str, run_id: Optional[str] = None) -> None:
+    log_bytes(text.encode(), artifact_file, run_id)
+
+
+def log_bytes(content: bytes, artifact_file: str, run_id: Optional[str] = None) -> None:
+    run_id = run_id or mlflow.active_run().info.run_id
+    path = Path(artifact_file)
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(tmp) / path.name
+        local.write_bytes(content)
+        MlflowClient().log_artifact(run_id, str(local), str(path.parent) if str(path.parent) != "." else None)
+
+
+def load_arrays(run_id: str, artifact_file: str) -> Dict[str, np.ndarray]:
+    """Reads an .npz artifact back (e.g. a round's mask)."""
+    local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact_file)
+    with np.load(local, allow_pickle=False) as archive:
+        return {k: archive[k] for k in archive.files}

@@ -1,0 +1,70 @@
+"""One round of training: a fresh optimizer, a budget in iterations, periodic evaluation.
+
+The budget is counted in iterations (batches), as the paper does, and `fit` runs it as
+`iterations / eval_interval` Keras "epochs" of `eval_interval` steps each, so Keras's
+epoch-end hook is the evaluation hook.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Dict, List
+
+from lth_tf.callbacks import EVAL_SPLITS, PeriodicEvaluation
+from lth_tf.data import Splits
+from lth_tf.tfkeras import keras
+
+OPTIMIZERS = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD}
+
+
+@dataclass
+class RoundHistory:
+    records: List[Dict[str, float]]
+    final_train_accuracy: float
+    extra: Dict[str, float] = field(default_factory=dict)
+
+    @property
+    def early_stop(self) -> Dict[str, float]:
+        """The record at minimum validation loss (the earliest, on ties)."""
+        return min(self.records, key=lambda r: (r["val_loss"], r["iteration"]))
+
+    @property
+    def final(self) -> Dict[str, float]:
+        return self.records[-1]
+
+
+def steps_per_execution(requested: int, eval_interval: int) -> int:
+    """The largest divisor of `eval_interval` not above `requested`, so evaluations land on time."""
+    for candidate in range(min(requested, eval_interval), 0, -1):
+        if eval_interval % candidate == 0:
+            return candidate
+    return 1
+
+
+def compile_model(model: keras.Model, hparams) -> None:
+    """Compiles with a fresh optimizer: no state carries over from an earlier round."""
+    model.compile(
+        optimizer=OPTIMIZERS[hparams.optimizer](learning_rate=hparams.learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        jit_compile=hparams.jit_compile,
+        steps_per_execution=steps_per_execution(hparams.steps_per_execution, hparams.eval_interval),
+    )
+
+
+def train_round(model: keras.Model, splits: Splits, hparams, seed: int, callbacks=()) -> RoundHistory:
+    """Trains for `hparams.iterations`; `callbacks` run after the evaluation callback."""
+    evaluation = PeriodicEvaluation(
+        {prefix: splits.eval_batches(split) for prefix, split in EVAL_SPLITS.items()}, hparams.eval_interval
+    )
+    compile_model(model, hparams)
+    model.fit(
+        splits.train_batches(hparams.batch_size, seed),
+        steps_per_epoch=hparams.eval_interval,
+        epochs=math.ceil(hparams.iterations / hparams.eval_interval),
+        callbacks=[evaluation, *callbacks],
+        verbose=0,
+    )
+    train = model.evaluate(splits.eval_batches("train"), verbose=0, return_dict=True)
+    return RoundHistory(evaluation.records, float(train["accuracy"]))
