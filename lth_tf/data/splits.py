@@ -49,12 +49,17 @@ class Splits:
             order = tf.random.experimental.stateless_shuffle(tf.range(n), seed=tf.stack([seed, index]))
             return tf.data.Dataset.from_tensor_slices(tf.reshape(order[: per_epoch * batch_size], (per_epoch, batch_size)))
 
-        return (
+        batches = (
             tf.data.Dataset.range(2**62)
             .flat_map(epoch)
-            .map(lambda i: (tf.gather(x, i), tf.gather(y, i)), num_parallel_calls=tf.data.AUTOTUNE)
+            .map(lambda i: (tf.gather(x, i), tf.gather(y, i)))
             .prefetch(8)
         )
+        # tf.data's autotuner wakes up periodically and, on a 2-core machine, stalls the
+        # training step for seconds at a time; a gather needs no tuning.
+        options = tf.data.Options()
+        options.autotune.enabled = False
+        return batches.with_options(options)
 
     def eval_batches(self, split: str) -> tf.data.Dataset:
         return tf.data.Dataset.from_tensor_slices(getattr(self, split)).batch(EVAL_BATCH_SIZE).cache()

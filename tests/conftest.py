@@ -1,0 +1,49 @@
+"""Shared fixtures: tiny data, tiny models, and a throwaway MLflow store per test."""
+
+import mlflow
+import numpy as np
+import pytest
+
+from lth_tf.config import build_config
+from lth_tf.data.splits import Splits
+from lth_tf.tfkeras import keras
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    """Runs the test in its own working directory, so the default ./mlruns store is fresh."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    yield tmp_path
+    while mlflow.active_run():
+        mlflow.end_run()
+
+
+@pytest.fixture(scope="session")
+def tiny_splits():
+    """Random 8x8 'images' of 4 classes whose label depends on the pixels (learnable)."""
+    rng = np.random.default_rng(0)
+
+    def make(n):
+        x = rng.random((n, 8, 8, 1), dtype=np.float32)
+        y = (x[:, :4, :, 0].mean(axis=(1, 2)) > x[:, 4:, :, 0].mean(axis=(1, 2))).astype("int64")
+        y = y * 2 + (x[:, :, :4, 0].mean(axis=(1, 2)) > 0.5)
+        return x, y.astype("int64")
+
+    return Splits("tiny", make(600), make(120), make(120), num_classes=4)
+
+
+def small_model(input_shape=(8, 8, 1), classes=4, name="small"):
+    inputs = keras.Input(input_shape)
+    x = keras.layers.Flatten()(inputs)
+    x = keras.layers.Dense(32, activation="relu", name="fc1", kernel_initializer="glorot_normal")(x)
+    x = keras.layers.Dense(16, activation="relu", name="fc2", kernel_initializer="glorot_normal")(x)
+    outputs = keras.layers.Dense(classes, name="output", kernel_initializer="glorot_normal")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+@pytest.fixture
+def tiny_config():
+    """Settings for a run that takes seconds: few iterations, few rounds."""
+    return build_config({"iterations": 40, "eval_interval": 10, "rounds": 2, "batch_size": 30,
+                         "steps_per_execution": 5})

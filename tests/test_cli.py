@@ -1,0 +1,109 @@
+"""The `lth-tf` command: one-line errors with exit 2 and no run, a working run, the UI."""
+
+import subprocess
+import sys
+
+import mlflow
+import pytest
+
+from lth_tf import cli, tracking
+
+
+def invoke(args, capsys):
+    """Runs the console entry point in-process; (exit code, stdout, stderr)."""
+    try:
+        cli.main(args)
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def no_runs_recorded(store) -> bool:
+    db = store / "mlruns" / "mlflow.db"
+    if not db.exists():
+        return True
+    mlflow.set_tracking_uri(tracking.default_tracking_uri())
+    return mlflow.search_runs(search_all_experiments=True, output_format="list") == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--fc-rate", "1.5"],
+        ["--conv-rate", "0"],
+        ["--rounds", "0"],
+        ["--model", "alexnet"],
+        ["--dataset", "cifar100"],
+        ["--dataset", "idx:/no/such/dir"],
+        ["--iterations", "lots"],
+        ["--eval-interval", "7"],
+        ["--optimizer", "rmsprop"],
+        ["--no-such-flag"],
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_no_run(store, capsys, args):
+    code, out, err = invoke(["run", *args], capsys)
+    assert code == 2
+    assert err.startswith("Error: ") and len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in out + err
+    assert no_runs_recorded(store)
+
+
+def test_bad_yaml_config_is_one_line_exit_2(store, capsys):
+    (store / "unknown.yaml").write_text("rounds: 2\nlearning_rat: 0.1\n")
+    (store / "broken.yaml").write_text("rounds: [2\n")
+    for name, message in [("unknown.yaml", "unknown setting 'learning_rat'"), ("broken.yaml", "not valid YAML")]:
+        code, _, err = invoke(["run", "--config", name], capsys)
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert no_runs_recorded(store)
+
+
+def test_console_script_reports_bad_input_without_traceback(store):
+    done = subprocess.run([sys.executable, "-m", "lth_tf", "run", "--fc-rate", "-1"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    assert done.stderr.strip() == "Error: --fc-rate must be between 0 and 1 (exclusive), got -1.0"
+    assert no_runs_recorded(store)
+
+
+def test_run_on_embedded_mnist_with_yaml_and_flag_override(store, capsys):
+    (store / "exp.yaml").write_text("iterations: 40\neval_interval: 20\nrounds: 3\nexperiment_name: cli-test\n")
+    code, out, err = invoke(["run", "--config", "exp.yaml", "--rounds", "1", "--steps-per-execution", "10"], capsys)
+    assert code == 0, err
+    assert "round 1/1 (80.0% remaining)" in out
+    table = out[out.index("round    kind"):].splitlines()
+    assert len([line for line in table if line.strip().startswith(("0 ", "1 "))]) == 2
+    mlflow.set_tracking_uri(tracking.default_tracking_uri())
+    experiment = mlflow.get_experiment_by_name("cli-test")
+    runs = mlflow.search_runs([experiment.experiment_id], output_format="list")
+    assert len(runs) == 3  # the parent and rounds 0 and 1: the flag beat the YAML's 3 rounds
+    parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
+    assert parent.data.params["dataset"] == "mnist-5k" and parent.data.params["train_size"] == "3500"
+    assert experiment.artifact_location.startswith((store / "mlruns" / "artifacts").as_uri())
+
+
+def test_help_documents_every_setting(capsys):
+    code, out, _ = invoke(["run", "--help"], capsys)
+    assert code == 0
+    from lth_tf.config import settings
+
+    for name in settings():
+        assert "--" + name.replace("_", "-") in out
+    assert "--config" in out
+
+
+def test_ui_serves_the_default_store(store, capsys, monkeypatch):
+    code, _, err = invoke(["ui"], capsys)
+    assert code == 2 and "lth-tf run" in err
+    (store / "mlruns").mkdir()
+    (store / "mlruns" / "mlflow.db").touch()
+    calls = []
+    monkeypatch.setattr(subprocess, "call", lambda command: calls.append(command) or 0)
+    code, out, _ = invoke(["ui", "--port", "5123"], capsys)
+    assert code == 0 and "http://127.0.0.1:5123" in out
+    command = calls[0]
+    assert command[1:4] == ["-m", "mlflow", "ui"]
+    assert command[command.index("--backend-store-uri") + 1] == tracking.default_tracking_uri()
+    assert command[command.index("--default-artifact-root") + 1] == tracking.default_artifact_root()

@@ -1,0 +1,65 @@
+"""Settings: one definition, validated at the edge, YAML and flags agreeing."""
+
+import pytest
+
+from lth_tf import config
+from lth_tf.errors import UserError
+
+
+def test_defaults_are_valid_and_flat_names_are_unique():
+    cfg = config.ExperimentConfig().validate()
+    flat = cfg.flat()
+    assert len(flat) == len(config.settings())
+    assert flat["fc_rate"] == 0.2 and cfg.output_rate == 0.1
+
+
+def test_yaml_keys_accept_dashes_and_underscores(tmp_path):
+    path = tmp_path / "exp.yaml"
+    path.write_text("fc-rate: 0.3\nrounds: 4\nunpruned_layers: [output]\none_shot: true\n")
+    cfg = config.build_config(config.read_yaml(str(path)))
+    assert (cfg.pruning.fc_rate, cfg.pruning.rounds, cfg.model.unpruned_layers, cfg.pruning.one_shot) == (
+        0.3, 4, ("output",), True)
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"rounds": 0}, "--rounds must be at least 1"),
+        ({"fc_rate": 1.0}, "--fc-rate must be between 0 and 1"),
+        ({"conv_rate": -0.1}, "--conv-rate must be between 0 and 1"),
+        ({"output_rate": 1.5}, "--output-rate"),
+        ({"iterations": 250, "eval_interval": 100}, "must divide --iterations"),
+        ({"model": "resnet9000"}, "unknown model 'resnet9000'"),
+        ({"dataset": "imagenet"}, "unknown dataset 'imagenet'"),
+        ({"strategy": "sideways"}, "--strategy must be one of layerwise, global"),
+        ({"learning_rate": 0}, "--learning-rate must be positive"),
+        ({"colour": "red"}, "unknown setting 'colour'"),
+        ({"rounds": "three"}, "'rounds' must be int"),
+        ({"rounds": 2.5}, "'rounds' must be int"),
+        ({"one_shot": "yes please"}, "'one_shot' must be bool"),
+    ],
+)
+def test_bad_settings_give_one_line_errors(settings, message):
+    with pytest.raises(UserError, match=message) as error:
+        config.build_config(settings)
+    assert "\n" not in str(error.value)
+
+
+def test_malformed_yaml_and_non_mapping_are_rejected(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rounds: [1, 2\n")
+    with pytest.raises(UserError, match="not valid YAML"):
+        config.read_yaml(str(bad))
+    listy = tmp_path / "list.yaml"
+    listy.write_text("- 1\n- 2\n")
+    with pytest.raises(UserError, match="mapping"):
+        config.read_yaml(str(listy))
+    with pytest.raises(UserError, match="not found"):
+        config.read_yaml(str(tmp_path / "missing.yaml"))
+
+
+def test_identity_follows_results_not_bookkeeping():
+    base = config.build_config({})
+    assert base.identity() == config.build_config({"experiment_name": "other", "jit_compile": False}).identity()
+    assert base.identity() != config.build_config({"fc_rate": 0.3}).identity()
+    assert base.identity() != config.build_config({"seed": 1}).identity()

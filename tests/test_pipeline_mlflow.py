@@ -1,0 +1,100 @@
+"""End to end: what a lottery-ticket experiment leaves in MLflow, and how failures end."""
+
+import mlflow
+import numpy as np
+import pytest
+from mlflow.tracking import MlflowClient
+
+from conftest import small_model
+from lth_tf import masking, pruning, tracking
+from pipelines import lottery
+
+
+def run_tiny(cfg, splits, **kwargs):
+    from lth_tf.tfkeras import keras
+
+    keras.utils.set_random_seed(cfg.seed)
+    return lottery.run(cfg, splits=splits, model=masking.mask_model(small_model()), echo=lambda _: None, **kwargs)
+
+
+def test_experiment_lands_in_mlflow_with_parent_rounds_metrics_and_masks(store, tiny_config, tiny_splits):
+    result = run_tiny(tiny_config, tiny_splits)
+    assert (store / "mlruns" / "mlflow.db").is_file()
+
+    runs = mlflow.search_runs([result.experiment_id], output_format="list")
+    parent = next(r for r in runs if r.info.run_id == result.run_id)
+    children = sorted((r for r in runs if r.data.tags.get("mlflow.parentRunId") == result.run_id),
+                      key=lambda r: int(r.data.tags["round"]))
+    assert len(runs) == 4 and len(children) == 3
+    assert parent.info.status == "FINISHED" and all(c.info.status == "FINISHED" for c in children)
+    assert parent.data.params["fc_rate"] == "0.2" and parent.data.params["rounds"] == "2"
+    assert parent.data.tags["identity"] == tiny_config.identity()
+
+    client = MlflowClient()
+    for round_, child in enumerate(children):
+        assert child.data.tags["kind"] == "ticket"
+        expected = pruning.remaining_fractions(result.masks[round_])["total"]
+        assert float(child.data.tags["remaining_fraction"]) == pytest.approx(expected, abs=1e-6)
+        val_loss = client.get_metric_history(child.info.run_id, "val_loss")
+        assert [m.step for m in val_loss] == [10, 20, 30, 40]
+        best = min(val_loss, key=lambda m: (m.value, m.step))
+        assert child.data.metrics["early_stop_iteration"] == best.step
+        test_acc = {m.step: m.value for m in client.get_metric_history(child.info.run_id, "test_accuracy")}
+        assert child.data.metrics["early_stop_test_accuracy"] == pytest.approx(test_acc[best.step])
+        masks = tracking.load_arrays(child.info.run_id, f"masks/round_{round_:02d}.npz")
+        assert set(masks) == {"fc1", "fc2", "output"} and all(m.dtype == bool for m in masks.values())
+        for key in masks:
+            np.testing.assert_array_equal(masks[key], result.masks[round_][key])
+        assert masks["fc1"].sum() == pruning.surviving_count(64 * 32, 0.2, round_)
+
+    # The parent charts each summary against the round.
+    history = client.get_metric_history(result.run_id, "early_stop_test_accuracy")
+    assert [m.step for m in history] == [0, 1, 2]
+    assert [m.value for m in history] == pytest.approx([r.early_stop_test_accuracy for r in result.rounds])
+    theta0 = tracking.load_arrays(result.run_id, "initial_weights.npz")
+    assert theta0["fc1/kernel"].shape == (64, 32)
+    artifacts = {a.path for a in client.list_artifacts(result.run_id, "summary")}
+    assert artifacts == {"summary/summary.csv", "summary/summary.md"}
+    csv_text = open(mlflow.artifacts.download_artifacts(run_id=result.run_id, artifact_path="summary/summary.csv")).read()
+    assert len(csv_text.strip().splitlines()) == 4 and "early_stop_iteration" in csv_text
+
+
+def test_one_shot_trains_dense_then_one_ticket_at_the_iterative_target(store, tiny_config, tiny_splits):
+    tiny_config.pruning.one_shot = True
+    tiny_config.pruning.rounds = 3
+    result = run_tiny(tiny_config, tiny_splits)
+    assert [r.round for r in result.rounds] == [0, 1]
+    assert result.masks[1]["fc1"].sum() == pruning.surviving_count(64 * 32, 0.2, 3)
+    assert result.masks[1]["output"].sum() == pruning.surviving_count(16 * 4, 0.1, 3)
+
+
+def test_later_rounds_start_from_theta0_of_the_dense_run(store, tiny_config, tiny_splits):
+    result = run_tiny(tiny_config, tiny_splits)
+    theta0 = tracking.load_arrays(result.run_id, "initial_weights.npz")["fc1/kernel"]
+    # A weight that survives every round was trained from θ0; a fresh run with the same
+    # seed starts from the same θ0, so the artifact is the initialization, not a later state.
+    from lth_tf.tfkeras import keras
+
+    keras.utils.set_random_seed(tiny_config.seed)
+    np.testing.assert_array_equal(small_model().get_layer("fc1").kernel.numpy(), theta0)
+
+
+@pytest.mark.parametrize("error, status", [(KeyboardInterrupt, "KILLED"), (RuntimeError, "FAILED")])
+def test_interrupted_or_crashed_run_keeps_finished_rounds(store, tiny_config, tiny_splits, error, status):
+    def explode_in_round_1(line):
+        if line.startswith("round 1/"):
+            raise error("stop")
+
+    with pytest.raises(error):
+        run_tiny(tiny_config, tiny_splits, status=explode_in_round_1)
+    experiment = mlflow.get_experiment_by_name(tiny_config.resolved_experiment_name)
+    runs = mlflow.search_runs([experiment.experiment_id], output_format="list")
+    by_round = {r.data.tags.get("round"): r for r in runs}
+    parent = by_round.pop(None)
+    assert parent.info.status == status
+    assert by_round["0"].info.status == "FINISHED" and by_round["1"].info.status == status
+    assert "early_stop_iteration" in by_round["0"].data.metrics
+    assert tracking.load_arrays(by_round["0"].info.run_id, "masks/round_00.npz")["fc1"].all()
+    summary = mlflow.artifacts.download_artifacts(run_id=parent.info.run_id, artifact_path="summary/summary.csv")
+    assert len(open(summary).read().strip().splitlines()) == 2  # header + the finished round
+    assert mlflow.active_run() is None

@@ -1,0 +1,107 @@
+"""Pruning: exact counts per rate, the tie rule, nesting, global ranking, one-shot = iterative."""
+
+import numpy as np
+import pytest
+
+from conftest import small_model
+from lth_tf import masking, pruning
+from lth_tf.callbacks import ResetToInitialWeights
+from lth_tf.config import build_config
+from pipelines import lottery
+
+
+def test_surviving_count_follows_the_documented_rounding():
+    assert pruning.surviving_count(1000, 0.2, 0) == 1000
+    assert pruning.surviving_count(1000, 0.2, 1) == 800
+    assert pruning.surviving_count(1000, 0.2, 3) == 512
+    assert pruning.surviving_count(10, 0.25, 1) == 8  # 7.5 rounds half up
+    assert pruning.surviving_count(266200, 0.2, 7) == round(266200 * 0.8**7)
+
+
+def test_keep_top_keeps_highest_scores_and_breaks_ties_by_lower_index():
+    scores = np.array([[5.0, 1.0, 3.0], [3.0, 3.0, 0.5]])
+    mask = np.ones_like(scores, dtype=bool)
+    kept = pruning.keep_top(scores, mask, 3)
+    # 5.0 is kept; of the three 3.0s the two with lower flat index (2 and 3) are kept.
+    np.testing.assert_array_equal(kept, [[True, False, True], [True, False, False]])
+
+
+def test_pruned_weights_never_come_back():
+    rng = np.random.default_rng(0)
+    mask = rng.random(100) < 0.5
+    scores = rng.random(100)
+    scores[~mask] = 100.0  # pruned weights with huge scores must stay pruned
+    kept = pruning.keep_top(scores, mask, 20)
+    assert kept.sum() == 20 and not (kept & ~mask).any()
+    with pytest.raises(ValueError):
+        pruning.keep_top(scores, mask, int(mask.sum()) + 1)
+
+
+def test_layerwise_counts_match_each_layers_rate_every_round():
+    rng = np.random.default_rng(1)
+    shapes = {"fc1": (64, 32), "fc2": (32, 16), "output": (16, 4)}
+    rates = {"fc1": 0.2, "fc2": 0.2, "output": 0.1}
+    masks = {k: np.ones(s, bool) for k, s in shapes.items()}
+    for round_ in range(1, 6):
+        previous = masks
+        masks = pruning.prune_layerwise({k: rng.normal(size=s) for k, s in shapes.items()}, masks, rates, round_)
+        for key, shape in shapes.items():
+            n0 = int(np.prod(shape))
+            assert masks[key].sum() == int(np.floor(n0 * (1 - rates[key]) ** round_ + 0.5))
+            assert not (masks[key] & ~previous[key]).any(), "masks must be nested"
+
+
+def test_magnitude_pruning_removes_the_smallest_weights():
+    weights = np.array([0.5, -0.05, 0.3, -0.9, 0.01, 0.2, -0.4, 0.1, 0.6, -0.02])
+    from lth_tf import criteria
+
+    kept = pruning.prune_layerwise({"w": criteria.get("magnitude")(weights, weights)},
+                                   {"w": np.ones(10, bool)}, {"w": 0.2}, 1)["w"]
+    assert set(np.flatnonzero(~kept)) == {4, 9}  # |0.01| and |-0.02|
+
+
+def test_global_strategy_ranks_all_layers_together():
+    scores = {"a": np.array([1.0, 2.0, 3.0, 4.0]), "b": np.array([10.0, 20.0, 30.0, 40.0, 50.0, 60.0])}
+    masks = {k: np.ones_like(v, bool) for k, v in scores.items()}
+    kept = pruning.prune_global(scores, masks, 0.5, 1)
+    assert kept["a"].sum() == 0 and kept["b"].sum() == 5
+    assert sum(m.sum() for m in kept.values()) == pruning.surviving_count(10, 0.5, 1)
+
+
+def test_one_shot_and_iterative_reach_the_same_counts():
+    rng = np.random.default_rng(2)
+    shapes = {"fc1": (50, 40), "output": (40, 10)}
+    rates = {"fc1": 0.2, "output": 0.1}
+    dense = {k: np.ones(s, bool) for k, s in shapes.items()}
+    iterative = dense
+    for round_ in range(1, 8):
+        iterative = pruning.prune_layerwise({k: rng.random(s) for k, s in shapes.items()}, iterative, rates, round_)
+    one_shot = pruning.prune_layerwise({k: rng.random(s) for k, s in shapes.items()}, dense, rates, 7)
+    for key in shapes:
+        assert iterative[key].sum() == one_shot[key].sum()
+    assert pruning.remaining_fractions(iterative)["total"] == pruning.remaining_fractions(one_shot)["total"]
+
+
+def test_paper_rates_by_layer_kind_on_a_model():
+    cfg = build_config({"fc_rate": 0.2})
+    model = masking.mask_model(small_model())
+    assert lottery.layer_rates(model, cfg) == {"fc1": 0.2, "fc2": 0.2, "output": 0.1}
+    cfg = build_config({"fc_rate": 0.3, "output_rate": 0.05})
+    assert lottery.layer_rates(model, cfg)["output"] == 0.05
+
+
+def test_pipeline_prunes_a_trained_model_to_the_configured_counts():
+    cfg = build_config({"rounds": 3})
+    model = masking.mask_model(small_model())
+    reset = ResetToInitialWeights()
+    reset.capture(model)
+    for level in (1, 2, 3):
+        masking.set_masks(model, lottery.next_masks(model, cfg, reset, level))
+        counts = {k: int(m.sum()) for k, m in masking.get_masks(model).items()}
+        assert counts == {
+            "fc1": pruning.surviving_count(64 * 32, 0.2, level),
+            "fc2": pruning.surviving_count(32 * 16, 0.2, level),
+            "output": pruning.surviving_count(16 * 4, 0.1, level),
+        }
+    assert lottery.pruning_levels(build_config({"rounds": 5, "one_shot": True})) == [0, 5]
+    assert lottery.pruning_levels(build_config({"rounds": 3})) == [0, 1, 2, 3]
