@@ -57,8 +57,8 @@ def cli():
 def run(config_file, **flags):
     """Run a lottery-ticket experiment: train dense, prune, reset to θ0, retrain, for every round.
 
-    With no options: LeNet-300-100 on the embedded 5,000 MNIST digits, 8 rounds of 1,500
-    iterations (a few minutes on a 2-core CPU). Every round, mask and metric goes to MLflow;
+    With no options: LeNet-300-100 on the embedded 5,000 MNIST digits, 15 rounds of 2,000
+    iterations (about two minutes on a 2-core CPU). Every round, mask and metric goes to MLflow;
     open it with `lth-tf ui`.
     """
     from pipelines import lottery  # heavy imports after argument parsing

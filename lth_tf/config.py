@@ -51,7 +51,7 @@ class ModelHparams:
 
 @dataclass
 class TrainingHparams:
-    iterations: int = setting(1500, "Training iterations (batches) per round; the paper's LeNet uses 50000.")
+    iterations: int = setting(2000, "Training iterations (batches) per round; the paper's LeNet uses 50000.")
     batch_size: int = setting(60, "Examples per training batch.")
     optimizer: str = setting("adam", "Optimizer, fresh at the start of every round.", choices=("adam", "sgd"))
     learning_rate: float = setting(1.2e-3, "Learning rate.")
@@ -66,7 +66,7 @@ class TrainingHparams:
 
 @dataclass
 class PruningHparams:
-    rounds: int = setting(8, "Pruning rounds after the dense round 0 (one-shot: prune once to the same target).")
+    rounds: int = setting(15, "Pruning rounds after the dense round 0 (one-shot: prune once to the same target).")
     strategy: str = setting(
         "layerwise", "Prune each layer at its own rate, or rank all pruned layers together.",
         choices=("layerwise", "global"),
