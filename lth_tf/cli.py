@@ -39,8 +39,7 @@ def _option_for(name: str, field) -> click.Option:
 def _with_settings(command):
     """Adds one option per config setting (in the dataclasses' order)."""
     for name, field in reversed(list(config_module.settings().items())):
-        if field.metadata.get("cli", True):
-            command.params.insert(0, _option_for(name, field))
+        command.params.insert(0, _option_for(name, field))
     return command
 
 

@@ -7,29 +7,21 @@ Tickets") fit the same signature as the paper's magnitude criterion.
 
 from __future__ import annotations
 
-from typing import Callable, Dict
+from typing import Callable
 
 import numpy as np
+
+from lth_tf.registry import Registry
 
 Criterion = Callable[[np.ndarray, np.ndarray], np.ndarray]
 """(final weights, initial weights) -> scores of the same shape; higher is kept."""
 
-CRITERIA: Dict[str, Criterion] = {}
-
-
-def register(name: str):
-    def add(fn: Criterion) -> Criterion:
-        CRITERIA[name] = fn
-        return fn
-
-    return add
+CRITERIA = Registry("criterion")
+register = CRITERIA.register
+get = CRITERIA.lookup
 
 
 @register("magnitude")
 def magnitude(final: np.ndarray, initial: np.ndarray) -> np.ndarray:
     """The paper's criterion: keep the weights with the largest final magnitude."""
     return np.abs(final)
-
-
-def get(name: str) -> Criterion:
-    return CRITERIA[name]

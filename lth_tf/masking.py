@@ -56,10 +56,10 @@ def prunable_attributes(layer: keras.layers.Layer) -> List[str]:
                 "get_prunable_weights()"
             )
         return [by_id[id(w)] for w in weights]
-    if prune_registry.PruneRegistry.supports(layer):
-        names = list(prune_registry.PruneRegistry._weight_names(layer)) if not (
-            prune_registry.PruneRegistry._is_rnn_layer(layer)) else None
-        if names is None or any("." in n for n in names):
+    registry = prune_registry.PruneRegistry
+    if registry.supports(layer):
+        names = [] if registry._is_rnn_layer(layer) else list(registry._weight_names(layer))
+        if registry._is_rnn_layer(layer) or any("." in n for n in names):
             raise UserError(
                 f"layer '{layer.name}' ({type(layer).__name__}) keeps its prunable weights in "
                 "sub-layers, which lth-tf does not mask yet; leave it unpruned with "

@@ -79,7 +79,6 @@ def run(
     levels = pruning_levels(cfg)
     reset = ResetToInitialWeights()
     mode = "one-shot" if cfg.pruning.one_shot else "iterative"
-    result = None
 
     with tracking.run_scope(
         experiment_id=experiment_id,

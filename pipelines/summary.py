@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Dict, List
 
 from lth_tf.training import RoundHistory
@@ -61,10 +61,9 @@ def _cells(row: RoundSummary) -> List[str]:
 
 def to_csv(rows: List[RoundSummary]) -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(asdict(rows[0]))) if rows else None
-    if writer:
-        writer.writeheader()
-        writer.writerows(asdict(r) for r in rows)
+    writer = csv.DictWriter(out, fieldnames=[f.name for f in fields(RoundSummary)])
+    writer.writeheader()
+    writer.writerows(asdict(r) for r in rows)
     return out.getvalue()
 
 

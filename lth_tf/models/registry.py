@@ -6,28 +6,15 @@ A builder takes the input shape and number of classes and returns an unmasked Ke
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Tuple
+from typing import Tuple
 
-from lth_tf.errors import UserError
+from lth_tf.registry import Registry
 from lth_tf.tfkeras import keras
 
-Builder = Callable[[Tuple[int, ...], int], keras.Model]
-REGISTRY: Dict[str, Builder] = {}
-
-
-def register(name: str):
-    def add(builder: Builder) -> Builder:
-        REGISTRY[name] = builder
-        return builder
-
-    return add
-
-
-def check(name: str) -> None:
-    if name not in REGISTRY:
-        raise UserError(f"unknown model '{name}'; choose from {', '.join(sorted(REGISTRY))}")
+REGISTRY = Registry("model")
+register = REGISTRY.register
+check = REGISTRY.lookup
 
 
 def build(name: str, input_shape: Tuple[int, ...], num_classes: int) -> keras.Model:
-    check(name)
-    return REGISTRY[name](input_shape, num_classes)
+    return REGISTRY.lookup(name)(input_shape, num_classes)
