@@ -49,7 +49,8 @@ def load(arg: str, _hparams) -> RawData:
     if not directory.is_dir():
         hint = (
             " (install it with: apt-get install dataset-fashion-mnist)"
-            if "fashion-mnist" in str(directory) else ""
+            if "fashion-mnist" in str(directory)
+            else f" (it should hold {FILES['train_images']}.gz and the other three MNIST-format files)"
         )
         raise UserError(f"data directory not found: {directory}{hint}")
     arrays = {key: read_idx(_find(directory, stem)) for key, stem in FILES.items()}
