@@ -66,11 +66,17 @@ def run(config_file, **flags):
     overrides = config_module.read_yaml(config_file) if config_file else {}
     overrides.update({k: v for k, v in flags.items() if v is not None})
     cfg = config_module.build_config(overrides)
+    from lth_tf import data
+
+    splits = data.load(cfg.dataset)  # missing data fails here, before anything is printed or tracked
     interactive = sys.stdout.isatty()
-    click.echo(f"lth-tf: {cfg.model.model} on {cfg.dataset.dataset}, {len(lottery.pruning_levels(cfg))} rounds "
-               f"of {cfg.training.iterations} iterations ({'one-shot' if cfg.pruning.one_shot else 'iterative'})")
+    pruning_rounds = len(lottery.pruning_levels(cfg)) - 1
+    click.echo(f"lth-tf: {cfg.model.model} on {cfg.dataset.dataset} ({splits.sizes()['train_size']} training "
+               f"examples): dense round + {pruning_rounds} {'one-shot' if cfg.pruning.one_shot else 'iterative'} "
+               f"pruning round(s), {cfg.training.iterations} iterations each")
     result = lottery.run(
         cfg,
+        splits=splits,
         echo=lambda line: click.echo(("\r\033[K" if interactive else "") + line),
         status=(lambda line: click.echo("\r\033[K" + line, nl=False)) if interactive else None,
     )

@@ -47,6 +47,7 @@ def test_bad_input_is_one_line_exit_2_and_no_run(store, capsys, args):
     code, out, err = invoke(["run", *args], capsys)
     assert code == 2
     assert err.startswith("Error: ") and len(err.strip().splitlines()) == 1, err
+    assert out == ""
     assert "Traceback" not in out + err
     assert no_runs_recorded(store)
 
