@@ -68,15 +68,28 @@ def test_one_shot_trains_dense_then_one_ticket_at_the_iterative_target(store, ti
     assert result.masks[1]["output"].sum() == pruning.surviving_count(16 * 4, 0.1, 3)
 
 
-def test_later_rounds_start_from_theta0_of_the_dense_run(store, tiny_config, tiny_splits):
-    result = run_tiny(tiny_config, tiny_splits)
-    theta0 = tracking.load_arrays(result.run_id, "initial_weights.npz")["fc1/kernel"]
-    # A weight that survives every round was trained from θ0; a fresh run with the same
-    # seed starts from the same θ0, so the artifact is the initialization, not a later state.
+def test_every_round_starts_from_theta0_times_its_mask(store, tiny_config, tiny_splits, monkeypatch):
     from lth_tf.tfkeras import keras
 
+    starts = []  # the prunable weights as each round's fit begins, after the reset callback
+
+    class RecordStart(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            starts.append({k: v.numpy().copy() for k, v in masking.prunable_weights(self.model).items()})
+
+    real_train_round = lottery.train_round
+    monkeypatch.setattr(lottery, "train_round",
+                        lambda model, splits, hp, seed, callbacks: real_train_round(
+                            model, splits, hp, seed, [*callbacks, RecordStart()]))
+    result = run_tiny(tiny_config, tiny_splits)
+    theta0 = tracking.load_arrays(result.run_id, "initial_weights.npz")
     keras.utils.set_random_seed(tiny_config.seed)
-    np.testing.assert_array_equal(small_model().get_layer("fc1").kernel.numpy(), theta0)
+    np.testing.assert_array_equal(small_model().get_layer("fc1").kernel.numpy(), theta0["fc1/kernel"])
+    assert len(starts) == 3
+    for round_, start in enumerate(starts):
+        for key, weights in start.items():
+            mask = result.masks[round_][key]
+            np.testing.assert_array_equal(weights, np.where(mask, theta0[f"{key}/kernel"], 0.0))
 
 
 @pytest.mark.parametrize("error, status", [(KeyboardInterrupt, "KILLED"), (RuntimeError, "FAILED")])
