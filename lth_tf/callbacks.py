@@ -13,15 +13,10 @@ import numpy as np
 import tensorflow as tf
 
 from lth_tf import masking
+from lth_tf.weights import network_variables
 from lth_tf.tfkeras import keras
 
 EVAL_SPLITS = {"val": "validation", "test": "test"}
-
-
-def network_variables(model: keras.Model) -> List[tf.Variable]:
-    """The weights θ of the network: every variable but the masks."""
-    masks = {m.ref() for m in masking.mask_variables(model)}
-    return [v for v in model.weights if v.ref() not in masks]
 
 
 class ResetToInitialWeights(keras.callbacks.Callback):

@@ -10,7 +10,7 @@ summaries with step = round, θ0, the summary table) and one nested run per roun
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Union
 
 import mlflow
 
@@ -59,22 +59,32 @@ def next_masks(model: keras.Model, cfg: ExperimentConfig, reset: ResetToInitialW
     return pruning.prune_layerwise(scores, masks, layer_rates(model, cfg), level)
 
 
-def build_masked_model(cfg: ExperimentConfig, splits: data.Splits) -> keras.Model:
+ModelSource = Union[keras.Model, Callable[[], keras.Model], None]
+"""A built Keras model, a zero-argument factory, or None for `cfg.model.model` from the registry."""
+
+
+def build_masked_model(cfg: ExperimentConfig, splits: data.Splits, model: ModelSource = None) -> keras.Model:
+    """The masked network, initialized with `cfg.seed` unless a built model brings its own θ0."""
     keras.utils.set_random_seed(cfg.seed)
-    network = models.build(cfg.model.model, splits.input_shape, splits.num_classes)
-    return masking.mask_model(network, cfg.model.unpruned_layers)
+    if model is None:
+        model = models.build(cfg.model.model, splits.input_shape, splits.num_classes)
+    elif not isinstance(model, keras.Model):
+        model = model()
+    if masking.masked_layers(model):
+        return model
+    return masking.mask_model(model, cfg.model.unpruned_layers)
 
 
 def run(
     cfg: ExperimentConfig,
     splits: Optional[data.Splits] = None,
-    model: Optional[keras.Model] = None,
+    model: ModelSource = None,
     echo: Echo = print,
     status: Optional[Echo] = None,
 ) -> LotteryResult:
     """Runs every round and tracks it; data and model are built before any MLflow run exists."""
     splits = splits or data.load(cfg.dataset)
-    model = model or build_masked_model(cfg, splits)
+    model = build_masked_model(cfg, splits, model)
     experiment_id = tracking.open_experiment(cfg.tracking_uri, cfg.resolved_experiment_name)
     levels = pruning_levels(cfg)
     reset = ResetToInitialWeights()
