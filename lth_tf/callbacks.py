@@ -12,7 +12,7 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 import tensorflow as tf
 
-from lth_tf import masking
+from lth_tf import weights
 from lth_tf.weights import network_variables
 from lth_tf.tfkeras import keras
 
@@ -32,15 +32,13 @@ class ResetToInitialWeights(keras.callbacks.Callback):
         self.initial_weights: Optional[List[np.ndarray]] = None
 
     def capture(self, model: keras.Model) -> None:
-        self.initial_weights = [v.numpy().copy() for v in network_variables(model)]
+        self.initial_weights = weights.take(model)
 
     def on_train_begin(self, logs=None):
         if self.initial_weights is None:
             self.capture(self.model)
             return
-        for variable, value in zip(network_variables(self.model), self.initial_weights):
-            variable.assign(value)
-        masking.apply_masks(self.model)
+        weights.restore(self.model, self.initial_weights)
 
     def initial_by_name(self) -> Dict[str, np.ndarray]:
         """θ0 keyed by variable name (`fc1/kernel`), as saved to MLflow."""
@@ -51,8 +49,40 @@ class ResetToInitialWeights(keras.callbacks.Callback):
 
     def initial_prunable(self, model: keras.Model) -> Dict[str, np.ndarray]:
         """θ0 of the masked weights, keyed like the masks."""
-        by_ref = {v.ref(): value for v, value in zip(network_variables(model), self.initial_weights)}
-        return {key: by_ref[v.ref()] for key, v in masking.prunable_weights(model).items()}
+        return weights.prunable_part(model, self.initial_weights)
+
+
+class StartFrom(keras.callbacks.Callback):
+    """Starts a `fit` from a given snapshot ⊙ mask: how a control picks its starting weights.
+
+    Random re-initialization starts from fresh weights, fine-tuning from the trained ones,
+    rewinding from θk; all under the control's mask, written at the start of training.
+    """
+
+    def __init__(self, snapshot: weights.Snapshot):
+        super().__init__()
+        self.snapshot = snapshot
+
+    def on_train_begin(self, logs=None):
+        weights.restore(self.model, self.snapshot)
+
+
+class RecordWeights(keras.callbacks.Callback):
+    """Records θ at chosen training iterations (θk for rewinding), in `snapshots`.
+
+    Checked after every compiled call, so each iteration must be a multiple of the
+    steps per execution (`training.steps_per_execution` takes care of that).
+    """
+
+    def __init__(self, iterations):
+        super().__init__()
+        self.iterations = set(iterations)
+        self.snapshots: Dict[int, weights.Snapshot] = {}
+
+    def on_train_batch_end(self, batch, logs=None):
+        done = int(self.model.optimizer.iterations.numpy())
+        if done in self.iterations and done not in self.snapshots:
+            self.snapshots[done] = weights.take(self.model)
 
 
 class PeriodicEvaluation(keras.callbacks.Callback):

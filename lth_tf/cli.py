@@ -60,20 +60,22 @@ def run(config_file, **flags):
     iterations (about two minutes on a 2-core CPU). Every round, mask and metric goes to MLflow;
     open it with `lth-tf ui`.
     """
-    from pipelines import lottery  # heavy imports after argument parsing
+    from lth_tf import data  # heavy imports after argument parsing
+    from pipelines import lottery, trial
     from pipelines.summary import to_text
 
     overrides = config_module.read_yaml(config_file) if config_file else {}
     overrides.update({k: v for k, v in flags.items() if v is not None})
     cfg = config_module.build_config(overrides)
-    from lth_tf import data
-
     splits = data.load(cfg.dataset)  # missing data fails here, before anything is printed or tracked
     interactive = sys.stdout.isatty()
-    pruning_rounds = len(lottery.pruning_levels(cfg)) - 1
+    p, c = cfg.pruning, cfg.controls
     click.echo(f"lth-tf: {cfg.model.model} on {cfg.dataset.dataset} ({splits.sizes()['train_size']} training "
-               f"examples): dense round + {pruning_rounds} {'one-shot' if cfg.pruning.one_shot else 'iterative'} "
-               f"pruning round(s), {cfg.training.iterations} iterations each")
+               f"examples): dense round + {p.rounds} pruning rounds ({p.mode.replace('_', '-')}), "
+               f"{cfg.training.iterations} iterations each"
+               + (f"; controls {', '.join(c.controls)}" if c.controls else "")
+               + f"; {trial.networks_per_trial(cfg)} networks per trial"
+               + (f", {cfg.replicates} trials" if cfg.replicates > 1 else ""))
     result = lottery.run(
         cfg,
         splits=splits,

@@ -14,7 +14,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import yaml
 
@@ -77,8 +77,29 @@ class PruningHparams:
         None, "Fraction of remaining output-layer weights pruned per round (default: half of --fc-rate)."
     )
     global_rate: float = setting(0.2, "Fraction of all remaining weights pruned per round with --strategy global.")
-    criterion: str = setting("magnitude", "Which weights survive: magnitude keeps the largest final weights.")
-    one_shot: bool = setting(False, "Prune once, straight to (1 - rate)^rounds remaining, instead of iteratively.")
+    criterion: str = setting(
+        "magnitude", "Which weights survive: magnitude (largest final, the paper's), movement "
+        "(|final - initial|), magnitude_increase (|final| - |initial|) or random."
+    )
+    mode: str = setting(
+        "iterative", "iterative: round r prunes the ticket of round r-1; one_shot: round r prunes the dense "
+        "round-0 network straight to the same level; both: the two side by side.",
+        choices=("iterative", "one_shot", "both"),
+    )
+
+
+@dataclass
+class ControlHparams:
+    controls: Tuple[str, ...] = setting(
+        (), "Controls trained beside the tickets, comma-separated: reinit (ticket's mask, fresh weights), "
+        "random_prune (random mask, same per-layer counts, θ0), fine_tune (prune the trained weights and "
+        "keep training, no reset), noise (θ0 + noise), rewind (reset to θk of the dense run)."
+    )
+    control_rounds: Tuple[int, ...] = setting(
+        (), "Rounds at which the controls run, comma-separated (default: every pruned round)."
+    )
+    noise_scale: float = setting(0.5, "Noise control: standard deviations of each layer's θ0 added to θ0.")
+    rewind_to: int = setting(500, "Rewind control: the dense run's iteration k whose weights θk survivors reset to.")
 
 
 @dataclass
@@ -87,7 +108,9 @@ class ExperimentConfig:
     model: ModelHparams = field(default_factory=ModelHparams)
     training: TrainingHparams = field(default_factory=TrainingHparams)
     pruning: PruningHparams = field(default_factory=PruningHparams)
-    seed: int = setting(0, "Seed for initialization, shuffling and pruning ties.")
+    controls: ControlHparams = field(default_factory=ControlHparams)
+    seed: int = setting(0, "Seed for initialization, shuffling and pruning ties (replicate i uses seed + i).")
+    replicates: int = setting(1, "Independent trials, each with its own seed; summaries give mean and std.")
     experiment_name: Optional[str] = setting(None, "MLflow experiment (default: MODEL-DATASET).")
     tracking_uri: Optional[str] = setting(
         None, "MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else SQLite in ./mlruns)."
@@ -109,8 +132,19 @@ class ExperimentConfig:
 
     def identity(self) -> str:
         """Hash of the settings that change results (not where they are tracked)."""
-        relevant = {k: v for k, v in self.flat().items() if k not in _NOT_IDENTITY}
-        return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:12]
+        return _hash({k: v for k, v in self.flat().items() if k not in _NOT_IDENTITY})
+
+    def family(self) -> str:
+        """Hash of the settings but the seeds: experiments of one family are replicates of each other."""
+        return _hash({k: v for k, v in self.flat().items() if k not in _NOT_IDENTITY | {"seed", "replicates"}})
+
+    def seeds(self) -> List[int]:
+        return [self.seed + i for i in range(self.replicates)]
+
+    def control_rounds(self, rounds: int) -> List[int]:
+        """The pruned rounds (1..rounds) at which the controls run."""
+        chosen = self.controls.control_rounds
+        return sorted(set(chosen)) if chosen else list(range(1, rounds + 1))
 
     def validate(self) -> "ExperimentConfig":
         t, p, d = self.training, self.pruning, self.dataset
@@ -127,6 +161,16 @@ class ExperimentConfig:
             t.iterations % t.eval_interval == 0,
             f"--eval-interval ({t.eval_interval}) must divide --iterations ({t.iterations})",
         )
+        c = self.controls
+        _check(self.replicates >= 1, f"--replicates must be at least 1, got {self.replicates}")
+        for round_ in c.control_rounds:
+            _check(1 <= round_ <= p.rounds, f"--control-rounds: {round_} is not a pruned round (1..{p.rounds})")
+        _check(c.noise_scale >= 0, f"--noise-scale must be non-negative, got {c.noise_scale}")
+        if "rewind" in c.controls:
+            _check(
+                1 <= c.rewind_to < t.iterations,
+                f"--rewind-to must be an iteration of the dense run (1..{t.iterations - 1}), got {c.rewind_to}",
+            )
         if d.validation_size is not None:
             _check(d.validation_size >= 1, f"--validation-size must be at least 1, got {d.validation_size}")
         for group, name, value in _choice_fields(self):
@@ -136,8 +180,16 @@ class ExperimentConfig:
 
         models.check(self.model.model)
         criteria.get(p.criterion)
+        from pipelines import controls  # the pipelines own the controls
+
+        for name in c.controls:
+            controls.get(name)
         data.parse(d.dataset)
         return self
+
+
+def _hash(settings: Dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
 _NOT_IDENTITY = {"experiment_name", "tracking_uri", "data_dir", "download", "steps_per_execution", "jit_compile"}
@@ -175,7 +227,13 @@ def settings() -> Dict[str, dataclasses.Field]:
     return {**grouped, **top}
 
 
-_GROUPS = {"dataset": DatasetHparams, "model": ModelHparams, "training": TrainingHparams, "pruning": PruningHparams}
+_GROUPS = {
+    "dataset": DatasetHparams,
+    "model": ModelHparams,
+    "training": TrainingHparams,
+    "pruning": PruningHparams,
+    "controls": ControlHparams,
+}
 
 
 def _coerce(name: str, value: Any, f: dataclasses.Field) -> Any:
@@ -187,8 +245,10 @@ def _coerce(name: str, value: Any, f: dataclasses.Field) -> Any:
         raise UserError(f"'{name}' cannot be empty")
     try:
         if "Tuple" in kind:
-            items = value.split(",") if isinstance(value, str) else list(value)
-            return tuple(str(i).strip() for i in items if str(i).strip())
+            items = value.split(",") if isinstance(value, (str, int)) and not isinstance(value, bool) else value
+            items = str(items).split(",") if isinstance(items, int) else list(items)
+            names = tuple(str(i).strip() for i in items if str(i).strip())
+            return tuple(int(n) for n in names) if "Tuple[int" in kind else names
         if "bool" in kind:
             if isinstance(value, bool):
                 return value
@@ -205,7 +265,7 @@ def _coerce(name: str, value: Any, f: dataclasses.Field) -> Any:
             raise ValueError
         return str(value)
     except (TypeError, ValueError):
-        expected = kind.replace("Optional[", "").replace("]", "").replace("Tuple[str, ...", "list of names")
+        expected = kind.replace("Optional[", "").replace("]", "").replace("Tuple[str, ...", "list of names").replace("Tuple[int, ...", "list of integers")
         raise UserError(f"'{name}' must be {expected}, got {value!r}") from None
 
 

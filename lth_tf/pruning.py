@@ -82,3 +82,13 @@ def remaining_fractions(masks: Arrays) -> Dict[str, float]:
     fractions = {k: float(m.mean()) for k, m in masks.items()}
     fractions["total"] = float(sum(m.sum() for m in masks.values()) / sum(m.size for m in masks.values()))
     return fractions
+
+
+def random_masks_like(masks: Arrays, rng: np.random.Generator) -> Arrays:
+    """Uniformly random masks keeping exactly as many weights per layer as `masks` do."""
+    out = {}
+    for key, mask in masks.items():
+        kept = np.zeros(mask.size, dtype=bool)
+        kept[rng.choice(mask.size, size=int(mask.sum()), replace=False)] = True
+        out[key] = kept.reshape(mask.shape)
+    return out

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Dict, List
+from typing import Dict, List, Sequence
 
 from lth_tf.callbacks import EVAL_SPLITS, PeriodicEvaluation
 from lth_tf.data import Splits
@@ -34,31 +34,41 @@ class RoundHistory:
         return self.records[-1]
 
 
-def steps_per_execution(requested: int, eval_interval: int) -> int:
-    """The largest divisor of `eval_interval` not above `requested`, so evaluations land on time."""
-    for candidate in range(min(requested, eval_interval), 0, -1):
-        if eval_interval % candidate == 0:
+def steps_per_execution(requested: int, eval_interval: int, *also: int) -> int:
+    """The largest divisor of `eval_interval` (and of `also`) not above `requested`.
+
+    Callbacks only see the model between compiled calls, so evaluations, and weights
+    recorded at an iteration (θk for rewinding), land on time only at such boundaries.
+    """
+    interval = math.gcd(eval_interval, *also)
+    for candidate in range(min(requested, interval), 0, -1):
+        if interval % candidate == 0:
             return candidate
     return 1
 
 
-def compile_model(model: keras.Model, hparams) -> None:
+def compile_model(model: keras.Model, hparams, align_to: Sequence[int] = ()) -> None:
     """Compiles with a fresh optimizer: no state carries over from an earlier round."""
     model.compile(
         optimizer=OPTIMIZERS[hparams.optimizer](learning_rate=hparams.learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         jit_compile=hparams.jit_compile,
-        steps_per_execution=steps_per_execution(hparams.steps_per_execution, hparams.eval_interval),
+        steps_per_execution=steps_per_execution(hparams.steps_per_execution, hparams.eval_interval, *align_to),
     )
 
 
-def train_round(model: keras.Model, splits: Splits, hparams, seed: int, callbacks=()) -> RoundHistory:
-    """Trains for `hparams.iterations`; `callbacks` run after the evaluation callback."""
+def train_round(
+    model: keras.Model, splits: Splits, hparams, seed: int, callbacks=(), align_to: Sequence[int] = ()
+) -> RoundHistory:
+    """Trains for `hparams.iterations`; `callbacks` run after the evaluation callback.
+
+    `align_to`: iterations at which callbacks must see the weights (see `steps_per_execution`).
+    """
     evaluation = PeriodicEvaluation(
         {prefix: splits.eval_batches(split) for prefix, split in EVAL_SPLITS.items()}, hparams.eval_interval
     )
-    compile_model(model, hparams)
+    compile_model(model, hparams, align_to)
     model.fit(
         splits.train_batches(hparams.batch_size, seed),
         steps_per_epoch=hparams.eval_interval,

@@ -7,7 +7,7 @@ norm statistics are part of θ, as the paper resets them too.
 
 from __future__ import annotations
 
-from typing import List
+from typing import Dict, List
 
 import numpy as np
 import tensorflow as tf
@@ -33,6 +33,22 @@ def restore(model: keras.Model, snapshot: Snapshot) -> None:
     for variable, value in zip(network_variables(model), snapshot, strict=True):
         variable.assign(value)
     masking.apply_masks(model)
+
+
+def prunable_part(model: keras.Model, snapshot: Snapshot) -> Dict[str, np.ndarray]:
+    """The snapshot's values of the masked weights, keyed like the masks."""
+    by_ref = {v.ref(): value for v, value in zip(network_variables(model), snapshot, strict=True)}
+    return {key: by_ref[v.ref()] for key, v in masking.prunable_weights(model).items()}
+
+
+def with_prunable(model: keras.Model, snapshot: Snapshot, values: Dict[str, np.ndarray]) -> Snapshot:
+    """A copy of `snapshot` whose masked weights are replaced by `values` (keyed like the masks)."""
+    index = {v.ref(): i for i, v in enumerate(network_variables(model))}
+    out = list(snapshot)
+    for key, variable in masking.prunable_weights(model).items():
+        if key in values:
+            out[index[variable.ref()]] = np.asarray(values[key], dtype=snapshot[index[variable.ref()]].dtype)
+    return out
 
 
 def fresh_initialization(model: keras.Model, seed: int) -> Snapshot:

@@ -1,27 +1,28 @@
-"""The lottery-ticket experiment: dense round 0, then prune, reset to θ0 and retrain.
+"""The lottery-ticket experiment: one MLflow parent run, one trial per replicate.
 
-Iterative mode prunes `rate` of the remaining weights after each of `rounds` rounds;
-one-shot mode trains once, prunes straight to (1 - rate)^rounds remaining and trains the
-ticket. Everything lands in MLflow as one parent run (settings as params, per-round
-summaries with step = round, θ0, the summary table) and one nested run per round
-(metrics with step = iteration, its mask).
+Each trial (`pipelines.trial`) trains a seed's dense network, its tickets and their
+controls; every trained network is a nested run (`pipelines.child_runs`). The parent
+holds the settings as params, `identity` and `family` tags (replicates of one
+experiment share a family), θ0 per seed, and the summary table of every network.
+Data and the model are built before any MLflow run exists, so bad input leaves no trace.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Union
+from typing import Callable, List, Optional, Union
 
 import mlflow
 
-from lth_tf import criteria, data, masking, models, pruning, tracking
-from lth_tf.callbacks import MlflowMetrics, Progress, ResetToInitialWeights
+from lth_tf import data, masking, models, tracking, weights
 from lth_tf.config import ExperimentConfig
 from lth_tf.tfkeras import keras
-from lth_tf.training import train_round
-from pipelines.summary import RoundSummary, summarize, to_csv, to_markdown
+from pipelines.child_runs import ChildRuns, Echo
+from pipelines.summary import RoundSummary, to_csv, to_markdown
+from pipelines.trial import MasksByRound, run_trial
 
-Echo = Callable[[str], None]
+ModelSource = Union[keras.Model, Callable[[], keras.Model], None]
+"""A built Keras model, a zero-argument factory, or None for `cfg.model.model` from the registry."""
 
 
 @dataclass
@@ -29,43 +30,18 @@ class LotteryResult:
     experiment_id: str
     run_id: str
     rounds: List[RoundSummary] = field(default_factory=list)
-    masks: List[masking.Masks] = field(default_factory=list)
+    """Every trained network's summary, in training order."""
+    masks: List[MasksByRound] = field(default_factory=list)
+    """Per replicate: the tickets' masks by (kind, round)."""
+
+    def tickets(self, kind: str = "ticket", replicate: int = 0) -> List[RoundSummary]:
+        return [r for r in self.rounds if r.kind == kind and r.replicate == replicate]
 
 
-def pruning_levels(cfg: ExperimentConfig) -> List[int]:
-    """For each round, how many rounds of pruning its mask carries (0 = dense)."""
-    p = cfg.pruning
-    return [0, p.rounds] if p.one_shot else list(range(p.rounds + 1))
-
-
-def layer_rates(model: keras.Model, cfg: ExperimentConfig) -> Dict[str, float]:
-    """The per-round pruning rate of each masked weight, from its layer kind."""
-    layers = masking.masked_layers(model)
-    keys = [key for layer in layers for key, _, _ in layer.pruned_weights]
-    owners = [layer.layer for layer in layers for _ in layer.pruned_weights]
-    by_kind = {"fc": cfg.pruning.fc_rate, "conv": cfg.pruning.conv_rate, "output": cfg.output_rate}
-    return {key: by_kind[kind] for key, kind in pruning.layer_kinds(keys, owners).items()}
-
-
-def next_masks(model: keras.Model, cfg: ExperimentConfig, reset: ResetToInitialWeights, level: int):
-    """Prunes the trained model down to `level` rounds' worth, keeping the masks nested."""
-    masks = masking.get_masks(model)
-    final = {k: v.numpy() for k, v in masking.prunable_weights(model).items()}
-    initial = reset.initial_prunable(model)
-    score = criteria.get(cfg.pruning.criterion)
-    scores = {k: score(final[k], initial[k]) for k in masks}
-    if cfg.pruning.strategy == "global":
-        return pruning.prune_global(scores, masks, cfg.pruning.global_rate, level)
-    return pruning.prune_layerwise(scores, masks, layer_rates(model, cfg), level)
-
-
-ModelSource = Union[keras.Model, Callable[[], keras.Model], None]
-"""A built Keras model, a zero-argument factory, or None for `cfg.model.model` from the registry."""
-
-
-def build_masked_model(cfg: ExperimentConfig, splits: data.Splits, model: ModelSource = None) -> keras.Model:
-    """The masked network, initialized with `cfg.seed` unless a built model brings its own θ0."""
-    keras.utils.set_random_seed(cfg.seed)
+def build_masked_model(cfg: ExperimentConfig, splits: data.Splits, model: ModelSource = None,
+                       seed: Optional[int] = None) -> keras.Model:
+    """The masked network, initialized with `seed` (default `cfg.seed`) unless a built model brings its θ0."""
+    keras.utils.set_random_seed(cfg.seed if seed is None else seed)
     if model is None:
         model = models.build(cfg.model.model, splits.input_shape, splits.num_classes)
     elif not isinstance(model, keras.Model):
@@ -75,6 +51,23 @@ def build_masked_model(cfg: ExperimentConfig, splits: data.Splits, model: ModelS
     return masking.mask_model(model, cfg.model.unpruned_layers)
 
 
+def trial_models(cfg: ExperimentConfig, splits: data.Splits, source: ModelSource):
+    """(replicate, seed, model initialized for that seed), one trial at a time.
+
+    Registry models and factories are built anew with each seed. A built model keeps its
+    own weights as θ0 for the first replicate; later replicates redraw them from its
+    initializers.
+    """
+    built = build_masked_model(cfg, splits, source) if isinstance(source, keras.Model) else None
+    for replicate, seed in enumerate(cfg.seeds()):
+        if built is None:
+            yield replicate, seed, build_masked_model(cfg, splits, source, seed)
+            continue
+        if replicate > 0:
+            weights.restore(built, weights.fresh_initialization(built, seed))
+        yield replicate, seed, built
+
+
 def run(
     cfg: ExperimentConfig,
     splits: Optional[data.Splits] = None,
@@ -82,31 +75,25 @@ def run(
     echo: Echo = print,
     status: Optional[Echo] = None,
 ) -> LotteryResult:
-    """Runs every round and tracks it; data and model are built before any MLflow run exists."""
+    """Runs every trial and tracks it; returns the summaries and the tickets' masks."""
     splits = splits or data.load(cfg.dataset)
-    model = build_masked_model(cfg, splits, model)
+    models_by_trial = trial_models(cfg, splits, model)
+    first = next(models_by_trial)  # builds (and checks) the model before any MLflow run exists
     experiment_id = tracking.open_experiment(cfg.tracking_uri, cfg.resolved_experiment_name)
-    levels = pruning_levels(cfg)
-    reset = ResetToInitialWeights()
-    mode = "one-shot" if cfg.pruning.one_shot else "iterative"
-
     with tracking.run_scope(
         experiment_id=experiment_id,
-        run_name=f"lottery-{mode}-seed{cfg.seed}",
-        tags={"kind": "experiment", "mode": mode, "identity": cfg.identity()},
+        run_name=f"lottery-{cfg.pruning.mode}-seed{cfg.seed}" + (f"x{cfg.replicates}" if cfg.replicates > 1 else ""),
+        tags={"kind": "experiment", "mode": cfg.pruning.mode, "identity": cfg.identity(), "family": cfg.family()},
     ) as parent:
         result = LotteryResult(experiment_id, parent.info.run_id)
-        prunable = sum(m.size for m in masking.get_masks(model).values())
+        prunable = sum(m.size for m in masking.get_masks(first[2]).values())
         mlflow.log_params({**cfg.flat(), **splits.sizes(), "prunable_weights": prunable,
                            "output_rate_used": cfg.output_rate})
+        runs = ChildRuns(cfg, splits, parent.info.run_id, echo, status)
+        result.rounds = runs.summaries
         try:
-            for round_, level in enumerate(levels):
-                if round_ > 0:
-                    masking.set_masks(model, next_masks(model, cfg, reset, level))
-                result.rounds.append(_run_round(model, splits, cfg, reset, round_, len(levels), echo, status))
-                result.masks.append(masking.get_masks(model))
-                if round_ == 0:
-                    tracking.log_arrays(reset.initial_by_name(), "initial_weights.npz")
+            for replicate, seed, network in _chain(first, models_by_trial):
+                result.masks.append(run_trial(network, cfg, runs, replicate, seed))
         finally:
             if result.rounds:
                 tracking.log_text(to_csv(result.rounds), "summary/summary.csv")
@@ -114,27 +101,6 @@ def run(
     return result
 
 
-def _run_round(model, splits, cfg, reset, round_, total, echo, status) -> RoundSummary:
-    masks = masking.get_masks(model)
-    remaining = pruning.remaining_fractions(masks)
-    label = f"round {round_}/{total - 1} ({remaining['total']:.1%} remaining)"
-    with tracking.run_scope(
-        nested=True,
-        run_name=f"round {round_:02d} ({remaining['total']:.1%})",
-        tags={"kind": "ticket", "round": str(round_), "remaining_fraction": f"{remaining['total']:.6f}"},
-    ) as child:
-        child_id = child.info.run_id
-        tracking.log_arrays(masks, f"masks/round_{round_:02d}.npz")
-        callbacks = [reset, MlflowMetrics(lambda metrics, step: tracking.log_metrics(child_id, metrics, step))]
-        if status:
-            callbacks.append(Progress(label, cfg.training.iterations, status))
-        history = train_round(model, splits, cfg.training, cfg.seed, callbacks)
-        summary = summarize(round_, "ticket", remaining["total"], history)
-        per_layer = {f"remaining_fraction.{k}": v for k, v in remaining.items() if k != "total"}
-        tracking.log_metrics(child_id, {**summary.metrics(), **per_layer}, step=round_)
-    tracking.log_metrics(mlflow.active_run().info.run_id, {**summary.metrics(), **per_layer}, step=round_)
-    echo(
-        f"{label}: early stop at {summary.early_stop_iteration}, test acc {summary.early_stop_test_accuracy:.4f} "
-        f"there, {summary.final_test_accuracy:.4f} at the end"
-    )
-    return summary
+def _chain(first, rest):
+    yield first
+    yield from rest

@@ -12,8 +12,12 @@ from lth_tf.training import RoundHistory
 
 @dataclass
 class RoundSummary:
+    """One trained network (a ticket or a control) of one trial."""
+
     round: int
     kind: str
+    replicate: int
+    seed: int
     remaining_fraction: float
     early_stop_iteration: int
     early_stop_val_loss: float
@@ -24,14 +28,19 @@ class RoundSummary:
 
     def metrics(self) -> Dict[str, float]:
         """The summary as MLflow metrics (numbers only)."""
-        return {k: float(v) for k, v in asdict(self).items() if k not in ("round", "kind")}
+        return {k: float(v) for k, v in asdict(self).items() if k not in IDENTIFIERS}
 
 
-def summarize(round_: int, kind: str, remaining: float, history: RoundHistory) -> RoundSummary:
+IDENTIFIERS = ("round", "kind", "replicate", "seed")
+
+
+def summarize(round_: int, kind: str, replicate: int, seed: int, remaining: float, history: RoundHistory) -> RoundSummary:
     stop = history.early_stop
     return RoundSummary(
         round=round_,
         kind=kind,
+        replicate=replicate,
+        seed=seed,
         remaining_fraction=remaining,
         early_stop_iteration=int(stop["iteration"]),
         early_stop_val_loss=stop["val_loss"],
@@ -45,6 +54,7 @@ def summarize(round_: int, kind: str, remaining: float, history: RoundHistory) -
 COLUMNS = [
     ("round", "round", "{}"),
     ("kind", "kind", "{}"),
+    ("seed", "seed", "{}"),
     ("remaining_fraction", "remaining %", "{:.1%}"),
     ("early_stop_iteration", "early-stop it", "{}"),
     ("early_stop_val_accuracy", "val acc @stop", "{:.4f}"),

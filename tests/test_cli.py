@@ -73,7 +73,7 @@ def test_run_on_embedded_mnist_with_yaml_and_flag_override(store, capsys):
     (store / "exp.yaml").write_text("iterations: 40\neval_interval: 20\nrounds: 3\nexperiment_name: cli-test\n")
     code, out, err = invoke(["run", "--config", "exp.yaml", "--rounds", "1", "--steps-per-execution", "10"], capsys)
     assert code == 0, err
-    assert "round 1/1 (80.0% remaining)" in out
+    assert "seed 0 ticket round 1 (80.0% remaining)" in out
     table = out[out.index("round    kind"):].splitlines()
     assert len([line for line in table if line.strip().startswith(("0 ", "1 "))]) == 2
     mlflow.set_tracking_uri(tracking.default_tracking_uri())

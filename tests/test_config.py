@@ -15,10 +15,10 @@ def test_defaults_are_valid_and_flat_names_are_unique():
 
 def test_yaml_keys_accept_dashes_and_underscores(tmp_path):
     path = tmp_path / "exp.yaml"
-    path.write_text("fc-rate: 0.3\nrounds: 4\nunpruned_layers: [output]\none_shot: true\n")
+    path.write_text("fc-rate: 0.3\nrounds: 4\nunpruned_layers: [output]\nmode: one_shot\n")
     cfg = config.build_config(config.read_yaml(str(path)))
-    assert (cfg.pruning.fc_rate, cfg.pruning.rounds, cfg.model.unpruned_layers, cfg.pruning.one_shot) == (
-        0.3, 4, ("output",), True)
+    assert (cfg.pruning.fc_rate, cfg.pruning.rounds, cfg.model.unpruned_layers, cfg.pruning.mode) == (
+        0.3, 4, ("output",), "one_shot")
 
 
 @pytest.mark.parametrize(
@@ -36,7 +36,14 @@ def test_yaml_keys_accept_dashes_and_underscores(tmp_path):
         ({"colour": "red"}, "unknown setting 'colour'"),
         ({"rounds": "three"}, "'rounds' must be int"),
         ({"rounds": 2.5}, "'rounds' must be int"),
-        ({"one_shot": "yes please"}, "'one_shot' must be bool"),
+        ({"download": "yes please"}, "'download' must be bool"),
+        ({"mode": "twice"}, "--mode must be one of iterative, one_shot, both"),
+        ({"controls": "reinit,lucky"}, "unknown control 'lucky'"),
+        ({"control_rounds": "1,x"}, "'control_rounds' must be list of integers"),
+        ({"control_rounds": "3", "rounds": 2}, "--control-rounds: 3 is not a pruned round"),
+        ({"controls": "rewind", "rewind_to": 2000}, "--rewind-to must be an iteration of the dense run"),
+        ({"replicates": 0}, "--replicates must be at least 1"),
+        ({"criterion": "vibes"}, "unknown criterion 'vibes'"),
     ],
 )
 def test_bad_settings_give_one_line_errors(settings, message):

@@ -7,7 +7,7 @@ from mlflow.tracking import MlflowClient
 
 from conftest import small_model
 from lth_tf import masking, pruning, tracking
-from pipelines import lottery
+from pipelines import child_runs, lottery
 
 
 def run_tiny(cfg, splits, **kwargs):
@@ -33,7 +33,8 @@ def test_experiment_lands_in_mlflow_with_parent_rounds_metrics_and_masks(store, 
     client = MlflowClient()
     for round_, child in enumerate(children):
         assert child.data.tags["kind"] == "ticket"
-        expected = pruning.remaining_fractions(result.masks[round_])["total"]
+        assert (child.data.tags["replicate"], child.data.tags["seed"]) == ("0", "0")
+        expected = pruning.remaining_fractions(result.masks[0][("ticket", round_)])["total"]
         assert float(child.data.tags["remaining_fraction"]) == pytest.approx(expected, abs=1e-6)
         val_loss = client.get_metric_history(child.info.run_id, "val_loss")
         assert [m.step for m in val_loss] == [10, 20, 30, 40]
@@ -44,14 +45,15 @@ def test_experiment_lands_in_mlflow_with_parent_rounds_metrics_and_masks(store, 
         masks = tracking.load_arrays(child.info.run_id, f"masks/round_{round_:02d}.npz")
         assert set(masks) == {"fc1", "fc2", "output"} and all(m.dtype == bool for m in masks.values())
         for key in masks:
-            np.testing.assert_array_equal(masks[key], result.masks[round_][key])
+            np.testing.assert_array_equal(masks[key], result.masks[0][("ticket", round_)][key])
         assert masks["fc1"].sum() == pruning.surviving_count(64 * 32, 0.2, round_)
 
     # The parent charts each summary against the round.
-    history = client.get_metric_history(result.run_id, "early_stop_test_accuracy")
+    assert parent.data.tags["family"] == tiny_config.family()
+    history = client.get_metric_history(result.run_id, "ticket.early_stop_test_accuracy")
     assert [m.step for m in history] == [0, 1, 2]
     assert [m.value for m in history] == pytest.approx([r.early_stop_test_accuracy for r in result.rounds])
-    theta0 = tracking.load_arrays(result.run_id, "initial_weights.npz")
+    theta0 = tracking.load_arrays(result.run_id, "initial_weights/seed_0.npz")
     assert theta0["fc1/kernel"].shape == (64, 32)
     artifacts = {a.path for a in client.list_artifacts(result.run_id, "summary")}
     assert artifacts == {"summary/summary.csv", "summary/summary.md"}
@@ -59,13 +61,20 @@ def test_experiment_lands_in_mlflow_with_parent_rounds_metrics_and_masks(store, 
     assert len(csv_text.strip().splitlines()) == 4 and "early_stop_iteration" in csv_text
 
 
-def test_one_shot_trains_dense_then_one_ticket_at_the_iterative_target(store, tiny_config, tiny_splits):
-    tiny_config.pruning.one_shot = True
-    tiny_config.pruning.rounds = 3
+def test_one_shot_prunes_the_dense_network_straight_to_each_iterative_level(store, tiny_config, tiny_splits):
+    tiny_config.pruning.mode = "both"
     result = run_tiny(tiny_config, tiny_splits)
-    assert [r.round for r in result.rounds] == [0, 1]
-    assert result.masks[1]["fc1"].sum() == pruning.surviving_count(64 * 32, 0.2, 3)
-    assert result.masks[1]["output"].sum() == pruning.surviving_count(16 * 4, 0.1, 3)
+    assert [(r.kind, r.round) for r in result.rounds] == [
+        ("ticket", 0), ("ticket", 1), ("ticket", 2), ("one_shot", 1), ("one_shot", 2)]
+    masks = result.masks[0]
+    for round_ in (1, 2):
+        for key, n0, rate in (("fc1", 64 * 32, 0.2), ("output", 16 * 4, 0.1)):
+            count = pruning.surviving_count(n0, rate, round_)
+            assert masks[("one_shot", round_)][key].sum() == masks[("ticket", round_)][key].sum() == count
+    # One-shot masks all rank the same dense weights, so they are nested; iterative round 2
+    # ranks round 1's retrained ticket instead, so its mask differs from one-shot's.
+    assert not (masks[("one_shot", 2)]["fc1"] & ~masks[("one_shot", 1)]["fc1"]).any()
+    assert (masks[("one_shot", 2)]["fc1"] != masks[("ticket", 2)]["fc1"]).any()
 
 
 def test_every_round_starts_from_theta0_times_its_mask(store, tiny_config, tiny_splits, monkeypatch):
@@ -77,25 +86,25 @@ def test_every_round_starts_from_theta0_times_its_mask(store, tiny_config, tiny_
         def on_train_begin(self, logs=None):
             starts.append({k: v.numpy().copy() for k, v in masking.prunable_weights(self.model).items()})
 
-    real_train_round = lottery.train_round
-    monkeypatch.setattr(lottery, "train_round",
-                        lambda model, splits, hp, seed, callbacks: real_train_round(
-                            model, splits, hp, seed, [*callbacks, RecordStart()]))
+    real_train_round = child_runs.train_round
+    monkeypatch.setattr(child_runs, "train_round",
+                        lambda model, splits, hp, seed, callbacks, align_to: real_train_round(
+                            model, splits, hp, seed, [*callbacks, RecordStart()], align_to))
     result = run_tiny(tiny_config, tiny_splits)
-    theta0 = tracking.load_arrays(result.run_id, "initial_weights.npz")
+    theta0 = tracking.load_arrays(result.run_id, "initial_weights/seed_0.npz")
     keras.utils.set_random_seed(tiny_config.seed)
     np.testing.assert_array_equal(small_model().get_layer("fc1").kernel.numpy(), theta0["fc1/kernel"])
     assert len(starts) == 3
     for round_, start in enumerate(starts):
         for key, weights in start.items():
-            mask = result.masks[round_][key]
+            mask = result.masks[0][("ticket", round_)][key]
             np.testing.assert_array_equal(weights, np.where(mask, theta0[f"{key}/kernel"], 0.0))
 
 
 @pytest.mark.parametrize("error, status", [(KeyboardInterrupt, "KILLED"), (RuntimeError, "FAILED")])
 def test_interrupted_or_crashed_run_keeps_finished_rounds(store, tiny_config, tiny_splits, error, status):
     def explode_in_round_1(line):
-        if line.startswith("round 1/"):
+        if line.startswith("seed 0 ticket round 1 "):
             raise error("stop")
 
     with pytest.raises(error):

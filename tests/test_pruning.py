@@ -4,10 +4,9 @@ import numpy as np
 import pytest
 
 from conftest import small_model
-from lth_tf import masking, pruning
-from lth_tf.callbacks import ResetToInitialWeights
+from lth_tf import masking, pruning, weights
 from lth_tf.config import build_config
-from pipelines import lottery
+from pipelines import trial
 
 
 def test_surviving_count_follows_the_documented_rounding():
@@ -55,7 +54,7 @@ def test_magnitude_pruning_removes_the_smallest_weights():
     weights = np.array([0.5, -0.05, 0.3, -0.9, 0.01, 0.2, -0.4, 0.1, 0.6, -0.02])
     from lth_tf import criteria
 
-    kept = pruning.prune_layerwise({"w": criteria.get("magnitude")(weights, weights)},
+    kept = pruning.prune_layerwise({"w": criteria.get("magnitude")(weights, weights, None)},
                                    {"w": np.ones(10, bool)}, {"w": 0.2}, 1)["w"]
     assert set(np.flatnonzero(~kept)) == {4, 9}  # |0.01| and |-0.02|
 
@@ -85,23 +84,21 @@ def test_one_shot_and_iterative_reach_the_same_counts():
 def test_paper_rates_by_layer_kind_on_a_model():
     cfg = build_config({"fc_rate": 0.2})
     model = masking.mask_model(small_model())
-    assert lottery.layer_rates(model, cfg) == {"fc1": 0.2, "fc2": 0.2, "output": 0.1}
+    assert trial.layer_rates(model, cfg) == {"fc1": 0.2, "fc2": 0.2, "output": 0.1}
     cfg = build_config({"fc_rate": 0.3, "output_rate": 0.05})
-    assert lottery.layer_rates(model, cfg)["output"] == 0.05
+    assert trial.layer_rates(model, cfg)["output"] == 0.05
 
 
 def test_pipeline_prunes_a_trained_model_to_the_configured_counts():
     cfg = build_config({"rounds": 3})
     model = masking.mask_model(small_model())
-    reset = ResetToInitialWeights()
-    reset.capture(model)
+    theta0 = weights.take(model)
+    rng = np.random.default_rng(0)
     for level in (1, 2, 3):
-        masking.set_masks(model, lottery.next_masks(model, cfg, reset, level))
+        masking.set_masks(model, trial.next_masks(model, cfg, theta0, theta0, masking.get_masks(model), level, rng))
         counts = {k: int(m.sum()) for k, m in masking.get_masks(model).items()}
         assert counts == {
             "fc1": pruning.surviving_count(64 * 32, 0.2, level),
             "fc2": pruning.surviving_count(32 * 16, 0.2, level),
             "output": pruning.surviving_count(16 * 4, 0.1, level),
         }
-    assert lottery.pruning_levels(build_config({"rounds": 5, "one_shot": True})) == [0, 5]
-    assert lottery.pruning_levels(build_config({"rounds": 3})) == [0, 1, 2, 3]

@@ -1,0 +1,80 @@
+"""Every trained network, ticket or control, as one nested MLflow run of the experiment.
+
+A child run is tagged with what it is (`kind`, `round`, `replicate`, `seed`,
+`remaining_fraction`), holds its mask and its metrics with step = iteration, and ends
+with its summary. The parent charts each summary against the round as
+`KIND.METRIC` (the mean over replicates once the last replicate has that round), so the
+MLflow UI compares tickets with their controls round by round.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from lth_tf import masking, pruning, tracking
+from lth_tf.callbacks import MlflowMetrics, Progress
+from lth_tf.config import ExperimentConfig
+from lth_tf.data import Splits
+from lth_tf.tfkeras import keras
+from lth_tf.training import RoundHistory, train_round
+from pipelines.summary import RoundSummary, summarize
+
+Echo = Callable[[str], None]
+
+
+class ChildRuns:
+    """Trains networks of one experiment, each in its own nested MLflow run."""
+
+    def __init__(self, cfg: ExperimentConfig, splits: Splits, parent_run_id: str,
+                 echo: Echo = print, status: Optional[Echo] = None):
+        self.cfg, self.splits, self.parent_run_id = cfg, splits, parent_run_id
+        self.echo, self.status = echo, status
+        self.summaries: List[RoundSummary] = []
+        self._by_key: Dict[Tuple[str, int], List[RoundSummary]] = defaultdict(list)
+
+    def train(
+        self,
+        model: keras.Model,
+        kind: str,
+        round_: int,
+        replicate: int,
+        seed: int,
+        masks: masking.Masks,
+        callbacks: Sequence[keras.callbacks.Callback],
+        align_to: Sequence[int] = (),
+    ) -> Tuple[RoundSummary, RoundHistory]:
+        """Sets `masks`, trains with `callbacks` (the first sets the starting weights), tracks it."""
+        masking.set_masks(model, masks)
+        remaining = pruning.remaining_fractions(masks)
+        label = f"seed {seed} {kind} round {round_} ({remaining['total']:.1%} remaining)"
+        tags = {"kind": kind, "round": str(round_), "replicate": str(replicate), "seed": str(seed),
+                "remaining_fraction": f"{remaining['total']:.6f}"}
+        with tracking.run_scope(nested=True, run_name=f"{kind} round {round_:02d} seed {seed} "
+                                f"({remaining['total']:.1%})", tags=tags) as child:
+            child_id = child.info.run_id
+            tracking.log_arrays(masks, f"masks/round_{round_:02d}.npz")
+            callbacks = [*callbacks, MlflowMetrics(lambda metrics, step: tracking.log_metrics(child_id, metrics, step))]
+            if self.status:
+                callbacks.append(Progress(label, self.cfg.training.iterations, self.status))
+            history = train_round(model, self.splits, self.cfg.training, seed, callbacks, align_to)
+            summary = summarize(round_, kind, replicate, seed, remaining["total"], history)
+            per_layer = {f"remaining_fraction.{k}": v for k, v in remaining.items() if k != "total"}
+            tracking.log_metrics(child_id, {**summary.metrics(), **per_layer}, step=round_)
+        self._record(summary)
+        self.echo(
+            f"{label}: early stop at {summary.early_stop_iteration}, test acc "
+            f"{summary.early_stop_test_accuracy:.4f} there, {summary.final_test_accuracy:.4f} at the end"
+        )
+        return summary, history
+
+    def _record(self, summary: RoundSummary) -> None:
+        self.summaries.append(summary)
+        same = self._by_key[(summary.kind, summary.round)]
+        same.append(summary)
+        if summary.replicate == self.cfg.replicates - 1:
+            means = {f"{summary.kind}.{name}": float(np.mean([s.metrics()[name] for s in same]))
+                     for name in summary.metrics()}
+            tracking.log_metrics(self.parent_run_id, means, step=summary.round)

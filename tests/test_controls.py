@@ -1,0 +1,201 @@
+"""Controls build what they claim, criteria rank as they say, and the pipeline runs them."""
+
+import mlflow
+import numpy as np
+import pytest
+
+from conftest import small_model
+from lth_tf import criteria, masking, pruning, tracking, weights
+from lth_tf.tfkeras import keras
+from pipelines import child_runs, controls, lottery
+
+
+def context(model, round_=1, noise_scale=0.5, rewind=None, pruned_from=None):
+    """A round's context with a random 30%-remaining ticket mask on a seeded model."""
+    initial = weights.take(model)
+    rng = np.random.default_rng(1)
+    masks = {k: rng.random(m.shape) < 0.3 for k, m in masking.get_masks(model).items()}
+    return controls.RoundContext(model, round_, seed=0, masks=masks, initial=initial,
+                                 pruned_from=pruned_from or initial, rewind=rewind, noise_scale=noise_scale)
+
+
+def seeded_model(initializer="glorot_normal"):
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((64,))
+    x = keras.layers.Dense(256, activation="relu", name="fc1", kernel_initializer=initializer)(inputs)
+    outputs = keras.layers.Dense(10, name="output", kernel_initializer=initializer)(x)
+    return masking.mask_model(keras.Model(inputs, outputs))
+
+
+@pytest.mark.parametrize("initializer, expected_std, bound", [
+    ("glorot_normal", np.sqrt(2 / (64 + 256)), None),  # fan-in 64, fan-out 256
+    ("he_uniform", np.sqrt(6 / 64) / np.sqrt(3), np.sqrt(6 / 64)),  # uniform(-limit, limit)
+])
+def test_reinit_keeps_the_mask_and_redraws_from_the_models_own_initializer(initializer, expected_std, bound):
+    model = seeded_model(initializer)
+    ctx = context(model)
+    start = controls.get("reinit")(ctx)
+    assert start.masks is ctx.masks
+    fresh = weights.prunable_part(model, start.weights)["fc1"]
+    theta0 = weights.prunable_part(model, ctx.initial)["fc1"]
+    assert not np.isclose(fresh, theta0).any(), "re-initialized weights must not be θ0"
+    assert np.std(fresh) == pytest.approx(expected_std, rel=0.05)
+    if bound is not None:
+        assert np.abs(fresh).max() <= bound
+    again = controls.get("reinit")(ctx)
+    np.testing.assert_array_equal(weights.prunable_part(model, again.weights)["fc1"], fresh)  # own fixed seed
+    other_round = controls.get("reinit")(context(model, round_=2))
+    assert not np.array_equal(weights.prunable_part(model, other_round.weights)["fc1"], fresh)
+
+
+def test_random_prune_keeps_per_layer_counts_on_theta0_with_another_mask():
+    model = seeded_model()
+    ctx = context(model)
+    start = controls.get("random_prune")(ctx)
+    assert start.weights is ctx.initial
+    for key, ticket in ctx.masks.items():
+        assert start.masks[key].shape == ticket.shape and start.masks[key].sum() == ticket.sum()
+        assert (start.masks[key] != ticket).any()
+
+
+def test_fine_tune_starts_from_the_weights_the_mask_was_pruned_from():
+    model = seeded_model()
+    trained = [w + 1.0 for w in weights.take(model)]
+    start = controls.get("fine_tune")(context(model, pruned_from=trained))
+    assert start.weights is trained
+
+
+@pytest.mark.parametrize("scale", [0.5, 2.0])
+def test_noise_perturbs_the_masked_weights_by_scale_times_each_layers_sigma(scale):
+    model = seeded_model()
+    ctx = context(model, noise_scale=scale)
+    start = controls.get("noise")(ctx)
+    assert start.masks is ctx.masks
+    theta0, noisy = weights.prunable_part(model, ctx.initial), weights.prunable_part(model, start.weights)
+    for key in theta0:
+        difference = noisy[key] - theta0[key]
+        assert np.std(difference) == pytest.approx(scale * np.std(theta0[key]), rel=0.1)
+        assert abs(np.mean(difference)) < 0.1 * scale * np.std(theta0[key])
+    # Unmasked weights (the biases) are not perturbed.
+    masked_refs = {v.ref() for v in masking.prunable_weights(model).values()}
+    for variable, before, after in zip(weights.network_variables(model), ctx.initial, start.weights):
+        if variable.ref() not in masked_refs:
+            np.testing.assert_array_equal(before, after)
+
+
+def test_rewind_starts_from_the_recorded_theta_k_and_needs_it():
+    model = seeded_model()
+    theta_k = [w * 3.0 for w in weights.take(model)]
+    assert controls.get("rewind")(context(model, rewind=theta_k)).weights is theta_k
+    with pytest.raises(ValueError, match="θk"):
+        controls.get("rewind")(context(model))
+
+
+def test_each_criterion_ranks_a_handcrafted_case():
+    initial = np.array([0.1, -0.5, 0.3, -0.2, 0.05])
+    final = np.array([0.6, -0.4, 0.0, 0.2, -0.3])
+    rng = np.random.default_rng(0)
+    # magnitude |final|: 0.6, 0.4, 0.0, 0.2, 0.3
+    assert list(np.argsort(-criteria.get("magnitude")(final, initial, rng))) == [0, 1, 4, 3, 2]
+    # movement |final - initial|: 0.5, 0.1, 0.3, 0.4, 0.35
+    assert list(np.argsort(-criteria.get("movement")(final, initial, rng))) == [0, 3, 4, 2, 1]
+    # magnitude increase |final| - |initial|: 0.5, -0.1, -0.3, 0.0, 0.25
+    assert list(np.argsort(-criteria.get("magnitude_increase")(final, initial, rng))) == [0, 4, 3, 1, 2]
+    masks = {"w": np.ones(5, bool)}
+    kept = pruning.prune_layerwise({"w": criteria.get("movement")(final, initial, rng)}, masks, {"w": 0.4}, 1)
+    np.testing.assert_array_equal(kept["w"], [True, False, False, True, True])
+
+
+def test_random_criterion_ignores_the_weights_and_is_seeded():
+    final = np.arange(1000.0)
+    first = criteria.get("random")(final, final, np.random.default_rng(3))
+    np.testing.assert_array_equal(first, criteria.get("random")(-final, final, np.random.default_rng(3)))
+    assert abs(np.corrcoef(first, final)[0, 1]) < 0.1
+
+
+def test_pipeline_trains_each_control_from_what_it_claims(store, tiny_config, tiny_splits, monkeypatch):
+    """End to end: every control's fit begins where its definition says, and lands tagged in MLflow."""
+    tiny_config.controls.controls = ("reinit", "random_prune", "fine_tune", "noise", "rewind")
+    tiny_config.controls.control_rounds = (2,)
+    tiny_config.controls.rewind_to = 20
+    starts, ends, theta_k = {}, {}, {}
+
+    class Watch(keras.callbacks.Callback):
+        def __init__(self, key):
+            super().__init__()
+            self.key = key
+
+        def on_train_begin(self, logs=None):
+            starts[self.key] = weights.take(self.model)
+
+        def on_train_batch_end(self, batch, logs=None):
+            if self.key == ("ticket", "0") and int(self.model.optimizer.iterations.numpy()) == 20:
+                theta_k["value"] = weights.take(self.model)
+
+        def on_train_end(self, logs=None):
+            ends[self.key] = weights.take(self.model)
+
+    real = child_runs.train_round
+
+    def watched(model, splits, hp, seed, callbacks, align_to):
+        tags = mlflow.active_run().data.tags
+        return real(model, splits, hp, seed, [*callbacks, Watch((tags["kind"], tags["round"]))], align_to)
+
+    monkeypatch.setattr(child_runs, "train_round", watched)
+    keras.utils.set_random_seed(0)
+    result = lottery.run(tiny_config, splits=tiny_splits, model=masking.mask_model(small_model()),
+                         echo=lambda _: None)
+
+    kinds = [(r.kind, r.round) for r in result.rounds]
+    assert kinds == [("ticket", 0), ("ticket", 1), ("ticket", 2), ("reinit", 2), ("random_prune", 2),
+                     ("fine_tune", 2), ("noise", 2), ("rewind", 2)]
+    model_keys = ["fc1/kernel", "fc1/bias", "fc2/kernel", "fc2/bias", "output/kernel", "output/bias"]
+    theta0 = tracking.load_arrays(result.run_id, "initial_weights/seed_0.npz")
+    theta0 = [theta0[k] for k in model_keys]
+    ticket_mask = result.masks[0][("ticket", 2)]
+    kernels = {"fc1": 0, "fc2": 2, "output": 4}
+
+    def masked(snapshot, masks):
+        return {k: np.where(masks[k], snapshot[i], 0.0) for k, i in kernels.items()}
+
+    def assert_start(kind, expected_snapshot, masks):
+        start = starts[(kind, "2")]
+        for key, index in kernels.items():
+            np.testing.assert_array_equal(start[index], masked(expected_snapshot, masks)[key], err_msg=kind)
+
+    assert_start("ticket", theta0, ticket_mask)
+    assert_start("fine_tune", ends[("ticket", "1")], ticket_mask)  # round 1's trained ticket, no reset
+    assert_start("rewind", theta_k["value"], ticket_mask)
+    reinit = starts[("reinit", "2")]
+    assert (reinit[0] != 0).sum() == ticket_mask["fc1"].sum()
+    assert not np.isclose(reinit[0][ticket_mask["fc1"]], theta0[0][ticket_mask["fc1"]]).any()
+
+    runs = mlflow.search_runs([result.experiment_id], output_format="list")
+    by_kind = {r.data.tags.get("kind"): r for r in runs if r.data.tags.get("round") == "2"}
+    random_mask = tracking.load_arrays(by_kind["random_prune"].info.run_id, "masks/round_02.npz")
+    for key in ticket_mask:
+        assert random_mask[key].sum() == ticket_mask[key].sum()
+    assert (random_mask["fc1"] != ticket_mask["fc1"]).any()
+    assert_start("random_prune", theta0, random_mask)
+    noise_start = starts[("noise", "2")][0][ticket_mask["fc1"]] - theta0[0][ticket_mask["fc1"]]
+    assert np.std(noise_start) == pytest.approx(0.5 * np.std(theta0[0]), rel=0.15)
+    assert all(r.info.status == "FINISHED" for r in runs)
+    parent = next(r for r in runs if r.info.run_id == result.run_id)
+    assert {f"{kind}.early_stop_test_accuracy" for kind in ("ticket", "reinit", "rewind")} <= set(parent.data.metrics)
+
+
+def test_replicates_use_consecutive_seeds_and_average_on_the_parent(store, tiny_config, tiny_splits):
+    tiny_config.replicates = 2
+    tiny_config.pruning.rounds = 1
+    keras.utils.set_random_seed(0)
+    result = lottery.run(tiny_config, splits=tiny_splits, model=small_model, echo=lambda _: None)
+    assert [(r.replicate, r.seed, r.round) for r in result.rounds] == [(0, 0, 0), (0, 0, 1), (1, 1, 0), (1, 1, 1)]
+    theta = [tracking.load_arrays(result.run_id, f"initial_weights/seed_{s}.npz")["fc1/kernel"] for s in (0, 1)]
+    assert not np.array_equal(*theta)
+    keras.utils.set_random_seed(1)
+    np.testing.assert_array_equal(small_model().get_layer("fc1").kernel.numpy(), theta[1])  # a factory: built per seed
+    history = mlflow.tracking.MlflowClient().get_metric_history(result.run_id, "ticket.early_stop_test_accuracy")
+    assert [m.step for m in history] == [0, 1]
+    for metric in history:
+        expected = np.mean([r.early_stop_test_accuracy for r in result.rounds if r.round == metric.step])
+        assert metric.value == pytest.approx(expected)
