@@ -186,14 +186,27 @@ def _remaining_axis(ax, fractions: Sequence[float]) -> None:
         return
     ax.set_xscale("log")
     ax.set_xlim(values[0] * 1.15, values[-1] / 1.15)  # reversed limits: sparser to the right
-    step = math.ceil(len(values) / MAX_TICK_LABELS)
-    labelled = values[::step]
-    labelled[-1] = values[-1]  # always label the sparsest level (replacing, not adding: no collision)
+    labelled = _spread(values)
     ax.xaxis.set_major_locator(FixedLocator(labelled))
     ax.xaxis.set_major_formatter(FixedFormatter([percent(v / 100) for v in labelled]))
     ax.xaxis.set_minor_locator(FixedLocator(values))
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("Percent of weights remaining")
+
+
+def _spread(values: Sequence[float]) -> List[float]:
+    """At most MAX_TICK_LABELS levels (descending) at least 1/(MAX-1) of the log span apart, so
+    labels never collide (two experiments' levels may interleave); the sparsest is always one."""
+    gap = (math.log10(values[0]) - math.log10(values[-1])) / (MAX_TICK_LABELS - 1) * 0.999
+    labelled = [values[0]]
+    for value in values[1:]:
+        if math.log10(labelled[-1]) - math.log10(value) >= gap:
+            labelled.append(value)
+    if labelled[-1] != values[-1]:
+        if len(labelled) > 1 and math.log10(labelled[-1]) - math.log10(values[-1]) < gap:
+            labelled.pop()
+        labelled.append(values[-1])
+    return labelled
 
 
 def _save(fig: Figure, path: Path) -> Path:

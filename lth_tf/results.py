@@ -17,6 +17,8 @@ trials.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -41,6 +43,11 @@ SUMMARY_METRICS = (
 KIND_ORDER = ("ticket", "one_shot", "reinit", "random_prune", "fine_tune", "noise", "rewind")
 """Known kinds in the order tables list them; unknown kinds follow, alphabetically."""
 
+NOT_RESULT_SETTINGS = frozenset({"seed", "replicates", "experiment_name", "tracking_uri", "data_dir", "download",
+                                 "steps_per_execution", "jit_compile"})
+"""Params that do not say what an experiment tests: the trial seed and count, where it is
+tracked, and speed-only switches. Runs differing only in these are replicates."""
+
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -58,8 +65,12 @@ class ParentRun:
 
     @property
     def family(self) -> str:
-        """Runs of equal family are replicates; old runs without the tag fall back to `identity`."""
-        return self.tags.get("family") or self.tags.get("identity") or self.run_id
+        """Runs of equal family are replicates. Runs written before the `family` tag existed
+        get one from their params, leaving out the same settings the tag leaves out."""
+        if self.tags.get("family"):
+            return self.tags["family"]
+        relevant = sorted((k, v) for k, v in self.params.items() if k not in NOT_RESULT_SETTINGS)
+        return "params-" + hashlib.sha256(json.dumps(relevant).encode()).hexdigest()[:12]
 
     @property
     def seed(self) -> Optional[int]:

@@ -19,11 +19,6 @@ from mlflow.tracking import MlflowClient
 from lth_tf import aggregate, figures, results, tables
 from lth_tf.errors import UserError
 
-NOT_DISTINGUISHING = {"seed", "replicates", "experiment_name", "tracking_uri", "data_dir", "download",
-                      "steps_per_execution", "jit_compile"}
-"""Params that never name what an experiment tests (where it ran, speed-only, the trial seed)."""
-
-
 @dataclass
 class Comparison:
     labels: List[str]
@@ -69,7 +64,7 @@ def default_labels(resolved: Sequence[Tuple[str, List[results.ParentRun]]]) -> L
             labels.append(parent.experiment_name)
             continue
         peers = [p for p in firsts if p.experiment_name == parent.experiment_name]
-        keys = sorted({k for p in peers for k in p.params} - NOT_DISTINGUISHING)
+        keys = sorted({k for p in peers for k in p.params} - results.NOT_RESULT_SETTINGS)
         differing = [k for k in keys if len({p.params.get(k) for p in peers}) > 1]
         labels.append(", ".join(f"{k}={parent.params.get(k)}" for k in differing) or parent.run_name)
     repeated = Counter(labels)

@@ -59,9 +59,10 @@ def add_experiment(client, experiment_id, seed=0, replicates=1, kinds=("ticket",
     """A parent run plus one FINISHED child per kind, round and replicate (seed = seed + replicate)."""
     params = {"model": "lenet_300_100", "dataset": "mnist-5k", "seed": seed, "replicates": replicates,
               "criterion": criterion, "fc_rate": 0.2, "experiment_name": "x", "train_size": 3500}
-    parent = add_run(client, experiment_id, f"lottery-iterative-seed{seed}", params=params, status=status, tags={
-        "kind": "experiment", "mode": "iterative", "identity": f"{criterion}-{seed}",
-        "family": family or f"fam-{criterion}"})
+    tags = {"kind": "experiment", "mode": "iterative", "identity": f"{criterion}-{seed}"}
+    if contract_tags:
+        tags["family"] = family or f"fam-{criterion}"
+    parent = add_run(client, experiment_id, f"lottery-iterative-seed{seed}", params=params, status=status, tags=tags)
     for replicate in range(replicates):
         for kind in kinds:
             for round_ in ROUNDS:
@@ -94,7 +95,7 @@ def synthetic(tmp_path_factory):
         add_run(client, ids["reps"], "crashed round", {"mlflow.parentRunId": runs["reps"], "kind": "ticket",
                                                        "round": "2", "replicate": "1", "seed": "1"},
                 {"early_stop_test_accuracy": 0.0, "early_stop_iteration": 99999}, status=status, step=2)
-    # Two parents (seeds 3 and 4) written without replicate/seed tags, as the core pipeline does.
+    # Two parents (seeds 3 and 4) without family/replicate/seed tags, as the core pipeline writes them.
     runs["seeds"] = [add_experiment(client, ids["seeds"], seed=s, contract_tags=False) for s in (3, 4)]
     runs["mixed"] = [add_experiment(client, ids["mixed"], criterion=c, seed=s, kinds=("ticket", "reinit"))
                      for c, s in (("magnitude", 0), ("movement", 1))]
@@ -153,10 +154,13 @@ def test_table_numbers_equal_the_runs_metrics(synthetic, tmp_path):
     assert "| ticket | 2 | 64.0 | 2 | 0.9300 ± 0.0141 | 350 ± 71 |" in markdown
 
 
-def test_parents_without_replicate_tags_pool_by_experiment_with_seeds_from_params(synthetic, tmp_path):
+def test_parents_without_contract_tags_pool_by_experiment_with_seeds_from_params(synthetic, tmp_path):
     client = synthetic["client"]
-    parents = results.resolve(client, "seeds")
+    parents = results.resolve(client, "seeds")  # no family tag: their params differ only in the seed
     assert [p.seed for p in parents] == [3, 4]
+    legacy = [results.ParentRun(str(i), "1", "e", "r", "FINISHED", {"seed": str(i), "criterion": c, "jit_compile": j}, {})
+              for i, c, j in ((0, "magnitude", "True"), (1, "magnitude", "False"), (2, "movement", "True"))]
+    assert legacy[0].family == legacy[1].family != legacy[2].family
     found = results.load(client, parents)
     assert {(r.replicate, r.seed) for r in found.rows} == {(0, 3), (0, 4)}
     assert found.trials == 2 and found.notes() == []
@@ -240,6 +244,11 @@ def test_remaining_axis_is_log_from_100_percent_on_the_left_ticked_at_the_levels
     figures._remaining_axis(ax, [0.8 ** r for r in range(31)])
     labels = [t.get_text() for t in ax.get_xticklabels()]
     assert len(labels) <= figures.MAX_TICK_LABELS and labels[0] == "100" and labels[-1] == "0.12"
+    ax = Figure().subplots()  # two experiments' levels interleave (fc 20% and 40% per round)
+    figures._remaining_axis(ax, [0.8 ** r for r in range(5)] + [0.6 ** r for r in range(5)])
+    ticks = np.log10(ax.get_xticks())
+    assert min(-np.diff(ticks)) >= (ticks[0] - ticks[-1]) / (figures.MAX_TICK_LABELS - 1) * 0.99
+    assert [t.get_text() for t in ax.get_xticklabels()][::len(ticks) - 1] == ["100", "13.0"]
 
 
 def test_learning_curve_is_the_mean_over_replicates_at_common_steps():
@@ -270,6 +279,11 @@ def test_report_of_a_run_id_goes_to_its_own_folder_and_can_be_logged(synthetic, 
     assert (tmp_path / "reports" / "mixed" / "lottery-iterative-seed1" / "summary.csv").is_file()
     logged = {a.path for a in synthetic["client"].list_artifacts(run_id, "report")}
     assert {"report/summary.csv", "report/summary.md", "report/accuracy_vs_remaining.png"} <= logged
+    code, out, err = invoke(["report", "seeds", "--log"], capsys)  # pooled: beside, not over, each run's own
+    assert code == 0, err
+    for parent in synthetic["runs"]["seeds"]:
+        pooled = {a.path for a in synthetic["client"].list_artifacts(parent, "report/pooled")}
+        assert "report/pooled/summary.md" in pooled
 
 
 @pytest.mark.parametrize("args, message", [
