@@ -10,9 +10,8 @@ What the user names (`lth-tf report X`) resolves to parent runs: a parent's run 
 that run, a child's run id is its parent, and an experiment name (or id) is every
 FINISHED parent in it. Those are pooled as replicates only if they share the `family`
 tag (same settings apart from the seed); otherwise it is ambiguous which to report and
-the user is asked for a run id. Two parents with the same seed are both kept (they are
-separate runs, e.g. a rerun) but reported as a note, because they are not independent
-trials.
+the user is asked for a run id. Two trials with the same seed (e.g. a rerun) are both
+kept, since they are separate runs, but the report notes it: they are not independent.
 """
 
 from __future__ import annotations
@@ -114,9 +113,10 @@ class Results:
         notes = []
         if self.skipped:
             notes.append(f"{self.skipped} child run(s) skipped (not FINISHED)")
-        repeated = sorted(s for s, n in Counter(p.seed for p in self.parents).items() if n > 1 and s is not None)
+        trial_seeds = {(r.parent_run_id, r.replicate): r.seed for r in self.rows}
+        repeated = sorted(s for s, n in Counter(trial_seeds.values()).items() if n > 1 and s is not None)
         if repeated:
-            notes.append(f"seed(s) {', '.join(map(str, repeated))} appear in more than one pooled run "
+            notes.append(f"seed(s) {', '.join(map(str, repeated))} appear in more than one pooled trial "
                          "(kept; they are not independent trials)")
         return notes
 

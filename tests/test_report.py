@@ -170,10 +170,11 @@ def test_parents_without_contract_tags_pool_by_experiment_with_seeds_from_params
 
 
 def test_same_seed_twice_is_kept_and_noted(synthetic):
-    parent = results.resolve(synthetic["client"], synthetic["runs"]["other"])[0]
-    found = results.load(synthetic["client"], [parent, parent])
-    assert found.trials == 1 and len(found.rows) == 2 * len(ROUNDS)
-    assert any("seed(s) 1 appear in more than one pooled run" in n for n in found.notes())
+    client = synthetic["client"]
+    reps, other = (results.resolve(client, name)[0] for name in ("reps", "other"))
+    found = results.load(client, [reps, other])  # reps' replicate 1 and other's only trial both use seed 1
+    assert found.trials == 3 and sum(r.round == 0 and r.kind == "ticket" for r in found.rows) == 3
+    assert any("seed(s) 1 appear in more than one pooled trial" in n for n in found.notes())
 
 
 def test_single_trial_has_zero_std_and_no_plus_minus():
