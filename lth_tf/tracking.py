@@ -104,3 +104,15 @@ def load_arrays(run_id: str, artifact_file: str) -> Dict[str, np.ndarray]:
     local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact_file)
     with np.load(local, allow_pickle=False) as archive:
         return {k: archive[k] for k in archive.files}
+
+
+def open_store(tracking_uri: Optional[str]) -> MlflowClient:
+    """A client for reading an existing store (reports); never creates the default one.
+
+    Also points `mlflow` at it, so artifact downloads and logging go to the same store.
+    """
+    uri = resolve_tracking_uri(tracking_uri)
+    if uri == default_tracking_uri() and not (DEFAULT_DIR / "mlflow.db").exists():
+        raise UserError("no runs yet in ./mlruns; run `lth-tf run` first (or pass --tracking-uri)")
+    mlflow.set_tracking_uri(uri)
+    return MlflowClient(uri)

@@ -1,0 +1,153 @@
+"""An experiment's report: the paper's figures and a summary table, on disk and in MLflow.
+
+`write_report` reads the FINISHED child runs of one or more pooled parent runs, averages
+them per kind and round, and writes PNG figures plus `summary.csv` / `summary.md` into a
+folder. `log_report` does the same into a temporary folder and logs it as the parent
+run's `report/` artifacts; `lottery.run` calls it at the end of every experiment, so it
+never fails a finished experiment over a figure: a figure without data is simply not
+drawn, and one that errors is logged as a warning and skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, List, Optional, Sequence
+
+from mlflow.tracking import MlflowClient
+
+from lth_tf import aggregate, figures, results, tables
+from lth_tf.errors import UserError
+
+log = logging.getLogger(__name__)
+
+FIGURES = ("accuracy_vs_remaining.png", "early_stop_vs_remaining.png", "accuracy_over_iterations.png",
+           "train_vs_test.png", "one_shot_vs_iterative.png")
+CURVE_KINDS = ("ticket", "reinit")
+
+
+@dataclass
+class Report:
+    """What a report was made from and what it wrote."""
+
+    results: results.Results
+    points: List[aggregate.Level]
+    rounds: List[int]
+    files: List[Path]
+    table: str  # the Markdown table alone, for the terminal
+
+
+def write_report(parents: Sequence[results.ParentRun], out_dir, rounds: Optional[Sequence[int]] = None,
+                 client: Optional[MlflowClient] = None,
+                 on_error: Optional[Callable[[str, Exception], None]] = None) -> Report:
+    """Figures and tables for `parents` (pooled as replicates) in `out_dir`.
+
+    `rounds` picks the learning curves (default: dense plus the rounds nearest 51%, 21%
+    and 7% remaining). `on_error(name, error)`, if given, is told about a figure that
+    failed and the report goes on; without it the error propagates.
+    """
+    client = client or MlflowClient()
+    found = results.load(client, parents)
+    if not found.rows:
+        raise UserError(f"no finished rounds in run(s) {', '.join(p.run_id for p in parents)}"
+                        + (f" ({found.skipped} unfinished)" if found.skipped else ""))
+    points = aggregate.levels(found.rows)
+    chosen = _check_rounds(rounds, found.rows) if rounds else aggregate.default_rounds(points)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    context = describe(found)
+    remaining = {lv.round: lv.remaining_fraction for lv in points if lv.kind == "ticket"}
+    drawings = {
+        "accuracy_vs_remaining.png": lambda path: figures.metric_vs_remaining(
+            points, "early_stop_test_accuracy", f"Test accuracy at early stop: {context}", path),
+        "early_stop_vs_remaining.png": lambda path: figures.metric_vs_remaining(
+            points, "early_stop_iteration", f"Early-stop iteration: {context}", path),
+        "accuracy_over_iterations.png": lambda path: figures.accuracy_over_iterations(
+            _curves(client, found.rows, chosen), remaining, f"Test accuracy while training: {context}", path),
+        "train_vs_test.png": lambda path: figures.train_vs_test(
+            points, f"Train vs test accuracy (generalization gap): {context}", path),
+        "one_shot_vs_iterative.png": lambda path: figures.one_shot_vs_iterative(
+            points, f"One-shot vs iterative pruning: {context}", path),
+    }
+    files = []
+    for name, draw in drawings.items():
+        try:
+            written = draw(out / name)
+        except Exception as error:  # noqa: BLE001 - only with on_error: a report must not sink a run
+            if on_error is None:
+                raise
+            on_error(name, error)
+            continue
+        if written:
+            files.append(written)
+    table = tables.summary_markdown(points)
+    (out / "summary.csv").write_text(tables.summary_csv(points))
+    (out / "summary.md").write_text(_heading(found) + "\n" + table)
+    files += [out / "summary.csv", out / "summary.md"]
+    return Report(found, points, chosen, files, table)
+
+
+def log_report(parent_run_id: str, rounds: Optional[Sequence[int]] = None, tracking_uri: Optional[str] = None,
+               artifact_path: str = "report") -> List[str]:
+    """Writes the report of one parent run and logs it as that run's `report/` artifacts.
+
+    Uses the current MLflow tracking URI unless `tracking_uri` is given; returns the
+    logged artifact paths ([] when the run has no finished rounds yet).
+    """
+    client = MlflowClient(tracking_uri)
+    parents = results.resolve(client, parent_run_id)
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            report = write_report(parents, tmp, rounds, client,
+                                  on_error=lambda name, error: log.warning("report: %s skipped (%s: %s)", name,
+                                                                           type(error).__name__, error))
+        except UserError as error:
+            log.warning("report: nothing to report for run %s (%s)", parent_run_id, error)
+            return []
+        client.log_artifacts(parent_run_id, tmp, artifact_path)
+        return [f"{artifact_path}/{path.name}" for path in report.files]
+
+
+def describe(found: results.Results) -> str:
+    """'lenet_300_100 on mnist-5k, 3 trials': what every figure title ends with."""
+    params = found.parents[0].params
+    trials = found.trials
+    return (f"{params.get('model', found.label)} on {params.get('dataset', '?')}, "
+            f"{trials} trial{'s' if trials != 1 else ''}")
+
+
+def default_out_dir(target: str, parents: Sequence[results.ParentRun]) -> Path:
+    """./reports/EXPERIMENT for an experiment, ./reports/EXPERIMENT/RUN_NAME for one run."""
+    parts = [parents[0].experiment_name]
+    if results.is_run_id(target):
+        parts.append(parents[0].run_name)
+    return Path("reports", *(re.sub(r"[^\w.+=-]+", "_", p) for p in parts))
+
+
+def _heading(found: results.Results) -> str:
+    seeds = sorted({p.seed for p in found.parents if p.seed is not None})
+    lines = [f"# {found.label}: {describe(found)}", "",
+             f"Parent run(s): {', '.join(p.run_id for p in found.parents)}"
+             + (f" (seeds {', '.join(map(str, seeds))})" if seeds else "") + "."]
+    lines += [f"Note: {note}." for note in found.notes()]
+    return "\n".join(lines) + "\n"
+
+
+def _check_rounds(rounds: Sequence[int], rows: Sequence[results.ChildRow]) -> List[int]:
+    available = sorted({r.round for r in rows if r.kind in CURVE_KINDS})
+    missing = sorted(set(rounds) - set(available))
+    if missing:
+        raise UserError(f"--rounds {','.join(map(str, missing))}: no such finished round "
+                        f"(rounds: {','.join(map(str, available))})")
+    return sorted(set(rounds))
+
+
+def _curves(client: MlflowClient, rows: Sequence[results.ChildRow], rounds: Sequence[int]):
+    """Mean ± std test-accuracy curve per (kind, round) over the chosen rounds' replicates."""
+    wanted = [r for r in rows if r.kind in CURVE_KINDS and r.round in rounds]
+    history = results.histories(client, wanted, "test_accuracy")
+    keys = sorted({(r.kind, r.round) for r in wanted})
+    return {key: aggregate.curve([history[r.run_id] for r in wanted if (r.kind, r.round) == key]) for key in keys}
