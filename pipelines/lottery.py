@@ -17,6 +17,7 @@ import mlflow
 from lth_tf import data, masking, models, tracking, weights
 from lth_tf.config import ExperimentConfig
 from lth_tf.tfkeras import keras
+from pipelines import report
 from pipelines.child_runs import ChildRuns, Echo
 from pipelines.summary import RoundSummary, to_csv, to_markdown
 from pipelines.trial import MasksByRound, run_trial
@@ -98,7 +99,20 @@ def run(
             if result.rounds:
                 tracking.log_text(to_csv(result.rounds), "summary/summary.csv")
                 tracking.log_text(to_markdown(result.rounds), "summary/summary.md")
+        _log_report(result.run_id, echo)
     return result
+
+
+def _log_report(run_id: str, echo: Echo) -> None:
+    """Figures and the mean ± std table as the parent's `report/` artifacts.
+
+    A finished experiment is never failed over its figures: a report that cannot be made
+    is reported in one line, and `lth-tf report RUN_ID` can redo it later.
+    """
+    try:
+        report.log_report(run_id)
+    except Exception as error:  # noqa: BLE001 - any plotting/store problem is only a warning here
+        echo(f"warning: no report for run {run_id} ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})")
 
 
 def _chain(first, rest):

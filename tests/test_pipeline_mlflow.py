@@ -59,6 +59,8 @@ def test_experiment_lands_in_mlflow_with_parent_rounds_metrics_and_masks(store, 
     assert artifacts == {"summary/summary.csv", "summary/summary.md"}
     csv_text = open(mlflow.artifacts.download_artifacts(run_id=result.run_id, artifact_path="summary/summary.csv")).read()
     assert len(csv_text.strip().splitlines()) == 4 and "early_stop_iteration" in csv_text
+    report = {a.path for a in client.list_artifacts(result.run_id, "report")}
+    assert {"report/accuracy_vs_remaining.png", "report/summary.csv", "report/summary.md"} <= report
 
 
 def test_one_shot_prunes_the_dense_network_straight_to_each_iterative_level(store, tiny_config, tiny_splits):
