@@ -33,7 +33,7 @@ def _option_for(name: str, field) -> click.Option:
         kind_type = click.Choice(meta["choices"])
     else:
         kind_type = next((t for key, t in _TYPES.items() if key in kind.replace("Optional", "")), click.STRING)
-    metavar = "NAMES" if "Tuple" in kind else None
+    metavar = ("ROUNDS" if "Tuple[int" in kind else "NAMES") if "Tuple" in kind else None
     return click.Option([flag, name], type=kind_type, default=None, help=help_text, metavar=metavar)
 
 

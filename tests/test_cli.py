@@ -40,6 +40,10 @@ def no_runs_recorded(store) -> bool:
         ["--iterations", "lots"],
         ["--eval-interval", "7"],
         ["--optimizer", "rmsprop"],
+        ["--controls", "reinit,lucky"],
+        ["--mode", "twice"],
+        ["--control-rounds", "first"],
+        ["--criterion", "vibes"],
         ["--no-such-flag"],
     ],
 )
