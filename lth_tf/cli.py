@@ -16,7 +16,7 @@ import click
 
 from lth_tf import config as config_module
 from lth_tf.errors import UserError
-from lth_tf.results import SUMMARY_METRICS as _SUMMARY_METRICS
+from lth_tf.reports.results import SUMMARY_METRICS as _SUMMARY_METRICS
 
 _TYPES = {"int": click.INT, "float": click.FLOAT}
 
@@ -153,7 +153,8 @@ def report(target, out, rounds, tracking_uri, log_to_run):
     """
     from pathlib import Path
 
-    from lth_tf import results, tracking
+    from lth_tf import tracking
+    from lth_tf.reports import results
     from pipelines.report import default_out_dir, write_report
 
     client = tracking.open_store(tracking_uri)

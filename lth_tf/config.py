@@ -132,11 +132,11 @@ class ExperimentConfig:
 
     def identity(self) -> str:
         """Hash of the settings that change results (not where they are tracked)."""
-        return _hash({k: v for k, v in self.flat().items() if k not in _NOT_IDENTITY})
+        return _hash({k: v for k, v in self.flat().items() if k not in NOT_IDENTITY})
 
     def family(self) -> str:
         """Hash of the settings but the seeds: experiments of one family are replicates of each other."""
-        return _hash({k: v for k, v in self.flat().items() if k not in _NOT_IDENTITY | {"seed", "replicates"}})
+        return _hash({k: v for k, v in self.flat().items() if k not in NOT_FAMILY})
 
     def seeds(self) -> List[int]:
         return [self.seed + i for i in range(self.replicates)]
@@ -192,7 +192,12 @@ def _hash(settings: Dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-_NOT_IDENTITY = {"experiment_name", "tracking_uri", "data_dir", "download", "steps_per_execution", "jit_compile"}
+NOT_IDENTITY = frozenset(
+    {"experiment_name", "tracking_uri", "data_dir", "download", "steps_per_execution", "jit_compile"}
+)
+"""Settings that do not change results: where runs are tracked, where data lives, speed-only switches."""
+NOT_FAMILY = NOT_IDENTITY | {"seed", "replicates"}
+"""Experiments differing only in these (and `NOT_IDENTITY`) are replicates of each other."""
 
 
 def _check(ok: bool, message: str) -> None:

@@ -16,8 +16,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from mlflow.tracking import MlflowClient
 
-from lth_tf import aggregate, figures, results, tables
+from lth_tf.config import NOT_FAMILY
 from lth_tf.errors import UserError
+from lth_tf.reports import aggregate, figures, results, tables
 
 @dataclass
 class Comparison:
@@ -64,7 +65,7 @@ def default_labels(resolved: Sequence[Tuple[str, List[results.ParentRun]]]) -> L
             labels.append(parent.experiment_name)
             continue
         peers = [p for p in firsts if p.experiment_name == parent.experiment_name]
-        keys = sorted({k for p in peers for k in p.params} - results.NOT_RESULT_SETTINGS)
+        keys = sorted({k for p in peers for k in p.params} - NOT_FAMILY)
         differing = [k for k in keys if len({p.params.get(k) for p in peers}) > 1]
         labels.append(", ".join(f"{k}={parent.params.get(k)}" for k in differing) or parent.run_name)
     repeated = Counter(labels)

@@ -19,8 +19,8 @@ from typing import Callable, List, Optional, Sequence
 
 from mlflow.tracking import MlflowClient
 
-from lth_tf import aggregate, figures, results, tables
 from lth_tf.errors import UserError
+from lth_tf.reports import aggregate, figures, results, tables
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ import io
 import math
 from typing import Iterable, List, Sequence, Tuple
 
-from lth_tf.aggregate import Level
-from lth_tf.results import SUMMARY_METRICS
+from lth_tf.reports.aggregate import Level
+from lth_tf.reports.results import SUMMARY_METRICS
 
 TITLES = {
     "early_stop_test_accuracy": "test acc @stop",

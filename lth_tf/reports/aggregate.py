@@ -14,7 +14,7 @@ from typing import Dict, Iterable, List, Mapping, Sequence, Tuple
 
 import numpy as np
 
-from lth_tf.results import SUMMARY_METRICS, ChildRow, kind_sort_key
+from lth_tf.reports.results import SUMMARY_METRICS, ChildRow, kind_sort_key
 
 DEFAULT_ROUND_TARGETS = (0.513, 0.211, 0.07)
 """Remaining fractions the paper's curves highlight (LeNet rounds 3, 7, 12)."""

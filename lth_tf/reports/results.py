@@ -23,6 +23,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence, Tuple
 
+from lth_tf.config import NOT_FAMILY
 from lth_tf.errors import UserError
 
 if TYPE_CHECKING:  # mlflow loads on first use: the CLI reads SUMMARY_METRICS for its --help
@@ -41,11 +42,6 @@ SUMMARY_METRICS = (
 
 KIND_ORDER = ("ticket", "one_shot", "reinit", "random_prune", "fine_tune", "noise", "rewind")
 """Known kinds in the order tables list them; unknown kinds follow, alphabetically."""
-
-NOT_RESULT_SETTINGS = frozenset({"seed", "replicates", "experiment_name", "tracking_uri", "data_dir", "download",
-                                 "steps_per_execution", "jit_compile"})
-"""Params that do not say what an experiment tests: the trial seed and count, where it is
-tracked, and speed-only switches. Runs differing only in these are replicates."""
 
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -68,7 +64,7 @@ class ParentRun:
         get one from their params, leaving out the same settings the tag leaves out."""
         if self.tags.get("family"):
             return self.tags["family"]
-        relevant = sorted((k, v) for k, v in self.params.items() if k not in NOT_RESULT_SETTINGS)
+        relevant = sorted((k, v) for k, v in self.params.items() if k not in NOT_FAMILY)
         return "params-" + hashlib.sha256(json.dumps(relevant).encode()).hexdigest()[:12]
 
     @property

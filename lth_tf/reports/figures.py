@@ -23,8 +23,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedFormatter, FixedLocator, NullFormatter
 
-from lth_tf.aggregate import Level, by_kind
-from lth_tf.tables import percent
+from lth_tf.reports.aggregate import Level, by_kind
+from lth_tf.reports.tables import percent
 
 KIND_STYLE = {
     "ticket": ("C0", "winning ticket"),
