@@ -30,9 +30,11 @@ def _option_for(name: str, field) -> click.Option:
                             help=help_text + f"  [default: {'on' if field.default else 'off'}]")
     if meta.get("choices"):
         kind_type = click.Choice(meta["choices"])
+    elif "Tuple" in kind:  # a comma-separated list, parsed by the config
+        kind_type = click.STRING
     else:
         kind_type = next((t for key, t in _TYPES.items() if key in kind.replace("Optional", "")), click.STRING)
-    metavar = "NAMES" if "Tuple" in kind else None
+    metavar = ("ITERATIONS" if "int" in kind else "NAMES") if "Tuple" in kind else None
     return click.Option([flag, name], type=kind_type, default=None, help=help_text, metavar=metavar)
 
 
@@ -108,6 +110,14 @@ def ui(host, port, backend_store_uri):
         command += ["--default-artifact-root", tracking.default_artifact_root()]
     click.echo(f"MLflow UI on http://{host}:{port} (Ctrl-C to stop)")
     raise SystemExit(subprocess.call(command))
+
+
+@cli.command()
+def presets():
+    """List the paper's experiments that `lth-tf run --preset NAME` sets up (any flag overrides them)."""
+    from lth_tf.presets import markdown_table
+
+    click.echo(markdown_table())
 
 
 def _terminate(signum, frame):

@@ -67,7 +67,7 @@ def build_masked_model(cfg: ExperimentConfig, splits: data.Splits, model: ModelS
     """The masked network, initialized with `cfg.seed` unless a built model brings its own θ0."""
     keras.utils.set_random_seed(cfg.seed)
     if model is None:
-        model = models.build(cfg.model.model, splits.input_shape, splits.num_classes)
+        model = models.build(cfg.model.model, splits.input_shape, splits.num_classes, cfg.model)
     elif not isinstance(model, keras.Model):
         model = model()
     if masking.masked_layers(model):
