@@ -120,3 +120,10 @@ def test_cli_rejects_bad_models_and_options_in_one_line(user_module, capsys, arg
     out, err = capsys.readouterr()
     assert exit_.value.code == 2 and out == ""
     assert err.startswith(message) and len(err.strip().splitlines()) == 1
+
+
+def test_help_names_every_registered_model():
+    from lth_tf.config import settings
+
+    help_text = settings()["model"].metadata["help"]
+    assert all(name in help_text for name in models.REGISTRY)

@@ -61,14 +61,17 @@ def _builder(name: str) -> Callable:
 def _options(name: str, builder: Callable, hparams) -> dict:
     """The set model options, checked against what the builder accepts."""
     options = {o: getattr(hparams, o) for o in OPTIONS if hparams is not None and getattr(hparams, o)}
-    try:
-        accepted = inspect.signature(builder).parameters
-    except (TypeError, ValueError):  # a callable without a signature: give it nothing
-        raise UserError(f"model '{name}': cannot inspect the builder's arguments") from None
     for option in options:
-        if option not in accepted:
+        if option not in _parameters(builder):
             raise UserError(f"model '{name}' does not take --{option.replace('_', '-')}")
     return options
+
+
+def _parameters(builder: Callable):
+    try:
+        return inspect.signature(builder).parameters
+    except (TypeError, ValueError):  # a callable without a signature: it takes nothing we know of
+        return {}
 
 
 def check(name: str, hparams=None) -> None:
@@ -89,7 +92,7 @@ def build(name: str, input_shape: Tuple[int, ...], num_classes: int, hparams=Non
 
 
 def _call_user_builder(name, builder, input_shape, num_classes, options) -> keras.Model:
-    positional = [p for p in inspect.signature(builder).parameters.values()
+    positional = [p for p in _parameters(builder).values()
                   if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name not in options]
     takes_shape = len(positional) >= 2
     model = builder(input_shape, num_classes, **options) if takes_shape else builder(**options)
