@@ -23,8 +23,9 @@ def find_tickets(model: Model, train=None, test=None, validation=None, *, datase
                  echo: Optional[Callable[[str], None]] = print, **settings):
     """Runs a lottery-ticket experiment on your model and data; returns a `LotteryResult`.
 
-    model: a tf_keras Model (its current weights are θ0), a zero-argument function
-        building one (called after seeding with `seed`), or a registry name ("conv4").
+    model: a tf_keras Model (its current weights are θ0; its layers are trained in place,
+        so afterwards it holds the last round's weights), a zero-argument function building
+        one (called after seeding with `seed`), or a registry name ("conv4").
     train, test, validation: finite `tf.data.Dataset`s of (x, y) or `(x, y)` arrays, y
         integer class indices; without `validation`, `validation_size` (default 5,000)
         examples are held out of train. With no data at all, the `dataset` setting is loaded.

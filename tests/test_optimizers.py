@@ -23,7 +23,8 @@ def test_settings_build_the_optimizer_the_preset_asks_for():
     assert "SGD" in type(optimizer).__name__ and float(optimizer.momentum) == pytest.approx(0.9)
     assert optimizer.l2 == pytest.approx(1e-4)
     schedule = optimizer._learning_rate
-    assert [float(schedule(s)) for s in (0, 19_999, 20_000, 25_000)] == pytest.approx([0.03 / 20_000, 0.03, 0.003, 3e-4])
+    rates = [float(schedule(s)) for s in (0, 19_999, 20_000, 25_000)]
+    assert rates == pytest.approx([0.03 / 20_000, 0.03, 0.003, 3e-4])
     plain = optimizers.make(build_config({}).training)
     assert type(plain).__name__ == "Adam" and float(plain.learning_rate) == pytest.approx(1.2e-3)
 

@@ -25,7 +25,8 @@ def _block(x, filters, stride, name):
     y = keras.layers.ReLU(name=f"{name}_relu1")(keras.layers.BatchNormalization(name=f"{name}_bn1")(y))
     y = keras.layers.BatchNormalization(name=f"{name}_bn2")(_conv(y, filters, 3, 1, f"{name}_conv2"))
     if stride != 1 or x.shape[-1] != filters:
-        x = keras.layers.BatchNormalization(name=f"{name}_shortcut_bn")(_conv(x, filters, 1, stride, f"{name}_shortcut"))
+        x = _conv(x, filters, 1, stride, f"{name}_shortcut")
+        x = keras.layers.BatchNormalization(name=f"{name}_shortcut_bn")(x)
     return keras.layers.ReLU(name=f"{name}_out")(keras.layers.Add(name=f"{name}_add")([x, y]))
 
 
