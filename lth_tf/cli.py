@@ -31,9 +31,11 @@ def _option_for(name: str, field) -> click.Option:
                             help=help_text + f"  [default: {'on' if field.default else 'off'}]")
     if meta.get("choices"):
         kind_type = click.Choice(meta["choices"])
+    elif "Tuple" in kind:  # a comma-separated list, parsed by the config
+        kind_type = click.STRING
     else:
         kind_type = next((t for key, t in _TYPES.items() if key in kind.replace("Optional", "")), click.STRING)
-    metavar = ("ROUNDS" if "Tuple[int" in kind else "NAMES") if "Tuple" in kind else None
+    metavar = ("N,N,..." if "Tuple[int" in kind else "NAMES") if "Tuple" in kind else None
     return click.Option([flag, name], type=kind_type, default=None, help=help_text, metavar=metavar)
 
 
@@ -216,6 +218,14 @@ def compare(targets, kind, metric, out, labels, tracking_uri):
     click.echo("wrote:")
     for path in made.files:
         click.echo(f"  {path}")
+
+
+@cli.command()
+def presets():
+    """List the paper's experiments that `lth-tf run --preset NAME` sets up (any flag overrides them)."""
+    from lth_tf.presets import markdown_table
+
+    click.echo(markdown_table())
 
 
 def _terminate(signum, frame):

@@ -19,6 +19,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 import yaml
 
 from lth_tf.errors import UserError
+from lth_tf.presets import PRESETS, with_preset
 
 
 def setting(default, help: str, choices: Optional[Tuple[str, ...]] = None):
@@ -39,14 +40,31 @@ class DatasetHparams:
     )
     data_dir: Optional[str] = setting(None, "tensorflow-datasets data directory (default: TFDS's own).")
     download: bool = setting(False, "Let tensorflow-datasets download missing data (needs internet).")
+    normalization: str = setting(
+        "auto",
+        "Pixel scaling: 'unit' keeps pixels in [0, 1]; 'standardize' also subtracts each channel's "
+        "training-split mean and divides by its std; 'auto' standardizes color images (CIFAR-10) "
+        "and keeps grayscale ones (MNIST) in [0, 1].",
+        choices=("auto", "unit", "standardize"),
+    )
+    augment: bool = setting(
+        False, "Augment training images on the fly: random horizontal flip and 4-pixel pad-and-crop (CIFAR)."
+    )
 
 
 @dataclass
 class ModelHparams:
-    model: str = setting("lenet_300_100", "Architecture from the model registry.")
-    unpruned_layers: Tuple[str, ...] = setting(
-        (), "Comma-separated names of prunable layers to leave dense (never masked)."
+    model: str = setting(
+        "lenet_300_100",
+        "Architecture: a registry name (lenet_300_100, conv2, conv4, conv6, vgg19, resnet20 = resnet18) "
+        "or your own builder as 'package.module:function' (called with (input_shape, num_classes) or no "
+        "arguments; returns a tf_keras model).",
     )
+    unpruned_layers: Tuple[str, ...] = setting(
+        (), "Comma-separated names of prunable layers to leave dense (never masked); "
+        "shell-style patterns match several (e.g. '*_shortcut')."
+    )
+    dropout: float = setting(0.0, "Dropout rate after each hidden fully-connected layer (0 = none).")
 
 
 @dataclass
@@ -62,6 +80,21 @@ class TrainingHparams:
         50, "Training steps per compiled call (speed only; lowered to a divisor of --eval-interval)."
     )
     jit_compile: bool = setting(True, "Compile training steps with XLA (speed only).")
+    momentum: float = setting(
+        0.0, "Momentum of --optimizer sgd (the paper's ResNet and VGG use 0.9); Adam ignores it."
+    )
+    weight_decay: float = setting(
+        0.0, "L2 coefficient on conv and dense kernels, added to their gradients (coupled, as the paper's "
+        "L2 regularization); biases and batch norm are not decayed. 0 = none."
+    )
+    lr_drops: Tuple[int, ...] = setting(
+        (), "Comma-separated iterations at which the learning rate is multiplied by --lr-drop-factor "
+        "(e.g. 20000,25000); drops past --iterations never happen."
+    )
+    lr_drop_factor: float = setting(0.1, "Factor applied to the learning rate at each of --lr-drops.")
+    warmup_iterations: int = setting(
+        0, "Raise the learning rate linearly from 0 over this many iterations (0 = no warmup)."
+    )
 
 
 @dataclass
@@ -114,6 +147,10 @@ class ExperimentConfig:
     experiment_name: Optional[str] = setting(None, "MLflow experiment (default: MODEL-DATASET).")
     tracking_uri: Optional[str] = setting(
         None, "MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else SQLite in ./mlruns)."
+    )
+    preset: Optional[str] = setting(
+        None, f"The paper's setup by name ({', '.join(PRESETS)}; see `lth-tf presets`); "
+        "any other setting, in YAML or as a flag, overrides the preset's value."
     )
 
     # ------------------------------------------------------------------ derived values
@@ -173,12 +210,13 @@ class ExperimentConfig:
             )
         if d.validation_size is not None:
             _check(d.validation_size >= 1, f"--validation-size must be at least 1, got {d.validation_size}")
+        _check_options(self)
         for group, name, value in _choice_fields(self):
             choices = group.__dataclass_fields__[name].metadata["choices"]
             _check(value in choices, f"--{_flag(name)} must be one of {', '.join(choices)}, got '{value}'")
         from lth_tf import criteria, data, models  # registries live beside what they register
 
-        models.check(self.model.model)
+        models.check(self.model.model, self.model)
         criteria.get(p.criterion)
         from pipelines import controls  # the pipelines own the controls
 
@@ -193,11 +231,25 @@ def _hash(settings: Dict[str, Any]) -> str:
 
 
 NOT_IDENTITY = frozenset(
-    {"experiment_name", "tracking_uri", "data_dir", "download", "steps_per_execution", "jit_compile"}
+    {"experiment_name", "tracking_uri", "data_dir", "download", "steps_per_execution", "jit_compile",
+     "preset"}  # a preset only fills in other settings, which the identity already covers
 )
 """Settings that do not change results: where runs are tracked, where data lives, speed-only switches."""
 NOT_FAMILY = NOT_IDENTITY | {"seed", "replicates"}
 """Experiments differing only in these (and `NOT_IDENTITY`) are replicates of each other."""
+
+
+def _check_options(cfg: ExperimentConfig) -> None:
+    """Model, training-schedule and augmentation options (the model zoo's and presets' settings)."""
+    t, m = cfg.training, cfg.model
+    _check(0 <= m.dropout < 1, f"--dropout must be in [0, 1), got {m.dropout}")
+    _check(0 <= t.momentum < 1, f"--momentum must be in [0, 1), got {t.momentum}")
+    _check(t.weight_decay >= 0, f"--weight-decay must be at least 0, got {t.weight_decay}")
+    _check(t.lr_drop_factor > 0, f"--lr-drop-factor must be positive, got {t.lr_drop_factor}")
+    _check(t.warmup_iterations >= 0, f"--warmup-iterations must be at least 0, got {t.warmup_iterations}")
+    drops = list(t.lr_drops)
+    _check(all(d >= 1 for d in drops) and drops == sorted(set(drops)),
+           f"--lr-drops must be increasing positive iterations, got {','.join(map(str, drops))}")
 
 
 def _check(ok: bool, message: str) -> None:
@@ -249,19 +301,16 @@ def _coerce(name: str, value: Any, f: dataclasses.Field) -> Any:
             return None
         raise UserError(f"'{name}' cannot be empty")
     try:
-        if "Tuple" in kind:
-            items = value.split(",") if isinstance(value, (str, int)) and not isinstance(value, bool) else value
-            items = str(items).split(",") if isinstance(items, int) else list(items)
-            names = tuple(str(i).strip() for i in items if str(i).strip())
-            return tuple(int(n) for n in names) if "Tuple[int" in kind else names
+        if "Tuple" in kind:  # a comma-separated string, a YAML list, or a single YAML number
+            items = value.split(",") if isinstance(value, str) else [value] if isinstance(value, int) else list(value)
+            items = [i.strip() if isinstance(i, str) else i for i in items if str(i).strip()]
+            return tuple(_integer(i) for i in items) if "Tuple[int" in kind else tuple(str(i) for i in items)
         if "bool" in kind:
             if isinstance(value, bool):
                 return value
             raise ValueError
         if "int" in kind:
-            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-                raise ValueError
-            return int(value)
+            return _integer(value)
         if "float" in kind:
             if isinstance(value, bool):
                 raise ValueError
@@ -270,15 +319,25 @@ def _coerce(name: str, value: Any, f: dataclasses.Field) -> Any:
             raise ValueError
         return str(value)
     except (TypeError, ValueError):
-        expected = kind.replace("Optional[", "").replace("]", "").replace("Tuple[str, ...", "list of names").replace("Tuple[int, ...", "list of integers")
+        expected = (kind.replace("Optional[", "").replace("]", "").replace("Tuple[str, ...", "list of names")
+                    .replace("Tuple[int, ...", "list of integers"))
         raise UserError(f"'{name}' must be {expected}, got {value!r}") from None
 
 
+def _integer(value: Any) -> int:
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError
+    return int(value)
+
+
 def build_config(overrides: Dict[str, Any]) -> ExperimentConfig:
-    """An `ExperimentConfig` from flat `{setting: value}` pairs, coerced and validated."""
+    """An `ExperimentConfig` from flat `{setting: value}` pairs, coerced and validated.
+
+    A `preset` among them fills in its settings first, so every other pair overrides it.
+    """
     known = settings()
     cfg = ExperimentConfig()
-    for raw_name, value in overrides.items():
+    for raw_name, value in with_preset(overrides).items():
         name = raw_name.replace("-", "_")
         if name not in known:
             raise UserError(f"unknown setting '{raw_name}'; known: {', '.join(sorted(known))}")

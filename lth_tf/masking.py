@@ -17,6 +17,7 @@ weights by hand calls `apply_masks` afterwards.
 
 from __future__ import annotations
 
+import fnmatch
 from typing import Dict, List, Tuple
 
 import numpy as np
@@ -145,10 +146,12 @@ def mask_model(model: keras.Model, unpruned_layers=()) -> keras.Model:
     """Returns `model` with every prunable layer wrapped in a `MaskedLayer` (all ones).
 
     Layers are shared with `model`, not copied, so the weights are the model's own.
+    `unpruned_layers` are layer names or shell-style patterns (`*_shortcut`) left unmasked.
     """
     _check_graph_model(model)
-    unpruned = set(unpruned_layers)
-    unknown = unpruned - {layer.name for layer in _all_layers(model)}
+    patterns = tuple(unpruned_layers)
+    names = [layer.name for layer in _all_layers(model)]
+    unknown = [p for p in patterns if not any(fnmatch.fnmatchcase(n, p) for n in names)]
     if unknown:
         raise UserError(f"--unpruned-layers names no layer of the model: {', '.join(sorted(unknown))}")
 
@@ -156,7 +159,7 @@ def mask_model(model: keras.Model, unpruned_layers=()) -> keras.Model:
         if isinstance(layer, keras.Model):
             _check_graph_model(layer)
             return keras.models.clone_model(layer, clone_function=wrap)
-        if isinstance(layer, MaskedLayer) or layer.name in unpruned:
+        if isinstance(layer, MaskedLayer) or any(fnmatch.fnmatchcase(layer.name, p) for p in patterns):
             return layer
         return MaskedLayer(layer) if prunable_attributes(layer) else layer
 

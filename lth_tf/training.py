@@ -2,7 +2,7 @@
 
 The budget is counted in iterations (batches), as the paper does, and `fit` runs it as
 `iterations / eval_interval` Keras "epochs" of `eval_interval` steps each, so Keras's
-epoch-end hook is the evaluation hook.
+epoch-end hook is the evaluation hook. The optimizer and its schedule: `optimizers`.
 """
 
 from __future__ import annotations
@@ -11,11 +11,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Dict, List, Sequence
 
+from lth_tf import optimizers
 from lth_tf.callbacks import EVAL_SPLITS, PeriodicEvaluation
 from lth_tf.data import Splits
 from lth_tf.tfkeras import keras
-
-OPTIMIZERS = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD}
 
 
 @dataclass
@@ -50,7 +49,7 @@ def steps_per_execution(requested: int, eval_interval: int, *also: int) -> int:
 def compile_model(model: keras.Model, hparams, align_to: Sequence[int] = ()) -> None:
     """Compiles with a fresh optimizer: no state carries over from an earlier round."""
     model.compile(
-        optimizer=OPTIMIZERS[hparams.optimizer](learning_rate=hparams.learning_rate),
+        optimizer=optimizers.make(hparams),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         jit_compile=hparams.jit_compile,

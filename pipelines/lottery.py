@@ -31,12 +31,19 @@ class LotteryResult:
     experiment_id: str
     run_id: str
     rounds: List[RoundSummary] = field(default_factory=list)
-    """Every trained network's summary, in training order."""
-    masks: List[MasksByRound] = field(default_factory=list)
-    """Per replicate: the tickets' masks by (kind, round)."""
+    """Every trained network's summary (tickets and controls), in training order."""
+    trials: List[MasksByRound] = field(default_factory=list)
+    """Per replicate: the tickets' masks by (kind, round), kind `ticket` or `one_shot`."""
 
-    def tickets(self, kind: str = "ticket", replicate: int = 0) -> List[RoundSummary]:
-        return [r for r in self.rounds if r.kind == kind and r.replicate == replicate]
+    @property
+    def masks(self) -> List[masking.Masks]:
+        """The first trial's tickets by round (the one-shot ones if only one-shot ran): round 0 is dense."""
+        if not self.trials:
+            return []
+        by_round = {r: m for (kind, r), m in self.trials[0].items() if kind == "ticket"}
+        if len(by_round) == 1:  # one-shot only
+            by_round.update({r: m for (kind, r), m in self.trials[0].items() if kind == "one_shot"})
+        return [by_round[r] for r in sorted(by_round)]
 
 
 def build_masked_model(cfg: ExperimentConfig, splits: data.Splits, model: ModelSource = None,
@@ -44,7 +51,7 @@ def build_masked_model(cfg: ExperimentConfig, splits: data.Splits, model: ModelS
     """The masked network, initialized with `seed` (default `cfg.seed`) unless a built model brings its θ0."""
     keras.utils.set_random_seed(cfg.seed if seed is None else seed)
     if model is None:
-        model = models.build(cfg.model.model, splits.input_shape, splits.num_classes)
+        model = models.build(cfg.model.model, splits.input_shape, splits.num_classes, cfg.model)
     elif not isinstance(model, keras.Model):
         model = model()
     if masking.masked_layers(model):
@@ -94,7 +101,7 @@ def run(
         result.rounds = runs.summaries
         try:
             for replicate, seed, network in _chain(first, models_by_trial):
-                result.masks.append(run_trial(network, cfg, runs, replicate, seed))
+                result.trials.append(run_trial(network, cfg, runs, replicate, seed))
         finally:
             if result.rounds:
                 tracking.log_text(to_csv(result.rounds), "summary/summary.csv")

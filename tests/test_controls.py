@@ -152,7 +152,7 @@ def test_pipeline_trains_each_control_from_what_it_claims(store, tiny_config, ti
     model_keys = ["fc1/kernel", "fc1/bias", "fc2/kernel", "fc2/bias", "output/kernel", "output/bias"]
     theta0 = tracking.load_arrays(result.run_id, "initial_weights/seed_0.npz")
     theta0 = [theta0[k] for k in model_keys]
-    ticket_mask = result.masks[0][("ticket", 2)]
+    ticket_mask = result.trials[0][("ticket", 2)]
     kernels = {"fc1": 0, "fc2": 2, "output": 4}
 
     def masked(snapshot, masks):

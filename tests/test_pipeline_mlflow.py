@@ -34,7 +34,7 @@ def test_experiment_lands_in_mlflow_with_parent_rounds_metrics_and_masks(store, 
     for round_, child in enumerate(children):
         assert child.data.tags["kind"] == "ticket"
         assert (child.data.tags["replicate"], child.data.tags["seed"]) == ("0", "0")
-        expected = pruning.remaining_fractions(result.masks[0][("ticket", round_)])["total"]
+        expected = pruning.remaining_fractions(result.trials[0][("ticket", round_)])["total"]
         assert float(child.data.tags["remaining_fraction"]) == pytest.approx(expected, abs=1e-6)
         val_loss = client.get_metric_history(child.info.run_id, "val_loss")
         assert [m.step for m in val_loss] == [10, 20, 30, 40]
@@ -45,7 +45,7 @@ def test_experiment_lands_in_mlflow_with_parent_rounds_metrics_and_masks(store, 
         masks = tracking.load_arrays(child.info.run_id, f"masks/round_{round_:02d}.npz")
         assert set(masks) == {"fc1", "fc2", "output"} and all(m.dtype == bool for m in masks.values())
         for key in masks:
-            np.testing.assert_array_equal(masks[key], result.masks[0][("ticket", round_)][key])
+            np.testing.assert_array_equal(masks[key], result.trials[0][("ticket", round_)][key])
         assert masks["fc1"].sum() == pruning.surviving_count(64 * 32, 0.2, round_)
 
     # The parent charts each summary against the round.
@@ -68,7 +68,7 @@ def test_one_shot_prunes_the_dense_network_straight_to_each_iterative_level(stor
     result = run_tiny(tiny_config, tiny_splits)
     assert [(r.kind, r.round) for r in result.rounds] == [
         ("ticket", 0), ("ticket", 1), ("ticket", 2), ("one_shot", 1), ("one_shot", 2)]
-    masks = result.masks[0]
+    masks = result.trials[0]
     for round_ in (1, 2):
         for key, n0, rate in (("fc1", 64 * 32, 0.2), ("output", 16 * 4, 0.1)):
             count = pruning.surviving_count(n0, rate, round_)
@@ -99,7 +99,7 @@ def test_every_round_starts_from_theta0_times_its_mask(store, tiny_config, tiny_
     assert len(starts) == 3
     for round_, start in enumerate(starts):
         for key, weights in start.items():
-            mask = result.masks[0][("ticket", round_)][key]
+            mask = result.trials[0][("ticket", round_)][key]
             np.testing.assert_array_equal(weights, np.where(mask, theta0[f"{key}/kernel"], 0.0))
 
 

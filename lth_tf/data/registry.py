@@ -6,10 +6,10 @@ A spec is either a name (`mnist-5k`) or `kind:argument` (`idx:DIR`, `tfds:NAME`)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Dict
+from typing import Callable, Dict, Optional, Tuple
 
 
-from lth_tf.data.splits import Arrays, Splits, hold_out
+from lth_tf.data.splits import Arrays, Splits, hold_out, standardize
 from lth_tf.errors import UserError
 
 
@@ -18,6 +18,8 @@ class RawData:
     train: Arrays
     test: Arrays
     num_classes: int
+    validation: Optional[Arrays] = None
+    """A validation split of the data's own; None: held out of `train`."""
 
 
 @dataclass
@@ -51,16 +53,32 @@ def parse(spec: str):
 
 
 def load(hparams) -> Splits:
-    """The dataset named by `hparams.dataset`, with validation held out of the training set."""
+    """The dataset named by `hparams.dataset`, with validation held out of the training set,
+    normalized, and augmented on the fly if `hparams.augment`."""
     entry, arg = parse(hparams.dataset)
     raw = entry.loader(arg, hparams)
-    size = hparams.validation_size or entry.default_validation
-    if size >= len(raw.train[1]):
-        raise UserError(
-            f"--validation-size {size} leaves no training data ({len(raw.train[1])} training examples)"
-        )
-    train, validation = hold_out(*raw.train, size)
-    return Splits(hparams.dataset, train, validation, raw.test, raw.num_classes)
+    if raw.validation is not None:
+        train, validation = raw.train, raw.validation
+    else:
+        size = hparams.validation_size or entry.default_validation
+        if size >= len(raw.train[1]):
+            raise UserError(
+                f"--validation-size {size} leaves no training data ({len(raw.train[1])} training examples)"
+            )
+        train, validation = hold_out(*raw.train, size)
+    train, validation, test = normalize((train, validation, raw.test), hparams.normalization)
+    return Splits(hparams.dataset, train, validation, test, raw.num_classes, augment=hparams.augment)
+
+
+def normalize(splits: Tuple[Arrays, ...], normalization: str) -> Tuple[Arrays, ...]:
+    """Loaders give pixels in [0, 1]. 'standardize' (and 'auto' on color images, such as
+    CIFAR-10's) then shifts and scales each channel by the training split's mean and std;
+    'unit' (and 'auto' on grayscale images, such as MNIST's, as the paper's LeNet) keeps [0, 1]."""
+    x = splits[0][0]
+    color = x.ndim == 4 and x.shape[-1] == 3
+    if normalization == "standardize" or (normalization == "auto" and color):
+        return standardize(splits)
+    return splits
 
 
 
