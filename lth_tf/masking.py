@@ -181,6 +181,23 @@ def masked_layers(model: keras.Model) -> List[MaskedLayer]:
     return [layer for layer in _all_layers(model) if isinstance(layer, MaskedLayer)]
 
 
+def output_layer(model: keras.Model):
+    """The model's last layer with prunable weights, masked or left unpruned (its output layer)."""
+    last = None
+    for layer in _all_layers(model):
+        inner = layer.layer if isinstance(layer, MaskedLayer) else layer
+        if isinstance(layer, MaskedLayer) or (not isinstance(layer, keras.Model) and _is_prunable(layer)):
+            last = inner
+    return last
+
+
+def _is_prunable(layer) -> bool:
+    try:
+        return bool(prunable_attributes(layer))
+    except UserError:  # a layer lth-tf cannot mask is never the output layer it prunes
+        return False
+
+
 def _pruned_weights(model):
     for layer in masked_layers(model):
         yield from layer.pruned_weights

@@ -11,7 +11,8 @@ lower flat index (row-major order; layers in model order for the global strategy
 kept. Already-pruned weights are never kept again, so masks are nested.
 
 Rates per layer kind, as the paper: convolutions use `conv_rate`, other prunable layers
-`fc_rate`, and the model's last prunable layer (the output layer) `output_rate`.
+`fc_rate`, and the model's last prunable layer (the output layer) `output_rate`, unless it
+is left unpruned.
 """
 
 from __future__ import annotations
@@ -47,11 +48,16 @@ CONV_LAYERS = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D, ke
                keras.layers.SeparableConv1D)
 
 
-def layer_kinds(keys: List[str], layers: List[keras.layers.Layer]) -> Dict[str, str]:
-    """'conv', 'fc' or 'output' for each masked weight (keys in model order), keyed like the masks."""
+def layer_kinds(keys: List[str], layers: List[keras.layers.Layer], output_layer=None) -> Dict[str, str]:
+    """'conv', 'fc' or 'output' for each masked weight (keys in model order), keyed like the masks.
+
+    `output_layer` is the model's last prunable layer; when it is left unpruned (ResNet's and
+    VGG's in the paper), no masked weight is the output layer's.
+    """
     kinds = {k: ("conv" if isinstance(layer, CONV_LAYERS) else "fc") for k, layer in zip(keys, layers)}
-    if keys:
-        kinds[keys[-1]] = "output"
+    for key, layer in zip(keys, layers):
+        if layer is output_layer:
+            kinds[key] = "output"
     return kinds
 
 

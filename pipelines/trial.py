@@ -29,7 +29,7 @@ def layer_rates(model: keras.Model, cfg: ExperimentConfig) -> Dict[str, float]:
     keys = [key for layer in layers for key, _, _ in layer.pruned_weights]
     owners = [layer.layer for layer in layers for _ in layer.pruned_weights]
     by_kind = {"fc": cfg.pruning.fc_rate, "conv": cfg.pruning.conv_rate, "output": cfg.output_rate}
-    return {key: by_kind[kind] for key, kind in pruning.layer_kinds(keys, owners).items()}
+    return {key: by_kind[kind] for key, kind in pruning.layer_kinds(keys, owners, masking.output_layer(model)).items()}
 
 
 def next_masks(

@@ -89,6 +89,22 @@ def test_paper_rates_by_layer_kind_on_a_model():
     assert trial.layer_rates(model, cfg)["output"] == 0.05
 
 
+def test_an_unpruned_output_layer_leaves_the_last_pruned_layer_at_its_own_kinds_rate():
+    from lth_tf.tfkeras import keras
+
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(4, 3, name="conv1")(inputs)
+    x = keras.layers.Conv2D(4, 3, name="conv2")(x)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(3, name="output")(x)
+    cfg = build_config({"conv_rate": 0.15, "fc_rate": 0.2})
+    pruned_output = masking.mask_model(keras.Model(inputs, outputs))
+    assert trial.layer_rates(pruned_output, cfg) == {"conv1": 0.15, "conv2": 0.15, "output": 0.1}
+    unpruned_output = masking.mask_model(keras.Model(inputs, outputs), unpruned_layers=["output"])
+    assert trial.layer_rates(unpruned_output, cfg) == {"conv1": 0.15, "conv2": 0.15}
+
+
 def test_pipeline_prunes_a_trained_model_to_the_configured_counts():
     cfg = build_config({"rounds": 3})
     model = masking.mask_model(small_model())
