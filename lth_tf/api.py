@@ -31,9 +31,10 @@ def find_tickets(model: Model, train=None, test=None, validation=None, *, datase
         examples are held out of train. With no data at all, the `dataset` setting is loaded.
     settings: any setting by its config name, e.g. `rounds=5, iterations=2000`.
 
-    The result: `.masks` (the ticket of each round, `{layer: bool array}`), `.rounds`
-    (each round's summary: remaining fraction, early-stop iteration and accuracies),
-    `.run_id` and `.experiment_id` of the MLflow parent run.
+    The result: `.masks` (the first trial's ticket of each round, `{layer: bool array}`),
+    `.trials` (every replicate's tickets by (kind, round)), `.rounds` (every trained
+    network's summary, tickets and controls: remaining fraction, early-stop iteration and
+    accuracies), `.run_id` and `.experiment_id` of the MLflow parent run.
     """
     from lth_tf import data
     from lth_tf.data import python
