@@ -199,3 +199,17 @@ def test_replicates_use_consecutive_seeds_and_average_on_the_parent(store, tiny_
     for metric in history:
         expected = np.mean([r.early_stop_test_accuracy for r in result.rounds if r.round == metric.step])
         assert metric.value == pytest.approx(expected)
+
+
+def test_replicates_of_a_built_model_keep_its_theta0_first_then_redraw(store, tiny_config, tiny_splits):
+    tiny_config.replicates = 2
+    tiny_config.pruning.rounds = 1
+    keras.utils.set_random_seed(5)
+    model = small_model()
+    own = model.get_layer("fc1").kernel.numpy().copy()
+    result = lottery.run(tiny_config, splits=tiny_splits, model=model, echo=lambda _: None)
+    theta = [tracking.load_arrays(result.run_id, f"initial_weights/seed_{s}.npz")["fc1/kernel"] for s in (0, 1)]
+    np.testing.assert_array_equal(theta[0], own)
+    assert not np.isclose(theta[1], own).any()
+    assert np.std(theta[1]) == pytest.approx(np.std(own), rel=0.1)  # redrawn from the same initializer
+    assert len(result.trials) == 2 and [m["fc1"].sum() for m in result.masks] == [64 * 32, 1638]
