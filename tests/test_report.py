@@ -19,7 +19,7 @@ from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 from PIL import Image
 
-from lth_tf import cli, tracking
+from lth_tf import cli
 from lth_tf.reports import aggregate, figures, results
 from lth_tf.errors import UserError
 from pipelines import compare, report
