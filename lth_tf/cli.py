@@ -87,6 +87,8 @@ def run(config_file, **flags):
     )
     click.echo("\n" + to_text(result.rounds))
     click.echo(f"MLflow: experiment {result.experiment_id}, run {result.run_id} ({_store_hint(cfg)})")
+    click.echo(f"Figures and the mean ± std table are the run's report/ artifacts; "
+               f"`lth-tf report {result.run_id}` writes them to ./reports")
 
 
 def _store_hint(cfg) -> str:
