@@ -1,7 +1,8 @@
 """lth-tf: find lottery tickets (Frankle & Carbin, ICLR 2019) in Keras models, tracked in MLflow.
 
 The library a TF user imports: masks (`masking`), pruning (`pruning`, `criteria`), the
-reset-to-θ0 and evaluation callbacks (`callbacks`), models, data, config and tracking.
+reset-to-θ0 and evaluation callbacks (`callbacks`), weight snapshots (`weights`), models,
+data, config, tracking, and `reports` (finished experiments read back as figures and tables).
 `pipelines/` composes them into experiments; `lth_tf.find_tickets` (in `api`) runs one
 on your own model and data.
 """
