@@ -21,6 +21,7 @@ output 10% per round, 15 rounds down to 3.6%, validation and test every eval int
                 censors the early-stop iteration.
 
     python benchmarks/science.py [--datasets mnist-5k,fashion-mnist] [--replicates 1]
+    python benchmarks/science.py --from-run RUN_ID     # print a finished run's figures again
 """
 
 from __future__ import annotations
@@ -59,14 +60,14 @@ def report(name, result, seconds):
     stops = mean_by(result.rounds, "ticket", "early_stop_iteration")
     dense_acc = tickets[0][1]
     holds = [r for r in tickets if tickets[r][1] >= dense_acc - 0.005]
-    unbroken = 0
-    while unbroken + 1 in tickets and tickets[unbroken + 1][1] >= dense_acc - 0.005:
-        unbroken += 1
+    short = [f"{tickets[r][0]:.1%}" for r in tickets if r <= max(holds) and r not in holds]
     at21, at7 = nearest_round(tickets, 0.211), nearest_round(tickets, 0.070)
-    print(f"\n== {name}: {len(result.rounds)} networks in {seconds:.0f} s (MLflow run {result.run_id})")
+    took = f"in {seconds:.0f} s" if seconds is not None else "read back"
+    print(f"\n== {name}: {len(result.rounds)} networks {took} (MLflow run {result.run_id})")
     print(f"dense test accuracy at early stop: {dense_acc:.4f} (early stop at iteration {stops[0][1]:.0f})")
     print("tickets keep dense accuracy (within 0.5 points) down to "
-          f"{tickets[max(holds)][0]:.1%} remaining (every level down to {tickets[unbroken][0]:.1%} holds)")
+          f"{tickets[max(holds)][0]:.1%} remaining"
+          + (f" (above it, short at: {', '.join(short)})" if short else " (and at every level above)"))
     print(f"early-stop iteration ticket / dense at {tickets[at21][0]:.1%} remaining: "
           f"{stops[at21][1]:.0f} / {stops[0][1]:.0f} = {stops[at21][1] / stops[0][1]:.2f} (paper: 0.62)")
     for control in ("reinit", "random_prune"):
@@ -83,12 +84,35 @@ def report(name, result, seconds):
         print(f"  {fraction:6.1%}  " + "  ".join(cells) + f"  {stops[round_][1]:.0f}")
 
 
+def finished(run_id):
+    """A finished experiment's networks, read back from its `summary/summary.csv` artifact."""
+    import csv
+
+    import mlflow
+
+    from lth_tf import tracking
+    from pipelines.lottery import LotteryResult
+    from pipelines.summary import RoundSummary
+
+    mlflow.set_tracking_uri(tracking.resolve_tracking_uri(None))
+    path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="summary/summary.csv")
+    types = {f: t for f, t in RoundSummary.__annotations__.items()}
+    casts = {"int": int, "float": float, "str": str}
+    with open(path) as file:
+        rows = [RoundSummary(**{k: casts[types[k]](v) for k, v in row.items()}) for row in csv.DictReader(file)]
+    return LotteryResult(experiment_id="", run_id=run_id, rounds=rows)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--datasets", default="mnist-5k,fashion-mnist")
     parser.add_argument("--replicates", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--from-run", metavar="RUN_ID", help="Print the figures of a finished run; train nothing.")
     args = parser.parse_args()
+    if args.from_run:
+        report(args.from_run, finished(args.from_run), None)
+        return
     for name in args.datasets.split(","):
         if name == "fashion-mnist" and not os.path.isdir(FASHION):
             print(f"\n== fashion-mnist: skipped, {FASHION} is not installed (apt install dataset-fashion-mnist)")
