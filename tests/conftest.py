@@ -33,6 +33,19 @@ def tiny_splits():
     return Splits("tiny", make(600), make(120), make(120), num_classes=4)
 
 
+def invoke(args, capsys):
+    """Runs the `lth-tf` console entry point in-process; (exit code, stdout, stderr)."""
+    from lth_tf import cli
+
+    try:
+        cli.main(args)
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 def small_model(input_shape=(8, 8, 1), classes=4, name="small"):
     inputs = keras.Input(input_shape)
     x = keras.layers.Flatten()(inputs)

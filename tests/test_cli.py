@@ -6,18 +6,8 @@ import sys
 import mlflow
 import pytest
 
-from lth_tf import cli, tracking
-
-
-def invoke(args, capsys):
-    """Runs the console entry point in-process; (exit code, stdout, stderr)."""
-    try:
-        cli.main(args)
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
+from conftest import invoke
+from lth_tf import tracking
 
 
 def no_runs_recorded(store) -> bool:

@@ -6,7 +6,8 @@ import mlflow
 import numpy as np
 import pytest
 
-from lth_tf import cli, config, pruning, tracking
+from conftest import invoke
+from lth_tf import config, pruning, tracking
 from lth_tf.data.splits import Splits
 from lth_tf.errors import UserError
 from lth_tf.presets import PRESETS, markdown_table
@@ -89,12 +90,9 @@ def test_cli_runs_a_preset_on_tfds_cifar10_under_mock_data(store, capsys):
     import tensorflow_datasets as tfds
 
     with tfds.testing.mock_data(num_examples=40):
-        try:
-            cli.main(["run", "--preset", "conv2", "--validation-size", "10", "--iterations", "4",
-                      "--eval-interval", "2", "--batch-size", "10", "--rounds", "1", "--no-jit-compile"])
-        except SystemExit as exit_:
-            assert exit_.code == 0
-    out = capsys.readouterr().out
+        code, out, err = invoke(["run", "--preset", "conv2", "--validation-size", "10", "--iterations", "4",
+                                 "--eval-interval", "2", "--batch-size", "10", "--rounds", "1", "--no-jit-compile"], capsys)
+    assert code == 0, err
     assert "lth-tf: conv2 on tfds:cifar10 (30 training examples)" in out and "ticket round 1 " in out
     mlflow.set_tracking_uri(tracking.default_tracking_uri())
     parent = mlflow.search_runs(search_all_experiments=True, filter_string="tags.kind = 'experiment'",
@@ -104,5 +102,5 @@ def test_cli_runs_a_preset_on_tfds_cifar10_under_mock_data(store, capsys):
 
 
 def test_presets_command_lists_the_table(capsys):
-    cli.main(["presets"])
-    assert capsys.readouterr().out.strip() == markdown_table()
+    code, out, _ = invoke(["presets"], capsys)
+    assert code == 0 and out.strip() == markdown_table()

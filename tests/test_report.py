@@ -19,7 +19,7 @@ from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 from PIL import Image
 
-from lth_tf import cli
+from conftest import invoke
 from lth_tf.reports import aggregate, figures, results
 from lth_tf.errors import UserError
 from pipelines import compare, report
@@ -104,16 +104,6 @@ def synthetic(tmp_path_factory):
     add_experiment(client, ids["crashed"], status="FAILED")
     yield {"uri": uri, "client": client, "ids": ids, "runs": runs}
     mlflow.set_tracking_uri(previous)
-
-
-def invoke(args, capsys):
-    try:
-        cli.main(args)
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def read_csv(path):
