@@ -9,7 +9,7 @@ sharing the round's mask or θ0 as `pipelines.controls` describes.
 
 from __future__ import annotations
 
-from typing import Dict, List, Tuple
+from typing import Dict, Tuple
 
 import numpy as np
 
@@ -99,12 +99,6 @@ def run_trial(model: keras.Model, cfg: ExperimentConfig, runs: ChildRuns, replic
             if primary == "one_shot":
                 controls_at(round_, masks, dense_trained)
     return tickets
-
-
-def kinds_trained(cfg: ExperimentConfig) -> List[str]:
-    """The kinds of network an experiment trains, in order."""
-    kinds = ["ticket"] + (["one_shot"] if cfg.pruning.mode in ("one_shot", "both") else [])
-    return kinds + list(cfg.controls.controls)
 
 
 def networks_per_trial(cfg: ExperimentConfig) -> int:
