@@ -4,7 +4,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
-.PHONY: install run test ui bench
+.PHONY: install run test ui bench science
 install: $(VENV)/.installed
 
 $(VENV)/.installed: setup.cfg pyproject.toml
@@ -24,3 +24,6 @@ ui: install
 
 bench: install
 	$(BIN)/python benchmarks/masking_speed.py
+
+science: install
+	$(BIN)/python benchmarks/science.py
