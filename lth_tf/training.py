@@ -8,7 +8,7 @@ epoch-end hook is the evaluation hook. The optimizer and its schedule: `optimize
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Dict, List, Sequence
 
 from lth_tf import optimizers
@@ -21,7 +21,6 @@ from lth_tf.tfkeras import keras
 class RoundHistory:
     records: List[Dict[str, float]]
     final_train_accuracy: float
-    extra: Dict[str, float] = field(default_factory=dict)
 
     @property
     def early_stop(self) -> Dict[str, float]:
