@@ -107,7 +107,9 @@ class PruningHparams:
     fc_rate: float = setting(0.2, "Fraction of remaining fully-connected weights pruned per round.")
     conv_rate: float = setting(0.1, "Fraction of remaining convolution weights pruned per round.")
     output_rate: Optional[float] = setting(
-        None, "Fraction of remaining output-layer weights pruned per round (default: half of --fc-rate)."
+        None, "Fraction of remaining output-layer weights pruned per round (default: half of --fc-rate); "
+        "layerwise only: --strategy global ranks the output layer with the others at --global-rate "
+        "(leave it dense with --unpruned-layers)."
     )
     global_rate: float = setting(0.2, "Fraction of all remaining weights pruned per round with --strategy global.")
     criterion: str = setting(
@@ -191,6 +193,8 @@ class ExperimentConfig:
             _check(0 < value < 1, f"--{_flag(name)} must be between 0 and 1 (exclusive), got {value}")
         if p.output_rate is not None:
             _check(0 <= p.output_rate < 1, f"--output-rate must be in [0, 1), got {p.output_rate}")
+            _check(p.strategy == "layerwise", "--output-rate applies to --strategy layerwise only; --strategy "
+                   "global prunes the output layer at --global-rate (leave it dense with --unpruned-layers)")
         for name in ("iterations", "batch_size", "eval_interval", "steps_per_execution"):
             _check(getattr(t, name) >= 1, f"--{_flag(name)} must be at least 1, got {getattr(t, name)}")
         _check(t.learning_rate > 0, f"--learning-rate must be positive, got {t.learning_rate}")

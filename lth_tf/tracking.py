@@ -4,14 +4,18 @@ The default store is SQLite plus an artifact folder inside ./mlruns (MLflow 3 re
 the plain file store by default). `--tracking-uri` or $MLFLOW_TRACKING_URI point
 elsewhere. Runs always end with a status that says what happened: FINISHED, FAILED
 (an error) or KILLED (Ctrl-C / SIGTERM), so finished rounds stay intact and readable.
+Array artifacts (masks, θ0) carry their SHA-256 as a run tag and are verified on load.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
+import logging
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Dict, Iterator, Optional
 
@@ -22,6 +26,7 @@ from mlflow.tracking import MlflowClient
 from lth_tf.errors import UserError
 
 DEFAULT_DIR = Path("mlruns")
+logger = logging.getLogger(__name__)
 
 
 def default_tracking_uri() -> str:
@@ -79,11 +84,22 @@ def log_metrics(run_id: str, metrics: Dict[str, float], step: int) -> None:
     )
 
 
+def hash_tag(artifact_file: str) -> str:
+    """The run tag that holds an artifact's SHA-256: `sha256/masks/round_02.npz`."""
+    return f"sha256/{artifact_file}"
+
+
 def log_arrays(arrays: Dict[str, np.ndarray], artifact_file: str, run_id: Optional[str] = None) -> None:
-    """Saves `{name: array}` as an .npz artifact (no pickle: load with `np.load`)."""
+    """Saves `{name: array}` as an .npz artifact (no pickle: load with `np.load`), its SHA-256 as a tag.
+
+    The tag is written first, so an artifact of this version never exists without its hash.
+    """
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
-    log_bytes(buffer.getvalue(), artifact_file, run_id)
+    content = buffer.getvalue()
+    run_id = run_id or mlflow.active_run().info.run_id
+    MlflowClient().set_tag(run_id, hash_tag(artifact_file), hashlib.sha256(content).hexdigest())
+    log_bytes(content, artifact_file, run_id)
 
 
 def log_text(text: str, artifact_file: str, run_id: Optional[str] = None) -> None:
@@ -100,10 +116,28 @@ def log_bytes(content: bytes, artifact_file: str, run_id: Optional[str] = None) 
 
 
 def load_arrays(run_id: str, artifact_file: str) -> Dict[str, np.ndarray]:
-    """Reads an .npz artifact back (e.g. a round's mask)."""
-    local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact_file)
-    with np.load(local, allow_pickle=False) as archive:
-        return {k: archive[k] for k in archive.files}
+    """Reads an .npz artifact back (e.g. a round's mask), verified against its recorded SHA-256.
+
+    A changed or truncated file is refused with a `UserError` naming it. Artifacts of runs
+    logged before lth-tf recorded hashes have none: they load with a warning. Arrays are
+    never unpickled.
+    """
+    where = f"artifact {artifact_file} of run {run_id}"
+    expected = MlflowClient().get_run(run_id).data.tags.get(hash_tag(artifact_file))
+    try:
+        local = Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact_file))
+    except Exception as error:  # noqa: BLE001 - missing file or unreachable store: one line
+        raise UserError(f"{where} cannot be read: {str(error).splitlines()[0]}") from None
+    content = local.read_bytes()
+    if expected is None:
+        logger.warning("warning: %s has no recorded SHA-256 (logged before lth-tf recorded them); loaded unverified", where)
+    elif hashlib.sha256(content).hexdigest() != expected:
+        raise UserError(f"{where} does not match its recorded SHA-256 (changed or truncated); refusing to load it")
+    try:
+        with np.load(io.BytesIO(content), allow_pickle=False) as archive:
+            return {k: archive[k] for k in archive.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
+        raise UserError(f"{where} is not a readable .npz file ({type(error).__name__})") from None
 
 
 def open_store(tracking_uri: Optional[str]) -> MlflowClient:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from lth_tf import optimizers
 from lth_tf.callbacks import EVAL_SPLITS, PeriodicEvaluation
@@ -24,8 +24,14 @@ class RoundHistory:
 
     @property
     def early_stop(self) -> Dict[str, float]:
-        """The record at minimum validation loss (the earliest, on ties)."""
-        return min(self.records, key=lambda r: (r["val_loss"], r["iteration"]))
+        """The record at minimum validation loss (the earliest, on ties; a NaN loss never wins)."""
+        return min(self.records, key=lambda r: (math.isnan(r["val_loss"]), r["val_loss"], r["iteration"]))
+
+    @property
+    def diverged_at(self) -> Optional[int]:
+        """The first evaluated iteration whose training or validation loss is not finite, if any."""
+        return next((int(r["iteration"]) for r in self.records
+                     if not all(math.isfinite(r.get(k, 0.0)) for k in ("train_loss", "val_loss"))), None)
 
     @property
     def final(self) -> Dict[str, float]:

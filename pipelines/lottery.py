@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Union
 
 import mlflow
+import numpy as np
 
 from lth_tf import data, masking, models, tracking, weights
 from lth_tf.config import ExperimentConfig
@@ -71,7 +72,8 @@ def trial_models(cfg: ExperimentConfig, splits: data.Splits, source: ModelSource
         if built is None:
             yield replicate, seed, build_masked_model(cfg, splits, source, seed)
             continue
-        if replicate > 0:
+        if replicate > 0:  # dense again first: the last trial's masks must not zero the new θ0
+            masking.set_masks(built, {k: np.ones_like(m) for k, m in masking.get_masks(built).items()})
             weights.restore(built, weights.fresh_initialization(built, seed))
         yield replicate, seed, built
 
@@ -95,8 +97,7 @@ def run(
     ) as parent:
         result = LotteryResult(experiment_id, parent.info.run_id)
         prunable = sum(m.size for m in masking.get_masks(first[2]).values())
-        mlflow.log_params({**cfg.flat(), **splits.sizes(), "prunable_weights": prunable,
-                           "output_rate_used": cfg.output_rate})
+        mlflow.log_params(parent_params(cfg, splits, prunable))
         runs = ChildRuns(cfg, splits, parent.info.run_id, echo, status)
         result.rounds = runs.summaries
         try:
@@ -108,6 +109,16 @@ def run(
                 tracking.log_text(to_markdown(result.rounds), "summary/summary.md")
         _log_report(result.run_id, echo)
     return result
+
+
+def parent_params(cfg: ExperimentConfig, splits: data.Splits, prunable: int) -> dict:
+    """The parent's params: every setting, the split sizes, and the rates pruning really used.
+
+    `output_rate_used` is logged with the layerwise strategy only: the global strategy ranks
+    the output layer in its one pool at `global_rate`.
+    """
+    used = {"output_rate_used": cfg.output_rate} if cfg.pruning.strategy == "layerwise" else {}
+    return {**cfg.flat(), **splits.sizes(), "prunable_weights": prunable, **used}
 
 
 def _log_report(run_id: str, echo: Echo) -> None:
