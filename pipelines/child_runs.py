@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-import mlflow
 import numpy as np
 
 from lth_tf import masking, pruning, tracking
@@ -65,7 +64,7 @@ class ChildRuns:
             per_layer = {f"remaining_fraction.{k}": v for k, v in remaining.items() if k != "total"}
             tracking.log_metrics(child_id, {**summary.metrics(), **per_layer}, step=round_)
             if history.diverged_at is not None:
-                mlflow.set_tag("diverged_at", str(history.diverged_at))
+                tracking.set_tag("diverged_at", str(history.diverged_at), child_id)
                 self.echo(f"warning: {label} diverged: its loss is not finite from iteration "
                           f"{history.diverged_at}; its NaN weights rank lowest when the next mask is pruned")
         self._record(summary)

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Union
 
-import mlflow
 import numpy as np
 
 from lth_tf import data, masking, models, tracking, weights
@@ -97,7 +96,7 @@ def run(
     ) as parent:
         result = LotteryResult(experiment_id, parent.info.run_id)
         prunable = sum(m.size for m in masking.get_masks(first[2]).values())
-        mlflow.log_params(parent_params(cfg, splits, prunable))
+        tracking.log_params(parent_params(cfg, splits, prunable))
         runs = ChildRuns(cfg, splits, parent.info.run_id, echo, status)
         result.rounds = runs.summaries
         try:
