@@ -77,9 +77,17 @@ class TrainingHparams:
         100, "Evaluate validation and test sets every this many iterations (must divide --iterations)."
     )
     steps_per_execution: int = setting(
-        50, "Training steps per compiled call (speed only; lowered to a divisor of --eval-interval)."
+        50, "Training steps per compiled call (speed only: measured bitwise-equal results; lowered to a "
+        "divisor of --eval-interval)."
     )
-    jit_compile: bool = setting(True, "Compile training steps with XLA (speed only).")
+    jit_compile: bool = setting(
+        True, "Compile training steps with XLA (faster for dense nets; its fused arithmetic changes results "
+        "in the last bits, so it is part of the experiment's identity)."
+    )
+    deterministic: bool = setting(
+        False, "Deterministic TensorFlow ops (tf.config.experimental.enable_op_determinism, process-wide): "
+        "the same settings give bitwise-equal results on every run of one machine and software stack."
+    )
     momentum: float = setting(
         0.0, "Momentum of --optimizer sgd (the paper's ResNet and VGG use 0.9); Adam ignores it."
     )
@@ -204,6 +212,8 @@ class ExperimentConfig:
         )
         c = self.controls
         _check(self.replicates >= 1, f"--replicates must be at least 1, got {self.replicates}")
+        _check(0 <= self.seed and self.seed + self.replicates <= 2**32,
+               f"--seed must be in 0..{2**32 - self.replicates} (seeds are unsigned 32-bit), got {self.seed}")
         for round_ in c.control_rounds:
             _check(1 <= round_ <= p.rounds, f"--control-rounds: {round_} is not a pruned round (1..{p.rounds})")
         _check(c.noise_scale >= 0, f"--noise-scale must be non-negative, got {c.noise_scale}")
@@ -235,10 +245,14 @@ def _hash(settings: Dict[str, Any]) -> str:
 
 
 NOT_IDENTITY = frozenset(
-    {"experiment_name", "tracking_uri", "data_dir", "download", "steps_per_execution", "jit_compile",
+    {"experiment_name", "tracking_uri", "data_dir", "download", "steps_per_execution",
      "preset"}  # a preset only fills in other settings, which the identity already covers
 )
-"""Settings that do not change results: where runs are tracked, where data lives, speed-only switches."""
+"""Settings that do not change results: where runs are tracked, where data lives, speed-only switches.
+
+Decided by measurement (`benchmarks/determinism.py`): `steps_per_execution` leaves every
+bit of the trained weights alone; `jit_compile` does not (XLA fuses arithmetic
+differently), so it is part of the identity, as is `deterministic`."""
 NOT_FAMILY = NOT_IDENTITY | {"seed", "replicates"}
 """Experiments differing only in these (and `NOT_IDENTITY`) are replicates of each other."""
 
@@ -359,7 +373,11 @@ def read_yaml(path: str) -> Dict[str, Any]:
     if not file.is_file():
         raise UserError(f"config file not found: {path}")
     try:
-        data = yaml.safe_load(file.read_text())
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise UserError(f"config file {path} is not a text file (expected UTF-8 YAML)") from None
+    except OSError as error:
+        raise UserError(f"config file {path} cannot be read: {error.strerror or error}") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""

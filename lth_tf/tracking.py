@@ -19,7 +19,7 @@ import tempfile
 import time
 import zipfile
 from pathlib import Path
-from typing import Callable, Dict, Iterator, Optional, TypeVar
+from typing import Callable, Dict, Iterator, List, Optional, Tuple, TypeVar
 
 import filelock
 import mlflow
@@ -116,17 +116,20 @@ def retry_locked(call: Callable[..., T], *args, attempts: int = 10, **kwargs) ->
     raise AssertionError("unreachable")
 
 
+ended_unfinished: List[Tuple[str, str]] = []
+"""(run id, FAILED or KILLED) of every run this process ended on an error or interrupt: what the CLI reports."""
+
+
 @contextlib.contextmanager
 def run_scope(**start_run_kwargs) -> Iterator[mlflow.ActiveRun]:
     """`mlflow.start_run` whose end status tells an error (FAILED) from an interrupt (KILLED)."""
     run = retry_locked(mlflow.start_run, **start_run_kwargs)
     try:
         yield run
-    except KeyboardInterrupt:
-        retry_locked(mlflow.end_run, "KILLED")
-        raise
-    except BaseException:
-        retry_locked(mlflow.end_run, "FAILED")
+    except BaseException as error:
+        status = "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
+        retry_locked(mlflow.end_run, status)
+        ended_unfinished.append((run.info.run_id, status))
         raise
     retry_locked(mlflow.end_run, "FINISHED")
 

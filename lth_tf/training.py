@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence
 
+import tensorflow as tf
+
 from lth_tf import optimizers
 from lth_tf.callbacks import EVAL_SPLITS, PeriodicEvaluation
 from lth_tf.data import Splits
@@ -53,6 +55,8 @@ def steps_per_execution(requested: int, eval_interval: int, *also: int) -> int:
 
 def compile_model(model: keras.Model, hparams, align_to: Sequence[int] = ()) -> None:
     """Compiles with a fresh optimizer: no state carries over from an earlier round."""
+    if hparams.deterministic:  # process-wide, and TF offers no public way back: once on, it stays on
+        tf.config.experimental.enable_op_determinism()
     model.compile(
         optimizer=optimizers.make(hparams),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),

@@ -86,6 +86,7 @@ def run(
 ) -> LotteryResult:
     """Runs every trial and tracks it; returns the summaries and the tickets' masks."""
     splits = splits or data.load(cfg.dataset)
+    splits.check_batch_size(cfg.training.batch_size)
     models_by_trial = trial_models(cfg, splits, model)
     first = next(models_by_trial)  # builds (and checks) the model before any MLflow run exists
     experiment_id = tracking.open_experiment(cfg.tracking_uri, cfg.resolved_experiment_name)

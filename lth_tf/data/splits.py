@@ -46,17 +46,21 @@ class Splits:
     def sizes(self) -> dict:
         return {f"{split}_size": len(getattr(self, split)[1]) for split in ("train", "validation", "test")}
 
+    def check_batch_size(self, batch_size: int) -> None:
+        n = len(self.train[1])
+        if batch_size > n:
+            raise UserError(f"--batch-size {batch_size} exceeds the {n} training examples")
+
     def train_batches(self, batch_size: int, seed: int) -> tf.data.Dataset:
         """Endless batches; every epoch is a fresh full permutation, the same for the same seed.
 
         With `augment`, each batch is flipped and cropped with draws keyed by the seed and
         the batch number, so augmented batches repeat per seed too.
         """
+        self.check_batch_size(batch_size)
         x, y = (tf.constant(a) for a in self.train)
         n = len(self.train[1])
         per_epoch = n // batch_size
-        if per_epoch == 0:
-            raise ValueError(f"batch size {batch_size} exceeds the {n} training examples")
 
         def epoch(index):
             order = tf.random.experimental.stateless_shuffle(tf.range(n), seed=tf.stack([seed, index]))
