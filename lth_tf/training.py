@@ -62,7 +62,10 @@ def train_round(
     """Trains for `hparams.iterations`; `callbacks` run after the evaluation callback.
 
     `align_to`: iterations at which callbacks must see the weights (see `steps_per_execution`).
+    The global generators (dropout) are seeded with `seed` too, so a network trains the
+    same whatever trained before it in this process, or in which process it trains (Ray).
     """
+    keras.utils.set_random_seed(seed)
     evaluation = PeriodicEvaluation(
         {prefix: splits.eval_batches(split) for prefix, split in EVAL_SPLITS.items()}, hparams.eval_interval
     )

@@ -9,6 +9,7 @@ Data and the model are built before any MLflow run exists, so bad input leaves n
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Union
 
@@ -17,7 +18,7 @@ import mlflow
 from lth_tf import data, masking, models, tracking, weights
 from lth_tf.config import ExperimentConfig
 from lth_tf.tfkeras import keras
-from pipelines import report
+from pipelines import fanout, report
 from pipelines.child_runs import ChildRuns, Echo
 from pipelines.summary import RoundSummary, to_csv, to_markdown
 from pipelines.trial import MasksByRound, run_trial
@@ -88,7 +89,7 @@ def run(
     models_by_trial = trial_models(cfg, splits, model)
     first = next(models_by_trial)  # builds (and checks) the model before any MLflow run exists
     experiment_id = tracking.open_experiment(cfg.tracking_uri, cfg.resolved_experiment_name)
-    with tracking.run_scope(
+    with _engine(cfg), tracking.run_scope(
         experiment_id=experiment_id,
         run_name=f"lottery-{cfg.pruning.mode}-seed{cfg.seed}" + (f"x{cfg.replicates}" if cfg.replicates > 1 else ""),
         tags={"kind": "experiment", "mode": cfg.pruning.mode, "identity": cfg.identity(), "family": cfg.family()},
@@ -100,14 +101,26 @@ def run(
         runs = ChildRuns(cfg, splits, parent.info.run_id, echo, status)
         result.rounds = runs.summaries
         try:
-            for replicate, seed, network in _chain(first, models_by_trial):
-                result.trials.append(run_trial(network, cfg, runs, replicate, seed))
+            if cfg.fans_out:
+                store = fanout.Store(mlflow.get_tracking_uri(), experiment_id, parent.info.run_id)
+                for summaries, tickets in fanout.run_trials(cfg, splits, _chain(first, models_by_trial), store,
+                                                            runs.parent_metrics.record):
+                    result.rounds.extend(summaries)
+                    result.trials.append(tickets)
+            else:
+                for replicate, seed, network in _chain(first, models_by_trial):
+                    result.trials.append(run_trial(network, cfg, runs, replicate, seed))
         finally:
             if result.rounds:
                 tracking.log_text(to_csv(result.rounds), "summary/summary.csv")
                 tracking.log_text(to_markdown(result.rounds), "summary/summary.md")
         _log_report(result.run_id, echo)
     return result
+
+
+def _engine(cfg: ExperimentConfig):
+    """The Ray session the networks train in, or nothing: one after another in this process."""
+    return fanout.ray_session(cfg.engine) if cfg.fans_out else contextlib.nullcontext()
 
 
 def _log_report(run_id: str, echo: Echo) -> None:
