@@ -80,7 +80,10 @@ class Store:
 @contextlib.contextmanager
 def ray_session(engine: EngineHparams) -> Iterator[None]:
     """Starts a local Ray with `workers` CPUs, or joins `ray_address`; a running session is reused."""
-    import ray
+    try:
+        import ray
+    except ImportError:
+        raise UserError("--workers and --ray-address need Ray: pip install 'lth-tf[ray]'") from None
 
     if ray.is_initialized():
         yield
