@@ -26,7 +26,7 @@ from typing import Callable, Dict, Iterable, Iterator, List, Tuple
 
 import mlflow
 
-from lth_tf import weights
+from lth_tf import distribute, weights
 from lth_tf.callbacks import StartFrom
 from lth_tf.config import EngineHparams, ExperimentConfig
 from lth_tf.data import Splits
@@ -52,13 +52,14 @@ class Blueprint:
     def of(cls, model: keras.Model) -> "Blueprint":
         return cls(model.to_json(), weights.take(model))
 
-    def build(self) -> keras.Model:
-        return rebuild(self.architecture, self.initial)
+    def build(self, strategy: str = "none") -> keras.Model:
+        return rebuild(self.architecture, strategy, self.initial)
 
 
-def rebuild(architecture: str, snapshot: weights.Snapshot = None) -> keras.Model:
-    """The masked network from its JSON; `snapshot` written into it, if given."""
-    model = keras.models.model_from_json(architecture, custom_objects={"MaskedLayer": MaskedLayer})
+def rebuild(architecture: str, strategy: str = "none", snapshot: weights.Snapshot = None) -> keras.Model:
+    """The masked network from its JSON, under `--distribute`'s strategy; `snapshot` written into it, if given."""
+    with distribute.scope(strategy):
+        model = keras.models.model_from_json(architecture, custom_objects={"MaskedLayer": MaskedLayer})
     if snapshot is not None:
         weights.restore(model, snapshot)
     return model
@@ -116,7 +117,7 @@ def _train_trial(blueprint: Blueprint, shared, store: Store, replicate: int, see
 
     cfg, splits = ray.get(shared[0])
     store.attach()
-    model = blueprint.build()
+    model = blueprint.build(cfg.engine.distribute)
     architecture = ray.put(blueprint.architecture)
     control = ray.remote(_train_control).options(max_retries=MAX_RETRIES, **resources)
 
@@ -138,7 +139,7 @@ def _train_control(architecture: str, shared, store: Store, kind: str, round_: i
     cfg, splits = ray.get(shared[0])
     store.attach()
     runs = ChildRuns(cfg, splits, store.parent_run_id, log_parent_means=False, on_worker=True)
-    summary, _ = runs.train(rebuild(architecture), kind, round_, replicate, seed, masks, [StartFrom(start)])
+    summary, _ = runs.train(rebuild(architecture, cfg.engine.distribute), kind, round_, replicate, seed, masks, [StartFrom(start)])
     return summary
 
 

@@ -15,8 +15,9 @@ from typing import Callable, List, Optional, Union
 
 import mlflow
 
-from lth_tf import data, masking, models, tracking, weights
+from lth_tf import data, distribute, masking, models, tracking, weights
 from lth_tf.config import ExperimentConfig
+from lth_tf.errors import UserError
 from lth_tf.tfkeras import keras
 from pipelines import fanout, report
 from pipelines.child_runs import ChildRuns, Echo
@@ -49,15 +50,22 @@ class LotteryResult:
 
 def build_masked_model(cfg: ExperimentConfig, splits: data.Splits, model: ModelSource = None,
                        seed: Optional[int] = None) -> keras.Model:
-    """The masked network, initialized with `seed` (default `cfg.seed`) unless a built model brings its θ0."""
+    """The masked network, initialized with `seed` (default `cfg.seed`) unless a built model brings its θ0.
+
+    Built in the `--distribute` strategy's scope, so that it trains on every device.
+    """
+    if isinstance(model, keras.Model) and cfg.engine.distribute != "none":
+        raise UserError("--distribute builds the network under a tf.distribute strategy: pass a function "
+                        "that builds the model, not a built model")
     keras.utils.set_random_seed(cfg.seed if seed is None else seed)
-    if model is None:
-        model = models.build(cfg.model.model, splits.input_shape, splits.num_classes, cfg.model)
-    elif not isinstance(model, keras.Model):
-        model = model()
-    if masking.masked_layers(model):
-        return model
-    return masking.mask_model(model, cfg.model.unpruned_layers)
+    with distribute.scope(cfg.engine.distribute):
+        if model is None:
+            model = models.build(cfg.model.model, splits.input_shape, splits.num_classes, cfg.model)
+        elif not isinstance(model, keras.Model):
+            model = model()
+        if masking.masked_layers(model):
+            return model
+        return masking.mask_model(model, cfg.model.unpruned_layers)
 
 
 def trial_models(cfg: ExperimentConfig, splits: data.Splits, source: ModelSource):
