@@ -1,10 +1,11 @@
 """Every trained network, ticket or control, as one nested MLflow run of the experiment.
 
 A child run is tagged with what it is (`kind`, `round`, `replicate`, `seed`,
-`remaining_fraction`), holds its mask and its metrics with step = iteration, and ends
-with its summary. The parent charts each summary against the round as
-`KIND.METRIC` (the mean over replicates once every replicate has that round), so the
-MLflow UI compares tickets with their controls round by round.
+`remaining_fraction`, also params so the runs table sorts them), holds its mask and its
+learning curves with step = iteration, and ends with its summary. The parent charts each
+summary against the round as `rounds/KIND/METRIC` (the mean over replicates once every
+replicate has that round), so the MLflow UI compares tickets with their controls round by
+round. Every name comes from `lth_tf.naming`.
 
 On Ray (`pipelines.fanout`) the same class runs inside the workers: child runs name their
 parent explicitly, a network that Ray retries replaces the child run its dead attempt
@@ -22,7 +23,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import mlflow
 import numpy as np
 
-from lth_tf import masking, pruning, tracking, weights
+from lth_tf import masking, naming, pruning, tracking, weights
 from lth_tf.callbacks import MlflowMetrics, Progress, StartFrom
 from lth_tf.config import ExperimentConfig
 from lth_tf.data import Splits
@@ -51,7 +52,7 @@ class ParentMetrics:
         same.append(summary)
         if len(same) == self.replicates:
             ordered = sorted(same, key=lambda s: s.replicate)
-            means = {f"{summary.kind}.{name}": float(np.mean([s.metrics()[name] for s in ordered]))
+            means = {naming.per_round(summary.kind, name): float(np.mean([s.metrics()[name] for s in ordered]))
                      for name in summary.metrics()}
             tracking.log_metrics(self.parent_run_id, means, step=summary.round)
 
@@ -95,17 +96,19 @@ class ChildRuns:
         if self.on_worker:
             replace_earlier_attempts(self.parent_run_id, kind, round_, replicate)
             tags["worker"] = f"{socket.gethostname()}:{os.getpid()}"
-        name = f"{kind} round {round_:02d} seed {seed} ({remaining['total']:.1%})"
+        name = naming.network_run_name(kind, round_, seed, remaining["total"])
         with tracking.run_scope(nested=True, parent_run_id=self.parent_run_id, run_name=name, tags=tags) as child:
             child_id = child.info.run_id
+            mlflow.log_params(naming.network_params(round_, replicate, seed, remaining["total"]))
             tracking.log_arrays(masks, f"masks/round_{round_:02d}.npz")
             callbacks = [*callbacks, MlflowMetrics(lambda metrics, step: tracking.log_metrics(child_id, metrics, step))]
             if self.status:
                 callbacks.append(Progress(label, self.cfg.training.iterations, self.status))
             history = train_round(model, self.splits, self.cfg.training, seed, callbacks, align_to)
             summary = summarize(round_, kind, replicate, seed, remaining["total"], history)
-            per_layer = {f"remaining_fraction.{k}": v for k, v in remaining.items() if k != "total"}
-            tracking.log_metrics(child_id, {**summary.metrics(), **per_layer}, step=round_)
+            per_layer = {naming.layer_remaining(k): v for k, v in remaining.items() if k != "total"}
+            summary_metrics = {naming.summary(k): v for k, v in summary.metrics().items()}
+            tracking.log_metrics(child_id, {**summary_metrics, **per_layer}, step=round_)
         self._record(summary)
         self.summaries.append(summary)
         self.echo(
