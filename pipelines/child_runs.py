@@ -20,6 +20,7 @@ import socket
 from collections import defaultdict
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+import mlflow
 import numpy as np
 
 from lth_tf import masking, naming, pruning, tracking, weights
