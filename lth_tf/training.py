@@ -11,9 +11,10 @@ import math
 from dataclasses import dataclass
 from typing import Dict, List, Sequence
 
-from lth_tf import optimizers
+from lth_tf import compile_settings, optimizers
 from lth_tf.callbacks import EVAL_SPLITS, PeriodicEvaluation
 from lth_tf.data import Splits
+from lth_tf.evaluation import Evaluator
 from lth_tf.tfkeras import keras
 
 
@@ -51,7 +52,7 @@ def compile_model(model: keras.Model, hparams, align_to: Sequence[int] = ()) -> 
         optimizer=optimizers.make(hparams),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-        jit_compile=hparams.jit_compile,
+        jit_compile=compile_settings.resolve_jit_compile(hparams.jit_compile, model),
         steps_per_execution=steps_per_execution(hparams.steps_per_execution, hparams.eval_interval, *align_to),
     )
 
@@ -63,8 +64,9 @@ def train_round(
 
     `align_to`: iterations at which callbacks must see the weights (see `steps_per_execution`).
     """
+    jit_compile = compile_settings.resolve_jit_compile(hparams.jit_compile, model)
     evaluation = PeriodicEvaluation(
-        {prefix: splits.eval_batches(split) for prefix, split in EVAL_SPLITS.items()}, hparams.eval_interval
+        {prefix: getattr(splits, split) for prefix, split in EVAL_SPLITS.items()}, hparams.eval_interval, jit_compile
     )
     compile_model(model, hparams, align_to)
     model.fit(
@@ -74,5 +76,5 @@ def train_round(
         callbacks=[evaluation, *callbacks],
         verbose=0,
     )
-    train = model.evaluate(splits.eval_batches("train"), verbose=0, return_dict=True)
-    return RoundHistory(evaluation.records, float(train["accuracy"]))
+    train = Evaluator(model, {"train": splits.train}, jit_compile)()
+    return RoundHistory(evaluation.records, train["train_accuracy"])
