@@ -7,10 +7,11 @@ trained twice per repeat, interleaved: once with `model.evaluate` on each split 
 before the one-pass evaluator) and once with `evaluation.Evaluator`. Prints training
 steps/s, the whole round's iterations/s and the evaluation's share of the round's wall time.
 
-    python benchmarks/eval_share.py [--models conv2,lenet_300_100] [--iterations 500] [--repeats 2]
+    python benchmarks/eval_share.py [--models conv2,lenet_300_100] [--iterations 300] [--repeats 2]
 """
 
 import argparse
+import dataclasses
 import statistics
 import time
 
@@ -88,7 +89,7 @@ def one_round(model, splits, hparams, evaluation_class):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="conv2,lenet_300_100")
-    parser.add_argument("--iterations", type=int, default=500)
+    parser.add_argument("--iterations", type=int, default=300)
     parser.add_argument("--eval-interval", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--jit-compile", default="auto", choices=("auto", "on", "off"))
@@ -104,11 +105,12 @@ def main():
         hparams = TrainingHparams(iterations=args.iterations, eval_interval=args.eval_interval, jit_compile=jit)
         paths = {"model.evaluate per split": KerasEvaluate, "one compiled pass": PeriodicEvaluation}
         seen = {path: [] for path in paths}
-        for repeat in range(args.repeats + 1):  # the first repeat warms up (traces, compiles)
+        warm_up = dataclasses.replace(hparams, iterations=args.eval_interval)
+        for evaluation_class in paths.values():  # traces and compiles both paths
+            one_round(model, splits, warm_up, evaluation_class)
+        for _ in range(args.repeats):
             for path, evaluation_class in paths.items():
-                wall, evaluating = one_round(model, splits, hparams, evaluation_class)
-                if repeat:
-                    seen[path].append((wall, evaluating))
+                seen[path].append(one_round(model, splits, hparams, evaluation_class))
         print(f"{name} (XLA {'on' if jit else 'off'}):")
         for path, runs in seen.items():
             wall = statistics.median(w for w, _ in runs)
