@@ -32,8 +32,8 @@ def policy(name: str):
 
 def float32_logits(model: keras.Model) -> keras.Model:
     """`model` with its output cast to float32 by a last float32 layer, if it is not already."""
-    if all(output.dtype == tf.float32 for output in model.outputs):
-        return model
+    if not model.outputs or all(output.dtype == tf.float32 for output in model.outputs):
+        return model  # (a subclassed model has no outputs; masking explains why it cannot be used)
     if len(model.outputs) != 1:
         raise UserError(f"model '{model.name}' has {len(model.outputs)} outputs; lth-tf trains one (the logits)")
     logits = keras.layers.Activation("linear", dtype="float32", name="logits_float32")(model.outputs[0])
