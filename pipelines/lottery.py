@@ -103,8 +103,12 @@ def run(
     model: ModelSource = None,
     echo: Echo = print,
     status: Optional[Echo] = None,
+    parent_run_id: Optional[str] = None,
 ) -> LotteryResult:
-    """Runs every trial and tracks it; returns the summaries and the tickets' masks."""
+    """Runs every trial and tracks it; returns the summaries and the tickets' masks.
+
+    `parent_run_id`: nest the experiment's run under it (a sweep's run).
+    """
     splits = splits or data.load(cfg.dataset)
     splits.check_batch_size(cfg.training.batch_size)
     models_by_trial = trial_models(cfg, splits, model)
@@ -113,7 +117,7 @@ def run(
     cfg = with_resolved_jit_compile(cfg, first[2])  # what ran, in the params and the identity
     experiment_id = tracking.open_experiment(cfg.tracking_uri, cfg.resolved_experiment_name)
     with _engine(cfg), tracking.run_scope(
-        experiment_id=experiment_id,
+        experiment_id=experiment_id, nested=parent_run_id is not None, parent_run_id=parent_run_id,
         run_name=f"lottery-{cfg.pruning.mode}-seed{cfg.seed}" + (f"x{cfg.replicates}" if cfg.replicates > 1 else ""),
         tags={"kind": "experiment", "mode": cfg.pruning.mode, "identity": cfg.identity(), "family": cfg.family()},
     ) as parent:

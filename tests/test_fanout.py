@@ -108,3 +108,25 @@ def test_workers_match_the_sequential_run_and_retry_a_killed_worker(server, loca
     assert killed and killed[0] is not None, "no control's worker was caught running"
     replaced = [r for r in children(fanned.run_id, ViewType.DELETED_ONLY) if network(r) == killed[0]]
     assert replaced, "the killed attempt's run was not replaced by its retry"
+
+
+def test_a_sweep_on_ray_runs_each_point_as_its_own_experiment_under_the_sweep_run(server, local_ray, tmp_path):
+    from pipelines import sweep as sweeping
+
+    spec = tmp_path / "sweep.yaml"
+    spec.write_text(f"base: {{iterations: 20, eval_interval: 10, rounds: 1, batch_size: 30, jit_compile: false, "
+                    f"dataset: mnist-5k, workers: 2, tracking_uri: '{server}'}}\n"
+                    "grid: {fc_rate: [0.2, 0.5]}\n")
+    run_ids = sweeping.run(sweeping.read(str(spec)), echo=lambda line: None)
+
+    client = mlflow.MlflowClient(server)
+    points = [client.get_run(run_id) for run_id in run_ids]
+    sweep_run = client.get_run(points[0].data.tags["mlflow.parentRunId"])
+    assert sweep_run.data.tags["kind"] == "sweep" and sweep_run.info.status == "FINISHED"
+    assert [p.data.params["fc_rate"] for p in points] == ["0.2", "0.5"]
+    for point in points:
+        assert point.data.tags["mlflow.parentRunId"] == sweep_run.info.run_id and point.info.status == "FINISHED"
+        assert sorted(network(r) for r in children(point.info.run_id)) == [("ticket", "0", "0"), ("ticket", "1", "0")]
+    remaining = [next(r for r in children(p.info.run_id) if r.data.tags["round"] == "1").data.tags["remaining_fraction"]
+                 for p in points]
+    assert float(remaining[0]) > float(remaining[1])  # each point pruned at its own rate
