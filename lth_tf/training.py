@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from lth_tf import optimizers
-from lth_tf.callbacks import EVAL_SPLITS, PeriodicEvaluation
+from lth_tf.callbacks import EVAL_SPLITS, PeriodicEvaluation, Resumable
+from lth_tf.checkpoints import NetworkCheckpoint
 from lth_tf.data import Splits
 from lth_tf.tfkeras import keras
 
@@ -57,21 +58,29 @@ def compile_model(model: keras.Model, hparams, align_to: Sequence[int] = ()) -> 
 
 
 def train_round(
-    model: keras.Model, splits: Splits, hparams, seed: int, callbacks=(), align_to: Sequence[int] = ()
+    model: keras.Model, splits: Splits, hparams, seed: int, callbacks=(), align_to: Sequence[int] = (),
+    checkpoint: Optional[NetworkCheckpoint] = None,
 ) -> RoundHistory:
     """Trains for `hparams.iterations`; `callbacks` run after the evaluation callback.
 
     `align_to`: iterations at which callbacks must see the weights (see `steps_per_execution`).
+    `checkpoint`: continue from its last checkpoint, if any, and write new ones (`checkpoints`).
     """
     evaluation = PeriodicEvaluation(
         {prefix: splits.eval_batches(split) for prefix, split in EVAL_SPLITS.items()}, hparams.eval_interval
     )
+    callbacks = [evaluation, *callbacks]
+    done = 0
+    if checkpoint is not None:
+        done = checkpoint.latest_iteration()
+        callbacks.append(checkpoint.callback(hparams.eval_interval, [c for c in callbacks if isinstance(c, Resumable)]))
     compile_model(model, hparams, align_to)
     model.fit(
-        splits.train_batches(hparams.batch_size, seed),
+        splits.train_batches(hparams.batch_size, seed, start=done),
         steps_per_epoch=hparams.eval_interval,
+        initial_epoch=done // hparams.eval_interval,
         epochs=math.ceil(hparams.iterations / hparams.eval_interval),
-        callbacks=[evaluation, *callbacks],
+        callbacks=callbacks,
         verbose=0,
     )
     train = model.evaluate(splits.eval_batches("train"), verbose=0, return_dict=True)

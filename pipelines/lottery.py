@@ -10,14 +10,15 @@ Data and the model are built before any MLflow run exists, so bad input leaves n
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, List, Optional, Union
+from typing import Callable, Dict, List, Optional, Union
 
 import mlflow
+from mlflow.entities import Run
 
 from lth_tf import data, masking, models, tracking, weights
 from lth_tf.config import ExperimentConfig
 from lth_tf.tfkeras import keras
-from pipelines import report
+from pipelines import report, resume, run_index
 from pipelines.child_runs import ChildRuns, Echo
 from pipelines.summary import RoundSummary, to_csv, to_markdown
 from pipelines.trial import MasksByRound, run_trial
@@ -34,6 +35,8 @@ class LotteryResult:
     """Every trained network's summary (tickets and controls), in training order."""
     trials: List[MasksByRound] = field(default_factory=list)
     """Per replicate: the tickets' masks by (kind, round), kind `ticket` or `one_shot`."""
+    finished_before: bool = False
+    """The experiment had finished in an earlier run: this is that run's result, nothing was trained."""
 
     @property
     def masks(self) -> List[masking.Masks]:
@@ -83,21 +86,38 @@ def run(
     echo: Echo = print,
     status: Optional[Echo] = None,
 ) -> LotteryResult:
-    """Runs every trial and tracks it; returns the summaries and the tickets' masks."""
+    """Runs every trial and tracks it; returns the summaries and the tickets' masks.
+
+    Continues an unfinished run of the same experiment, or returns a finished one's
+    result untouched (`LotteryResult.finished_before`); see `pipelines.resume`.
+    """
     splits = splits or data.load(cfg.dataset)
     models_by_trial = trial_models(cfg, splits, model)
     first = next(models_by_trial)  # builds (and checks) the model before any MLflow run exists
     experiment_id = tracking.open_experiment(cfg.tracking_uri, cfg.resolved_experiment_name)
-    with tracking.run_scope(
-        experiment_id=experiment_id,
-        run_name=f"lottery-{cfg.pruning.mode}-seed{cfg.seed}" + (f"x{cfg.replicates}" if cfg.replicates > 1 else ""),
-        tags={"kind": "experiment", "mode": cfg.pruning.mode, "identity": cfg.identity(), "family": cfg.family()},
-    ) as parent:
+    root = resume.checkpoint_root(cfg)
+    previous = resume.choose_parent(experiment_id, cfg, root)
+    if previous is not None and run_index.is_finished(previous):
+        return finished_result(previous)
+    existing = run_index.child_runs(previous) if previous is not None else {}
+    if previous is not None:
+        echo(f"resuming run {previous.info.run_id}: {sum(map(run_index.is_finished, existing.values()))} "
+             "networks finished before")
+        started = dict(run_id=previous.info.run_id,
+                       tags={resume.RESUMES_TAG: str(resume.resumes(previous) + 1)})
+    else:
+        started = dict(
+            experiment_id=experiment_id,
+            run_name=f"lottery-{cfg.pruning.mode}-seed{cfg.seed}" + (f"x{cfg.replicates}" if cfg.replicates > 1 else ""),
+            tags={"kind": "experiment", "mode": cfg.pruning.mode, "identity": cfg.identity(), "family": cfg.family()},
+        )
+    with tracking.run_scope(**started) as parent, resume.owning(parent.info.run_id, root):
         result = LotteryResult(experiment_id, parent.info.run_id)
         prunable = sum(m.size for m in masking.get_masks(first[2]).values())
-        mlflow.log_params({**cfg.flat(), **splits.sizes(), "prunable_weights": prunable,
-                           "output_rate_used": cfg.output_rate})
-        runs = ChildRuns(cfg, splits, parent.info.run_id, echo, status)
+        params = {**cfg.params(), **splits.sizes(), "prunable_weights": prunable, "output_rate_used": cfg.output_rate}
+        logged = previous.data.params if previous is not None else {}
+        mlflow.log_params({k: v for k, v in params.items() if k not in logged})
+        runs = ChildRuns(cfg, splits, parent.info.run_id, echo, status, existing, root / parent.info.run_id)
         result.rounds = runs.summaries
         try:
             for replicate, seed, network in _chain(first, models_by_trial):
@@ -107,6 +127,21 @@ def run(
                 tracking.log_text(to_csv(result.rounds), "summary/summary.csv")
                 tracking.log_text(to_markdown(result.rounds), "summary/summary.md")
         _log_report(result.run_id, echo)
+    return result
+
+
+def finished_result(parent: Run) -> LotteryResult:
+    """A finished experiment's result read back from MLflow, as `run` returned it."""
+    children = sorted((r for r in run_index.child_runs(parent).values() if run_index.is_finished(r)),
+                      key=lambda r: r.info.start_time)
+    result = LotteryResult(parent.info.experiment_id, parent.info.run_id, finished_before=True)
+    result.rounds = [RoundSummary.from_run(r.data.tags, r.data.metrics) for r in children]
+    by_replicate: Dict[int, MasksByRound] = {}
+    for run, summary in zip(children, result.rounds):
+        if summary.kind in ("ticket", "one_shot"):
+            masks = tracking.load_arrays(run.info.run_id, run_index.mask_artifact(summary.round))
+            by_replicate.setdefault(summary.replicate, {})[(summary.kind, summary.round)] = masks
+    result.trials = [by_replicate[r] for r in sorted(by_replicate)]
     return result
 
 
