@@ -1,10 +1,11 @@
 """Every trained network, ticket or control, as one nested MLflow run of the experiment.
 
 A child run is tagged with what it is (`kind`, `round`, `replicate`, `seed`,
-`remaining_fraction`), holds its mask and its metrics with step = iteration, and ends
-with its summary. The parent charts each summary against the round as
-`KIND.METRIC` (the mean over replicates once the last replicate has that round), so the
-MLflow UI compares tickets with their controls round by round.
+`remaining_fraction`, also params so the runs table sorts them), holds its mask and its
+learning curves with step = iteration, and ends with its summary. The parent charts each
+summary against the round as `rounds/KIND/METRIC` (the mean over replicates once the last
+replicate has that round), so the MLflow UI compares tickets with their controls round by
+round. Every name comes from `lth_tf.naming`.
 
 Resuming: a network whose child run FINISHED earlier is not trained again; its summary
 and what later rounds need from it (`keep`: θ0, θk, its trained weights, saved as the
@@ -19,10 +20,11 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
+import mlflow
 import numpy as np
 from mlflow.entities import Run
 
-from lth_tf import masking, pruning, tracking, weights
+from lth_tf import masking, naming, pruning, tracking, weights
 from lth_tf.callbacks import MlflowMetrics, Progress
 from lth_tf.checkpoints import NetworkCheckpoint
 from lth_tf.config import ExperimentConfig
@@ -83,19 +85,21 @@ class ChildRuns:
         tags = {**network_tags(kind, round_, replicate), "seed": str(seed),
                 "remaining_fraction": f"{remaining['total']:.6f}"}
         started = (dict(run_id=previous.info.run_id) if previous is not None else
-                   dict(run_name=f"{kind} round {round_:02d} seed {seed} ({remaining['total']:.1%})", tags=tags))
+                   dict(run_name=naming.network_run_name(kind, round_, seed, remaining["total"]), tags=tags))
         checkpoint = self._checkpoint(kind, round_, replicate)
         with tracking.run_scope(nested=True, **started) as child:
             child_id = child.info.run_id
             log = MetricLog(child_id, resumed=previous is not None)
+            mlflow.log_params(naming.network_params(round_, replicate, seed, remaining["total"]))
             tracking.log_arrays(masks, mask_artifact(round_))
             callbacks = [*callbacks, MlflowMetrics(log)]
             if self.status:
                 callbacks.append(Progress(label, self.cfg.training.iterations, self.status))
             history = train_round(model, self.splits, self.cfg.training, seed, callbacks, align_to, checkpoint)
             summary = summarize(round_, kind, replicate, seed, remaining["total"], history)
-            per_layer = {f"remaining_fraction.{k}": v for k, v in remaining.items() if k != "total"}
-            log({**summary.metrics(), **per_layer}, step=round_)
+            summary = summary.as_tracked()  # what MLflow holds, so a resumed run reads back the same
+            per_layer = {naming.layer_remaining(k): v for k, v in remaining.items() if k != "total"}
+            log({**{naming.summary(k): v for k, v in summary.metrics().items()}, **per_layer}, step=round_)
             kept = {name: take() for name, take in keep.items()}
             for name, snapshot in kept.items():
                 tracking.log_arrays(weights.as_arrays(snapshot), state_artifact(name))
@@ -131,7 +135,7 @@ class ChildRuns:
         same = self._by_key[(summary.kind, summary.round)]
         same.append(summary)
         if summary.replicate == self.cfg.replicates - 1:
-            means = {f"{summary.kind}.{name}": float(np.mean([s.metrics()[name] for s in same]))
+            means = {naming.per_round(summary.kind, name): float(np.mean([s.metrics()[name] for s in same]))
                      for name in summary.metrics()}
             self._parent_log(means, step=summary.round)
 

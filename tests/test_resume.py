@@ -134,10 +134,10 @@ def test_sigkilled_experiment_resumes_to_the_uninterrupted_result_bitwise(tmp_pa
     # Mid-training: the second network (ticket round 1) has written its first checkpoint.
     lth_tf(killed, lambda: any(killed.glob("mlruns/checkpoints/*/ticket-round01-*/ckpt-*.index")))
     # During the report: every network finished, the summary is logged, the figures are being made.
-    out = lth_tf(killed, lambda: any(killed.glob("mlruns/artifacts/*/artifacts/summary/summary.csv")))
+    out = lth_tf(killed, lambda: any(killed.glob("mlruns/artifacts/*/artifacts/summary/networks.csv")))
     assert "resuming run" in out
     out = lth_tf(killed)
     assert "seed 0 rewind round 1 (80.0% remaining): finished before, in run" in out
     parent = assert_same_results(f"sqlite:///{killed}/mlruns/mlflow.db", f"sqlite:///{reference}/mlruns/mlflow.db")
     assert parent.data.tags[resume.RESUMES_TAG] == "2"
-    assert {a.path for a in MlflowClient().list_artifacts(parent.info.run_id, "report")} >= {"report/summary.csv"}
+    assert {a.path for a in MlflowClient().list_artifacts(parent.info.run_id, "report")} >= {"report/mean_std.csv"}
