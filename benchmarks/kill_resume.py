@@ -8,7 +8,8 @@ under WORKDIR (default: a temporary directory):
 
   reference/       uninterrupted, checkpoints at every evaluation (the default); timed
   no-checkpoints/  uninterrupted, `--checkpoint-interval 0`; timed: the checkpoint overhead
-                   is the ratio of the two wall times (measured one after the other)
+                   is the ratio of the two wall times (run at the same time, side by side,
+                   so both see the same load on a shared machine)
   killed/          started, SIGKILLed after a random delay (uniform in [1 s, 2T/kills], T the
                    reference's wall time), restarted with the same command, and so on,
                    until `--kills` kills were made; then run to the end
@@ -48,12 +49,17 @@ def start(directory: Path, args) -> subprocess.Popen:
                             stdout=log, stderr=subprocess.STDOUT)
 
 
-def timed_run(directory: Path, args) -> float:
+def timed_runs(runs) -> list:
+    """Wall times of `lth-tf run`s started together, one per (directory, args)."""
     began = time.perf_counter()
-    code = start(directory, args).wait()
-    if code != 0:
-        sys.exit(f"{directory.name}: lth-tf run exited {code}; see {directory / 'output.txt'}")
-    return time.perf_counter() - began
+    processes = [(directory, start(directory, args)) for directory, args in runs]
+    times = []
+    for directory, process in processes:
+        code = process.wait()
+        if code != 0:
+            sys.exit(f"{directory.name}: lth-tf run exited {code}; see {directory / 'output.txt'}")
+        times.append(time.perf_counter() - began)
+    return times
 
 
 def contents(directory: Path):
@@ -116,9 +122,9 @@ def main() -> None:
     args, moments = options.run_args, random.Random(options.seed)
     print(f"lth-tf run {' '.join(args)}; stores under {work}", flush=True)
 
-    with_checkpoints = timed_run(work / "reference", args)
+    with_checkpoints, without = timed_runs([(work / "reference", args),
+                                            (work / "no-checkpoints", [*args, "--checkpoint-interval", "0"])])
     print(f"uninterrupted, checkpoints every evaluation: {with_checkpoints:.1f} s", flush=True)
-    without = timed_run(work / "no-checkpoints", [*args, "--checkpoint-interval", "0"])
     print(f"uninterrupted, no checkpoints:               {without:.1f} s", flush=True)
     reference = contents(work / "reference")
     unchecked = differences(contents(work / "no-checkpoints"), reference, complete=True)
