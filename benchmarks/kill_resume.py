@@ -53,12 +53,14 @@ def timed_runs(runs) -> list:
     """Wall times of `lth-tf run`s started together, one per (directory, args)."""
     began = time.perf_counter()
     processes = [(directory, start(directory, args)) for directory, args in runs]
-    times = []
-    for directory, process in processes:
-        code = process.wait()
-        if code != 0:
-            sys.exit(f"{directory.name}: lth-tf run exited {code}; see {directory / 'output.txt'}")
-        times.append(time.perf_counter() - began)
+    times = [None] * len(processes)
+    while None in times:
+        time.sleep(0.2)
+        for i, (directory, process) in enumerate(processes):
+            if times[i] is None and process.poll() is not None:
+                if process.returncode != 0:
+                    sys.exit(f"{directory.name}: lth-tf run exited {process.returncode}; see {directory / 'output.txt'}")
+                times[i] = time.perf_counter() - began
     return times
 
 
