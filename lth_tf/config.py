@@ -157,6 +157,23 @@ class ResumeHparams:
 
 
 @dataclass
+class EngineHparams:
+    workers: int = setting(
+        0, "Train networks in parallel on a local Ray with this many workers (0 = one after another in "
+        "this process): replicates fan out as trials, and each round's controls beside its ticket."
+    )
+    ray_address: Optional[str] = setting(
+        None, "Join an existing Ray cluster instead ('auto', or ray://HOST:PORT); workers log to "
+        "--tracking-uri, which must then be a server they can reach (`lth-tf server`)."
+    )
+    distribute: str = setting(
+        "none", "Train each network on several devices: 'mirrored' (tf.distribute.MirroredStrategy, all local "
+        "GPUs) or 'multi_worker' (MultiWorkerMirroredStrategy, from TF_CONFIG).",
+        choices=("none", "mirrored", "multi_worker"),
+    )
+
+
+@dataclass
 class ExperimentConfig:
     dataset: DatasetHparams = field(default_factory=DatasetHparams)
     model: ModelHparams = field(default_factory=ModelHparams)
@@ -164,6 +181,7 @@ class ExperimentConfig:
     pruning: PruningHparams = field(default_factory=PruningHparams)
     controls: ControlHparams = field(default_factory=ControlHparams)
     durability: ResumeHparams = field(default_factory=ResumeHparams)
+    engine: EngineHparams = field(default_factory=EngineHparams)
     seed: int = setting(0, "Seed for initialization, shuffling and pruning ties (replicate i uses seed + i).")
     replicates: int = setting(1, "Independent trials, each with its own seed; summaries give mean and std.")
     experiment_name: Optional[str] = setting(None, "MLflow experiment (default: MODEL-DATASET).")
@@ -207,6 +225,11 @@ class ExperimentConfig:
         every = self.durability.checkpoint_interval
         return self.training.eval_interval if every is None else every
 
+    @property
+    def fans_out(self) -> bool:
+        """Networks train on Ray (`pipelines.fanout`) rather than one after another in this process."""
+        return bool(self.engine.workers or self.engine.ray_address)
+
     def seeds(self) -> List[int]:
         return [self.seed + i for i in range(self.replicates)]
 
@@ -249,6 +272,9 @@ class ExperimentConfig:
         if d.validation_size is not None:
             _check(d.validation_size >= 1, f"--validation-size must be at least 1, got {d.validation_size}")
         _check_options(self)
+        e = self.engine
+        _check(e.workers >= 0, f"--workers must be at least 0, got {e.workers}")
+        _check(not (e.workers and e.ray_address), "--workers starts a local Ray, --ray-address joins one: pass one")
         for group, name, value in _choice_fields(self):
             choices = group.__dataclass_fields__[name].metadata["choices"]
             _check(value in choices, f"--{_flag(name)} must be one of {', '.join(choices)}, got '{value}'")
@@ -271,6 +297,7 @@ def _hash(settings: Dict[str, Any]) -> str:
 NOT_IDENTITY = frozenset(
     {"experiment_name", "tracking_uri", "data_dir", "download", "steps_per_execution", "jit_compile",
      "preset",  # a preset only fills in other settings, which the identity already covers
+     "workers", "ray_address",  # where networks train; results are bitwise the same
      "resume", "restart", "checkpoint_interval", "checkpoint_dir"}
 )
 """Settings that do not change results: where runs are tracked, where data lives, speed-only switches,
@@ -333,6 +360,7 @@ _GROUPS = {
     "pruning": PruningHparams,
     "controls": ControlHparams,
     "durability": ResumeHparams,
+    "engine": EngineHparams,
 }
 
 

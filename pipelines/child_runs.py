@@ -3,19 +3,26 @@
 A child run is tagged with what it is (`kind`, `round`, `replicate`, `seed`,
 `remaining_fraction`, also params so the runs table sorts them), holds its mask and its
 learning curves with step = iteration, and ends with its summary. The parent charts each
-summary against the round as `rounds/KIND/METRIC` (the mean over replicates once the last
+summary against the round as `rounds/KIND/METRIC` (the mean over replicates once every
 replicate has that round), so the MLflow UI compares tickets with their controls round by
 round. Every name comes from `lth_tf.naming`.
+
+On Ray (`pipelines.fanout`) the same class runs inside the workers: child runs name their
+parent explicitly, a network that Ray retries replaces the child run its dead attempt
+left behind, and a control can be handed to another worker (`spawn`) while the trial goes
+on; the driver then logs the parent's means (`ParentMetrics`).
 
 Resuming: a network whose child run FINISHED earlier is not trained again; its summary
 and what later rounds need from it (`keep`: θ0, θk, its trained weights, saved as the
 run's `state/` artifacts before it finished) are read back. A network interrupted
 mid-training continues in its own child run from its last local checkpoint
-(`lth_tf.checkpoints`), logging only the steps it had not logged yet.
+(`lth_tf.checkpoints`), logging only the steps it had not logged yet (`MetricLog`).
 """
 
 from __future__ import annotations
 
+import os
+import socket
 from collections import defaultdict
 from pathlib import Path
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
@@ -25,7 +32,7 @@ import numpy as np
 from mlflow.entities import Run
 
 from lth_tf import masking, naming, pruning, tracking, weights
-from lth_tf.callbacks import MlflowMetrics, Progress
+from lth_tf.callbacks import MlflowMetrics, Progress, StartFrom
 from lth_tf.checkpoints import NetworkCheckpoint
 from lth_tf.config import ExperimentConfig
 from lth_tf.data import Splits
@@ -36,25 +43,53 @@ from pipelines.summary import RoundSummary, summarize
 
 Echo = Callable[[str], None]
 Kept = Dict[str, weights.Snapshot]
+Spawn = Callable[[str, int, int, int, masking.Masks, weights.Snapshot], Callable[[], RoundSummary]]
+"""Starts training a network elsewhere: (kind, round, replicate, seed, masks, start) -> wait for its summary."""
+
+
+class ParentMetrics:
+    """The parent's `KIND.METRIC` at step = round: the mean over replicates, once all of them are in.
+
+    Replicates may finish in any order on Ray; the mean is taken in replicate order, so it
+    is bitwise the same as the sequential run's.
+    """
+
+    def __init__(self, cfg: ExperimentConfig, parent_run_id: str, resumed: bool = False):
+        self.replicates, self.parent_run_id = cfg.replicates, parent_run_id
+        self.log = MetricLog(parent_run_id, resumed)  # a resumed parent holds some means already
+        self._by_key: Dict[Tuple[str, int], List[RoundSummary]] = defaultdict(list)
+
+    def record(self, summary: RoundSummary) -> None:
+        same = self._by_key[(summary.kind, summary.round)]
+        same.append(summary)
+        if len(same) == self.replicates:
+            ordered = sorted(same, key=lambda s: s.replicate)
+            means = {naming.per_round(summary.kind, name): float(np.mean([s.metrics()[name] for s in ordered]))
+                     for name in summary.metrics()}
+            self.log(means, step=summary.round)
 
 
 class ChildRuns:
     """Trains networks of one experiment, each in its own nested MLflow run.
 
-    `existing`: the parent's child runs from before an interruption, by network;
-    `checkpoints`: the parent's local checkpoint directory.
+    `log_parent_means=False` leaves the parent's means to the caller (a Ray worker's driver);
+    `spawn` trains controls elsewhere (see `train_from`); `on_worker` (a Ray task) tags each
+    run with the worker (`host:pid`) and deletes the child run that an earlier, killed
+    attempt at the same network left behind. `existing`: the parent's child runs from before
+    an interruption, by network; `checkpoints`: the parent's local checkpoint directory.
     """
 
     def __init__(self, cfg: ExperimentConfig, splits: Splits, parent_run_id: str,
-                 echo: Echo = print, status: Optional[Echo] = None,
+                 echo: Echo = print, status: Optional[Echo] = None, *,
+                 log_parent_means: bool = True, spawn: Optional[Spawn] = None, on_worker: bool = False,
                  existing: Optional[Mapping[NetworkKey, Run]] = None, checkpoints: Optional[Path] = None):
         self.cfg, self.splits, self.parent_run_id = cfg, splits, parent_run_id
         self.echo, self.status = echo, status
-        self.existing = dict(existing or {})
-        self.checkpoints = checkpoints
+        self.existing, self.checkpoints = dict(existing or {}), checkpoints
         self.summaries: List[RoundSummary] = []
-        self._by_key: Dict[Tuple[str, int], List[RoundSummary]] = defaultdict(list)
-        self._parent_log = MetricLog(parent_run_id, resumed=bool(self.existing))
+        self.parent_metrics = ParentMetrics(cfg, parent_run_id, bool(self.existing)) if log_parent_means else None
+        self.spawn, self.on_worker = spawn, on_worker
+        self._pending: List[Tuple[int, Callable[[], RoundSummary]]] = []
 
     def train(
         self,
@@ -84,8 +119,12 @@ class ChildRuns:
             return summary, kept
         tags = {**network_tags(kind, round_, replicate), "seed": str(seed),
                 "remaining_fraction": f"{remaining['total']:.6f}"}
+        if self.on_worker:
+            replace_earlier_attempts(self.parent_run_id, kind, round_, replicate)
+            tags["worker"] = f"{socket.gethostname()}:{os.getpid()}"
+        name = naming.network_run_name(kind, round_, seed, remaining["total"])
         started = (dict(run_id=previous.info.run_id) if previous is not None else
-                   dict(run_name=naming.network_run_name(kind, round_, seed, remaining["total"]), tags=tags))
+                   dict(parent_run_id=self.parent_run_id, run_name=name, tags=tags))
         checkpoint = self._checkpoint(kind, round_, replicate)
         with tracking.run_scope(nested=True, **started) as child:
             child_id = child.info.run_id
@@ -106,6 +145,7 @@ class ChildRuns:
         if checkpoint is not None:
             checkpoint.remove()
         self._record(summary)
+        self.summaries.append(summary)
         self.echo(
             f"{label}: early stop at {summary.early_stop_iteration}, test acc "
             f"{summary.early_stop_test_accuracy:.4f} there, {summary.final_test_accuracy:.4f} at the end"
@@ -128,18 +168,62 @@ class ChildRuns:
         summary = RoundSummary.from_run(run.data.tags, run.data.metrics)
         kept = {name: weights.from_arrays(tracking.load_arrays(run_id, state_artifact(name))) for name in keep}
         self._record(summary)
+        self.summaries.append(summary)
         return summary, kept
 
+    def train_from(self, model: keras.Model, kind: str, round_: int, replicate: int, seed: int,
+                   masks: masking.Masks, start: weights.Snapshot) -> None:
+        """A network started from `start` whose trained weights nobody needs (a control).
+
+        Trained here, or with `spawn` handed to another worker while the trial goes on;
+        `join` collects it, in its place in `summaries`.
+        """
+        if self.spawn is None:
+            self.train(model, kind, round_, replicate, seed, masks, [StartFrom(start)])
+            return
+        self.summaries.append(None)
+        self._pending.append((len(self.summaries) - 1, self.spawn(kind, round_, replicate, seed, masks, start)))
+
+    def join(self) -> List[RoundSummary]:
+        """Waits for every spawned network; returns all summaries in the order they were started."""
+        for index, wait in self._pending:
+            self.summaries[index] = wait()
+            self._record(self.summaries[index])
+        self._pending = []
+        return self.summaries
+
     def _record(self, summary: RoundSummary) -> None:
-        self.summaries.append(summary)
-        same = self._by_key[(summary.kind, summary.round)]
-        same.append(summary)
-        if summary.replicate == self.cfg.replicates - 1:
-            means = {naming.per_round(summary.kind, name): float(np.mean([s.metrics()[name] for s in same]))
-                     for name in summary.metrics()}
-            self._parent_log(means, step=summary.round)
+        if self.parent_metrics is not None:
+            self.parent_metrics.record(summary)
 
 
 def state_artifact(name: str) -> str:
     """Where a network's kept snapshot (θ0, θk, trained weights) is saved in its run."""
     return f"state/{name}.npz"
+
+
+def child_runs_of(parent_run_id: str, kind: Optional[str] = None, round_: Optional[int] = None,
+                  replicate: Optional[int] = None, status: Optional[str] = None) -> List[mlflow.entities.Run]:
+    """The parent's live (not deleted) nested runs, optionally one network's: (kind, round, replicate)."""
+    clauses = [f"tags.mlflow.parentRunId = '{parent_run_id}'"]
+    for tag, value in (("kind", kind), ("round", round_), ("replicate", replicate)):
+        if value is not None:
+            clauses.append(f"tags.{tag} = '{value}'")
+    if status:
+        clauses.append(f"attributes.status = '{status}'")
+    parent = mlflow.MlflowClient().get_run(parent_run_id)
+    return mlflow.MlflowClient().search_runs([parent.info.experiment_id], " and ".join(clauses), max_results=1000)
+
+
+def replace_earlier_attempts(parent_run_id: str, kind: str, round_: int, replicate: int) -> None:
+    """Deletes the child runs an earlier attempt at this network left (a worker killed mid-round)."""
+    for run in child_runs_of(parent_run_id, kind, round_, replicate):
+        mlflow.MlflowClient().delete_run(run.info.run_id)
+
+
+def end_dangling(parent_run_id: str, status: str) -> int:
+    """Ends the parent's child runs still RUNNING (their worker died and was not retried) with `status`."""
+    dangling = child_runs_of(parent_run_id, status="RUNNING")
+    for run in dangling:
+        mlflow.MlflowClient().set_terminated(run.info.run_id, status)
+    return len(dangling)

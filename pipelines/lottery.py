@@ -9,16 +9,18 @@ Data and the model are built before any MLflow run exists, so bad input leaves n
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Union
 
 import mlflow
 from mlflow.entities import Run
 
-from lth_tf import data, masking, models, naming, tracking, weights
+from lth_tf import data, distribute, masking, models, naming, tracking, weights
 from lth_tf.config import ExperimentConfig
+from lth_tf.errors import UserError
 from lth_tf.tfkeras import keras
-from pipelines import report, resume, run_index
+from pipelines import fanout, report, resume, run_index
 from pipelines.child_runs import ChildRuns, Echo
 from pipelines.summary import RoundSummary, to_csv, to_markdown
 from pipelines.trial import MasksByRound, run_trial
@@ -51,15 +53,22 @@ class LotteryResult:
 
 def build_masked_model(cfg: ExperimentConfig, splits: data.Splits, model: ModelSource = None,
                        seed: Optional[int] = None) -> keras.Model:
-    """The masked network, initialized with `seed` (default `cfg.seed`) unless a built model brings its θ0."""
+    """The masked network, initialized with `seed` (default `cfg.seed`) unless a built model brings its θ0.
+
+    Built in the `--distribute` strategy's scope, so that it trains on every device.
+    """
+    if isinstance(model, keras.Model) and cfg.engine.distribute != "none":
+        raise UserError("--distribute builds the network under a tf.distribute strategy: pass a function "
+                        "that builds the model, not a built model")
     keras.utils.set_random_seed(cfg.seed if seed is None else seed)
-    if model is None:
-        model = models.build(cfg.model.model, splits.input_shape, splits.num_classes, cfg.model)
-    elif not isinstance(model, keras.Model):
-        model = model()
-    if masking.masked_layers(model):
-        return model
-    return masking.mask_model(model, cfg.model.unpruned_layers)
+    with distribute.scope(cfg.engine.distribute):
+        if model is None:
+            model = models.build(cfg.model.model, splits.input_shape, splits.num_classes, cfg.model)
+        elif not isinstance(model, keras.Model):
+            model = model()
+        if masking.masked_layers(model):
+            return model
+        return masking.mask_model(model, cfg.model.unpruned_layers)
 
 
 def trial_models(cfg: ExperimentConfig, splits: data.Splits, source: ModelSource):
@@ -99,6 +108,9 @@ def run(
     previous = resume.choose_parent(experiment_id, cfg, root)
     if previous is not None and run_index.is_finished(previous):
         return finished_result(previous)
+    if previous is not None and cfg.fans_out:
+        raise UserError(f"run {previous.info.run_id} of this experiment is unfinished; resuming it on Ray "
+                        "(--workers, --ray-address) is not supported yet: rerun without them, or pass --restart")
     existing = run_index.child_runs(previous) if previous is not None else {}
     if previous is not None:
         echo(f"resuming run {previous.info.run_id}: {sum(map(run_index.is_finished, existing.values()))} "
@@ -111,17 +123,25 @@ def run(
             run_name=f"lottery-{cfg.pruning.mode}-seed{cfg.seed}" + (f"x{cfg.replicates}" if cfg.replicates > 1 else ""),
             tags={"kind": "experiment", "mode": cfg.pruning.mode, "identity": cfg.identity(), "family": cfg.family()},
         )
-    with tracking.run_scope(**started) as parent, resume.owning(parent.info.run_id, root):
+    with _engine(cfg), tracking.run_scope(**started) as parent, resume.owning(parent.info.run_id, root):
         result = LotteryResult(experiment_id, parent.info.run_id)
         prunable = sum(m.size for m in masking.get_masks(first[2]).values())
         params = {**cfg.params(), **splits.sizes(), "prunable_weights": prunable, "output_rate_used": cfg.output_rate}
         logged = previous.data.params if previous is not None else {}
         mlflow.log_params({k: v for k, v in params.items() if k not in logged})
-        runs = ChildRuns(cfg, splits, parent.info.run_id, echo, status, existing, root / parent.info.run_id)
+        runs = ChildRuns(cfg, splits, parent.info.run_id, echo, status, existing=existing,
+                         checkpoints=root / parent.info.run_id)
         result.rounds = runs.summaries
         try:
-            for replicate, seed, network in _chain(first, models_by_trial):
-                result.trials.append(run_trial(network, cfg, runs, replicate, seed))
+            if cfg.fans_out:
+                store = fanout.Store(mlflow.get_tracking_uri(), experiment_id, parent.info.run_id)
+                for summaries, tickets in fanout.run_trials(cfg, splits, _chain(first, models_by_trial), store,
+                                                            runs.parent_metrics.record):
+                    result.rounds.extend(summaries)
+                    result.trials.append(tickets)
+            else:
+                for replicate, seed, network in _chain(first, models_by_trial):
+                    result.trials.append(run_trial(network, cfg, runs, replicate, seed))
         finally:
             if result.rounds:
                 tracking.log_text(to_csv(result.rounds), f"{naming.NETWORK_TABLE}.csv")
@@ -143,6 +163,11 @@ def finished_result(parent: Run) -> LotteryResult:
             by_replicate.setdefault(summary.replicate, {})[(summary.kind, summary.round)] = masks
     result.trials = [by_replicate[r] for r in sorted(by_replicate)]
     return result
+
+
+def _engine(cfg: ExperimentConfig):
+    """The Ray session the networks train in, or nothing: one after another in this process."""
+    return fanout.ray_session(cfg.engine) if cfg.fans_out else contextlib.nullcontext()
 
 
 def _log_report(run_id: str, echo: Echo) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 from mlflow.tracking import MlflowClient
 
 from lth_tf import criteria, masking, pruning, tracking, weights
-from lth_tf.callbacks import RecordWeights, ResetToInitialWeights, StartFrom
+from lth_tf.callbacks import RecordWeights, ResetToInitialWeights
 from lth_tf.config import ExperimentConfig
 from lth_tf.tfkeras import keras
 from pipelines import controls
@@ -84,7 +84,7 @@ def run_trial(model: keras.Model, cfg: ExperimentConfig, runs: ChildRuns, replic
                                         rewind_weights, c.noise_scale)
         for name in c.controls:
             start = controls.get(name)(context)
-            runs.train(model, name, round_, replicate, seed, start.masks, [StartFrom(start.weights)])
+            runs.train_from(model, name, round_, replicate, seed, start.masks, start.weights)
 
     if p.mode in ("iterative", "both"):
         masks, pruned_from = dense_masks, dense_trained
@@ -105,6 +105,7 @@ def run_trial(model: keras.Model, cfg: ExperimentConfig, runs: ChildRuns, replic
             runs.train(model, "one_shot", round_, replicate, seed, masks, [reset])
             if primary == "one_shot":
                 controls_at(round_, masks, dense_trained)
+    runs.join()  # controls handed to other workers
     return tickets
 
 
