@@ -129,7 +129,7 @@ class ChildRuns:
         with tracking.run_scope(nested=True, **started) as child:
             child_id = child.info.run_id
             log = MetricLog(child_id, resumed=previous is not None)
-            mlflow.log_params(naming.network_params(round_, replicate, seed, remaining["total"]))
+            tracking.log_params(naming.network_params(round_, replicate, seed, remaining["total"]))
             tracking.log_arrays(masks, mask_artifact(round_))
             callbacks = [*callbacks, MlflowMetrics(log)]
             if self.status:
@@ -142,6 +142,10 @@ class ChildRuns:
             kept = {name: take() for name, take in keep.items()}
             for name, snapshot in kept.items():
                 tracking.log_arrays(weights.as_arrays(snapshot), state_artifact(name))
+            if history.diverged_at is not None:
+                tracking.set_tag("diverged_at", str(history.diverged_at), child_id)
+                self.echo(f"warning: {label} diverged: its loss is not finite from iteration "
+                          f"{history.diverged_at}; its NaN weights rank lowest when the next mask is pruned")
         if checkpoint is not None:
             checkpoint.remove()
         self._record(summary)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Union
 
 import mlflow
+import numpy as np
 from mlflow.entities import Run
 
 from lth_tf import compile_settings, data, distribute, masking, models, naming, precision, tracking, weights
@@ -87,7 +88,8 @@ def trial_models(cfg: ExperimentConfig, splits: data.Splits, source: ModelSource
         if built is None:
             yield replicate, seed, build_masked_model(cfg, splits, source, seed)
             continue
-        if replicate > 0:
+        if replicate > 0:  # dense again first: the last trial's masks must not zero the new θ0
+            masking.set_masks(built, {k: np.ones_like(m) for k, m in masking.get_masks(built).items()})
             weights.restore(built, weights.fresh_initialization(built, seed))
         yield replicate, seed, built
 
@@ -111,6 +113,7 @@ def run(
     result untouched (`LotteryResult.finished_before`); see `pipelines.resume`.
     """
     splits = splits or data.load(cfg.dataset)
+    splits.check_batch_size(cfg.training.batch_size)
     models_by_trial = trial_models(cfg, splits, model)
     first = next(models_by_trial)  # builds (and checks) the model before any MLflow run exists
     echo(f"compile: {compile_settings.describe(cfg.training.jit_compile, first[2])}, precision {cfg.training.precision}")
@@ -138,9 +141,9 @@ def run(
     with _engine(cfg), tracking.run_scope(**started) as parent, resume.owning(parent.info.run_id, root):
         result = LotteryResult(experiment_id, parent.info.run_id)
         prunable = sum(m.size for m in masking.get_masks(first[2]).values())
-        params = {**cfg.params(), **splits.sizes(), "prunable_weights": prunable, "output_rate_used": cfg.output_rate}
+        params = parent_params(cfg, splits, prunable)
         logged = previous.data.params if previous is not None else {}
-        mlflow.log_params({k: v for k, v in params.items() if k not in logged})
+        tracking.log_params({k: v for k, v in params.items() if k not in logged})
         runs = ChildRuns(cfg, splits, parent.info.run_id, echo, status, existing=existing,
                          checkpoints=root / parent.info.run_id)
         result.rounds = runs.summaries
@@ -175,6 +178,16 @@ def finished_result(parent: Run) -> LotteryResult:
             by_replicate.setdefault(summary.replicate, {})[(summary.kind, summary.round)] = masks
     result.trials = [by_replicate[r] for r in sorted(by_replicate)]
     return result
+
+
+def parent_params(cfg: ExperimentConfig, splits: data.Splits, prunable: int) -> dict:
+    """The parent's params: every setting, the split sizes, and the rates pruning really used.
+
+    `output_rate_used` is logged with the layerwise strategy only: the global strategy ranks
+    the output layer in its one pool at `global_rate`.
+    """
+    used = {"output_rate_used": cfg.output_rate} if cfg.pruning.strategy == "layerwise" else {}
+    return {**cfg.params(), **splits.sizes(), "prunable_weights": prunable, **used}
 
 
 def _engine(cfg: ExperimentConfig):
