@@ -6,8 +6,9 @@ is reported instead of being run again; `--resume RUN_ID` names the run, `--rest
 forces a fresh one. A run is owned by the process holding the file lock
 `<checkpoint root>/<run id>/owner.lock` (the operating system releases it when the
 process dies, even by SIGKILL), so "RUNNING with no live process" is a lock that can be
-taken. A RUNNING run started on another host cannot be checked from here; it is taken
-for alive unless named with `--resume`.
+taken. A run that is alive is left alone: starting the same experiment while it runs
+gives a separate parent run. A RUNNING run started on another host cannot be checked
+from here; it is taken for alive unless named with `--resume`.
 """
 
 from __future__ import annotations
@@ -80,16 +81,8 @@ def choose_parent(experiment_id: str, cfg: ExperimentConfig, root: Path) -> Opti
     if cfg.durability.restart:
         return None
     runs = run_index.search(experiment_id, f"tags.identity = '{cfg.identity()}' AND tags.kind = 'experiment'", client)
-    live = [r for r in runs if r.info.status == "RUNNING" and is_alive(r, root)]
-    usable = [r for r in runs if r not in live]
-    if usable:
-        return usable[0]  # the newest: finished (reported) or not (continued)
-    if live:
-        run = live[0]
-        raise UserError(f"this experiment is running now in run {run.info.run_id} (process "
-                        f"{run.data.tags.get(PID_TAG, '?')} on {run.data.tags.get(HOST_TAG, '?')}); "
-                        "wait for it, or pass --restart for a separate run")
-    return None
+    usable = [r for r in runs if not (r.info.status == "RUNNING" and is_alive(r, root))]
+    return usable[0] if usable else None  # the newest: finished (reported) or not (continued)
 
 
 @contextlib.contextmanager
