@@ -64,7 +64,20 @@ class StartFrom(keras.callbacks.Callback):
         weights.restore(self.model, self.snapshot)
 
 
-class RecordWeights(keras.callbacks.Callback):
+class Resumable:
+    """A callback whose state must survive a kill mid-training: saved with every checkpoint.
+
+    `state` gives it as named arrays; `load_state` takes them back (see `lth_tf.checkpoints`).
+    """
+
+    def state(self) -> Dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def load_state(self, arrays: Dict[str, np.ndarray]) -> None:
+        raise NotImplementedError
+
+
+class RecordWeights(keras.callbacks.Callback, Resumable):
     """Records θ at chosen training iterations (θk for rewinding), in `snapshots`.
 
     Checked after every compiled call, so each iteration must be a multiple of the
@@ -81,8 +94,18 @@ class RecordWeights(keras.callbacks.Callback):
         if done in self.iterations and done not in self.snapshots:
             self.snapshots[done] = weights.take(self.model)
 
+    def state(self):
+        return {f"{done}/{i:04d}": value for done, snapshot in self.snapshots.items()
+                for i, value in enumerate(snapshot)}
 
-class PeriodicEvaluation(keras.callbacks.Callback):
+    def load_state(self, arrays):
+        self.snapshots = {}
+        for key in sorted(arrays):
+            done = int(key.split("/")[0])
+            self.snapshots.setdefault(done, []).append(arrays[key])
+
+
+class PeriodicEvaluation(keras.callbacks.Callback, Resumable):
     """Every "epoch" (= one evaluation interval) evaluates validation and test sets.
 
     Adds `val_loss`, `val_accuracy`, `test_loss`, `test_accuracy` and `iteration` to the
@@ -111,6 +134,17 @@ class PeriodicEvaluation(keras.callbacks.Callback):
         record.update(self.evaluate())
         logs.update(record)
         self.records.append(record)
+
+    def state(self):
+        """The records so far, one float64 column per metric (float32 values round-trip exactly)."""
+        keys = self.records[0].keys() if self.records else ()
+        return {f"records/{k}": np.array([r[k] for r in self.records], dtype=np.float64) for k in keys}
+
+    def load_state(self, arrays):
+        columns = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith("records/")}
+        count = len(next(iter(columns.values()))) if columns else 0
+        self.records = [{k: int(v[i]) if k == "iteration" else float(v[i]) for k, v in columns.items()}
+                        for i in range(count)]
 
 
 class MlflowMetrics(keras.callbacks.Callback):

@@ -151,6 +151,27 @@ class ControlHparams:
 
 
 @dataclass
+class ResumeHparams:
+    """How a run survives a kill: none of these change results (see `NOT_IDENTITY`)."""
+
+    resume: Optional[str] = setting(
+        None, "Continue this unfinished parent run (its id) instead of the latest unfinished run of the same "
+        "experiment, which is what a rerun continues by default."
+    )
+    restart: bool = setting(
+        False, "Start a fresh parent run even if this experiment has an unfinished or finished one."
+    )
+    checkpoint_interval: Optional[int] = setting(
+        None, "Checkpoint the network in training every this many iterations, a multiple of --eval-interval "
+        "(default: every evaluation; 0 = never: a killed network then restarts from its beginning)."
+    )
+    checkpoint_dir: Optional[str] = setting(
+        None, "Local directory of the checkpoints (default: 'checkpoints' beside the SQLite store, else "
+        "./mlruns/checkpoints)."
+    )
+
+
+@dataclass
 class EngineHparams:
     workers: int = setting(
         0, "Train networks in parallel on a local Ray with this many workers (0 = one after another in "
@@ -174,6 +195,7 @@ class ExperimentConfig:
     training: TrainingHparams = field(default_factory=TrainingHparams)
     pruning: PruningHparams = field(default_factory=PruningHparams)
     controls: ControlHparams = field(default_factory=ControlHparams)
+    durability: ResumeHparams = field(default_factory=ResumeHparams)
     engine: EngineHparams = field(default_factory=EngineHparams)
     seed: int = setting(0, "Seed for initialization, shuffling and pruning ties (replicate i uses seed + i).")
     replicates: int = setting(1, "Independent trials, each with its own seed; summaries give mean and std.")
@@ -207,6 +229,16 @@ class ExperimentConfig:
     def family(self) -> str:
         """Hash of the settings but the seeds: experiments of one family are replicates of each other."""
         return _hash({k: v for k, v in self.flat().items() if k not in NOT_FAMILY})
+
+    def params(self) -> Dict[str, Any]:
+        """The settings logged as MLflow params: all but those of one invocation (`NOT_PARAMS`)."""
+        return {k: v for k, v in self.flat().items() if k not in NOT_PARAMS}
+
+    @property
+    def checkpoint_every(self) -> int:
+        """Iterations between checkpoints of a network in training (0: never)."""
+        every = self.durability.checkpoint_interval
+        return self.training.eval_interval if every is None else every
 
     @property
     def fans_out(self) -> bool:
@@ -250,6 +282,12 @@ class ExperimentConfig:
                 1 <= c.rewind_to < t.iterations,
                 f"--rewind-to must be an iteration of the dense run (1..{t.iterations - 1}), got {c.rewind_to}",
             )
+        r = self.durability
+        _check(not (r.resume and r.restart), "--resume and --restart exclude each other")
+        if r.checkpoint_interval is not None:
+            _check(r.checkpoint_interval >= 0 and r.checkpoint_interval % t.eval_interval == 0,
+                   f"--checkpoint-interval must be 0 or a multiple of --eval-interval ({t.eval_interval}), "
+                   f"got {r.checkpoint_interval}")
         if d.validation_size is not None:
             _check(d.validation_size >= 1, f"--validation-size must be at least 1, got {d.validation_size}")
         _check_options(self)
@@ -278,13 +316,19 @@ def _hash(settings: Dict[str, Any]) -> str:
 NOT_IDENTITY = frozenset(
     {"experiment_name", "tracking_uri", "data_dir", "download", "steps_per_execution",
      "preset",  # a preset only fills in other settings, which the identity already covers
-     "workers", "ray_address"}  # where networks train; results are bitwise the same
+     "workers", "ray_address",  # where networks train; results are bitwise the same
+     "resume", "restart", "checkpoint_interval", "checkpoint_dir"}
 )
 """Settings that do not change results: where runs are tracked, where data lives, speed-only switches.
 
 Decided by measurement (`benchmarks/determinism.py`): `steps_per_execution` leaves every
 bit of the trained weights alone; `jit_compile` does not (XLA fuses arithmetic
-differently), so it is part of the identity, as is `deterministic`."""
+differently), so it is part of the identity, as is `deterministic`.
+
+Resuming settings (`--resume`, `--restart`, `--checkpoint-*`) do not either: a resumed run equals an
+uninterrupted one."""
+NOT_PARAMS = frozenset({"resume", "restart"})
+"""Settings of one invocation, not of the experiment: never logged as MLflow params."""
 NOT_FAMILY = NOT_IDENTITY | {"seed", "replicates"}
 """Experiments differing only in these (and `NOT_IDENTITY`) are replicates of each other."""
 
@@ -340,6 +384,7 @@ _GROUPS = {
     "training": TrainingHparams,
     "pruning": PruningHparams,
     "controls": ControlHparams,
+    "durability": ResumeHparams,
     "engine": EngineHparams,
 }
 

@@ -14,7 +14,8 @@ from typing import Dict, List, Optional, Sequence
 import tensorflow as tf
 
 from lth_tf import compile_settings, optimizers
-from lth_tf.callbacks import EVAL_SPLITS, PeriodicEvaluation
+from lth_tf.callbacks import EVAL_SPLITS, PeriodicEvaluation, Resumable
+from lth_tf.checkpoints import NetworkCheckpoint
 from lth_tf.data import Splits
 from lth_tf.evaluation import Evaluator
 from lth_tf.tfkeras import keras
@@ -86,11 +87,13 @@ def _compile(model: keras.Model, hparams, align_to: Sequence[int]) -> None:
 
 
 def train_round(
-    model: keras.Model, splits: Splits, hparams, seed: int, callbacks=(), align_to: Sequence[int] = ()
+    model: keras.Model, splits: Splits, hparams, seed: int, callbacks=(), align_to: Sequence[int] = (),
+    checkpoint: Optional[NetworkCheckpoint] = None,
 ) -> RoundHistory:
     """Trains for `hparams.iterations`; `callbacks` run after the evaluation callback.
 
     `align_to`: iterations at which callbacks must see the weights (see `steps_per_execution`).
+    `checkpoint`: continue from its last checkpoint, if any, and write new ones (`checkpoints`).
     The global generators (dropout) are seeded with `seed` too, so a network trains the
     same whatever trained before it in this process, or in which process it trains (Ray).
     """
@@ -99,12 +102,18 @@ def train_round(
     evaluation = PeriodicEvaluation(
         {prefix: getattr(splits, split) for prefix, split in EVAL_SPLITS.items()}, hparams.eval_interval, jit_compile
     )
+    callbacks = [evaluation, *callbacks]
+    done = 0
+    if checkpoint is not None:
+        done = checkpoint.latest_iteration()
+        callbacks.append(checkpoint.callback(hparams.eval_interval, [c for c in callbacks if isinstance(c, Resumable)]))
     compile_model(model, hparams, align_to)
     model.fit(
-        splits.train_batches(hparams.batch_size, seed),
+        splits.train_batches(hparams.batch_size, seed, start=done),
         steps_per_epoch=hparams.eval_interval,
+        initial_epoch=done // hparams.eval_interval,
         epochs=math.ceil(hparams.iterations / hparams.eval_interval),
-        callbacks=[evaluation, *callbacks],
+        callbacks=callbacks,
         verbose=0,
     )
     train = Evaluator(model, {"train": splits.train}, jit_compile)()

@@ -36,6 +36,16 @@ def restore(model: keras.Model, snapshot: Snapshot) -> None:
     masking.apply_masks(model)
 
 
+def as_arrays(snapshot: Snapshot) -> Dict[str, np.ndarray]:
+    """A snapshot as named arrays for an .npz file, in `network_variables` order."""
+    return {f"{i:04d}": value for i, value in enumerate(snapshot)}
+
+
+def from_arrays(arrays: Dict[str, np.ndarray]) -> Snapshot:
+    """The inverse of `as_arrays`."""
+    return [arrays[key] for key in sorted(arrays)]
+
+
 def prunable_part(model: keras.Model, snapshot: Snapshot) -> Dict[str, np.ndarray]:
     """The snapshot's values of the masked weights, keyed like the masks."""
     by_ref = {v.ref(): value for v, value in zip(network_variables(model), snapshot, strict=True)}

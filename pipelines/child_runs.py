@@ -11,6 +11,12 @@ On Ray (`pipelines.fanout`) the same class runs inside the workers: child runs n
 parent explicitly, a network that Ray retries replaces the child run its dead attempt
 left behind, and a control can be handed to another worker (`spawn`) while the trial goes
 on; the driver then logs the parent's means (`ParentMetrics`).
+
+Resuming: a network whose child run FINISHED earlier is not trained again; its summary
+and what later rounds need from it (`keep`: θ0, θk, its trained weights, saved as the
+run's `state/` artifacts before it finished) are read back. A network interrupted
+mid-training continues in its own child run from its last local checkpoint
+(`lth_tf.checkpoints`), logging only the steps it had not logged yet (`MetricLog`).
 """
 
 from __future__ import annotations
@@ -18,20 +24,26 @@ from __future__ import annotations
 import os
 import socket
 from collections import defaultdict
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from pathlib import Path
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import mlflow
 import numpy as np
+from mlflow.entities import Run
 
 from lth_tf import masking, naming, pruning, tracking, weights
 from lth_tf.callbacks import MlflowMetrics, Progress, StartFrom
+from lth_tf.checkpoints import NetworkCheckpoint
 from lth_tf.config import ExperimentConfig
 from lth_tf.data import Splits
 from lth_tf.tfkeras import keras
-from lth_tf.training import RoundHistory, train_round
+from lth_tf.training import train_round
+from pipelines import run_index
+from pipelines.run_index import MetricLog, NetworkKey, is_finished, mask_artifact, network_tags
 from pipelines.summary import RoundSummary, summarize
 
 Echo = Callable[[str], None]
+Kept = Dict[str, weights.Snapshot]
 Spawn = Callable[[str, int, int, int, masking.Masks, weights.Snapshot], Callable[[], RoundSummary]]
 """Starts training a network elsewhere: (kind, round, replicate, seed, masks, start) -> wait for its summary."""
 
@@ -43,8 +55,9 @@ class ParentMetrics:
     is bitwise the same as the sequential run's.
     """
 
-    def __init__(self, cfg: ExperimentConfig, parent_run_id: str):
+    def __init__(self, cfg: ExperimentConfig, parent_run_id: str, resumed: bool = False):
         self.replicates, self.parent_run_id = cfg.replicates, parent_run_id
+        self.log = MetricLog(parent_run_id, resumed)  # a resumed parent holds some means already
         self._by_key: Dict[Tuple[str, int], List[RoundSummary]] = defaultdict(list)
 
     def record(self, summary: RoundSummary) -> None:
@@ -54,7 +67,7 @@ class ParentMetrics:
             ordered = sorted(same, key=lambda s: s.replicate)
             means = {naming.per_round(summary.kind, name): float(np.mean([s.metrics()[name] for s in ordered]))
                      for name in summary.metrics()}
-            tracking.log_metrics(self.parent_run_id, means, step=summary.round)
+            self.log(means, step=summary.round)
 
 
 class ChildRuns:
@@ -63,16 +76,19 @@ class ChildRuns:
     `log_parent_means=False` leaves the parent's means to the caller (a Ray worker's driver);
     `spawn` trains controls elsewhere (see `train_from`); `on_worker` (a Ray task) tags each
     run with the worker (`host:pid`) and deletes the child run that an earlier, killed
-    attempt at the same network left behind.
+    attempt at the same network left behind. `existing`: the parent's child runs from before
+    an interruption, by network; `checkpoints`: the parent's local checkpoint directory.
     """
 
     def __init__(self, cfg: ExperimentConfig, splits: Splits, parent_run_id: str,
                  echo: Echo = print, status: Optional[Echo] = None, *,
-                 log_parent_means: bool = True, spawn: Optional[Spawn] = None, on_worker: bool = False):
+                 log_parent_means: bool = True, spawn: Optional[Spawn] = None, on_worker: bool = False,
+                 existing: Optional[Mapping[NetworkKey, Run]] = None, checkpoints: Optional[Path] = None):
         self.cfg, self.splits, self.parent_run_id = cfg, splits, parent_run_id
         self.echo, self.status = echo, status
+        self.existing, self.checkpoints = dict(existing or {}), checkpoints
         self.summaries: List[RoundSummary] = []
-        self.parent_metrics = ParentMetrics(cfg, parent_run_id) if log_parent_means else None
+        self.parent_metrics = ParentMetrics(cfg, parent_run_id, bool(self.existing)) if log_parent_means else None
         self.spawn, self.on_worker = spawn, on_worker
         self._pending: List[Tuple[int, Callable[[], RoundSummary]]] = []
 
@@ -86,40 +102,79 @@ class ChildRuns:
         masks: masking.Masks,
         callbacks: Sequence[keras.callbacks.Callback],
         align_to: Sequence[int] = (),
-    ) -> Tuple[RoundSummary, RoundHistory]:
-        """Sets `masks`, trains with `callbacks` (the first sets the starting weights), tracks it."""
+        keep: Optional[Mapping[str, Callable[[], weights.Snapshot]]] = None,
+    ) -> Tuple[RoundSummary, Kept]:
+        """Sets `masks`, trains with `callbacks` (the first sets the starting weights), tracks it.
+
+        `keep`: snapshots later rounds need, taken after training and saved with the run;
+        returned (read back from MLflow if the network had finished before).
+        """
+        keep = keep or {}
         masking.set_masks(model, masks)
         remaining = pruning.remaining_fractions(masks)
         label = f"seed {seed} {kind} round {round_} ({remaining['total']:.1%} remaining)"
-        tags = {"kind": kind, "round": str(round_), "replicate": str(replicate), "seed": str(seed),
+        previous = self.existing.get((kind, round_, replicate))
+        if previous is not None and is_finished(previous):
+            summary, kept = self._reuse(previous, masks, keep)
+            self.echo(f"{label}: finished before, in run {previous.info.run_id}")
+            return summary, kept
+        tags = {**network_tags(kind, round_, replicate), "seed": str(seed),
                 "remaining_fraction": f"{remaining['total']:.6f}"}
         if self.on_worker:
             replace_earlier_attempts(self.parent_run_id, kind, round_, replicate)
             tags["worker"] = f"{socket.gethostname()}:{os.getpid()}"
         name = naming.network_run_name(kind, round_, seed, remaining["total"])
-        with tracking.run_scope(nested=True, parent_run_id=self.parent_run_id, run_name=name, tags=tags) as child:
+        started = (dict(run_id=previous.info.run_id) if previous is not None else
+                   dict(parent_run_id=self.parent_run_id, run_name=name, tags=tags))
+        checkpoint = self._checkpoint(kind, round_, replicate)
+        with tracking.run_scope(nested=True, **started) as child:
             child_id = child.info.run_id
+            log = MetricLog(child_id, resumed=previous is not None)
             tracking.log_params(naming.network_params(round_, replicate, seed, remaining["total"]))
-            tracking.log_arrays(masks, f"masks/round_{round_:02d}.npz")
-            callbacks = [*callbacks, MlflowMetrics(lambda metrics, step: tracking.log_metrics(child_id, metrics, step))]
+            tracking.log_arrays(masks, mask_artifact(round_))
+            callbacks = [*callbacks, MlflowMetrics(log)]
             if self.status:
                 callbacks.append(Progress(label, self.cfg.training.iterations, self.status))
-            history = train_round(model, self.splits, self.cfg.training, seed, callbacks, align_to)
+            history = train_round(model, self.splits, self.cfg.training, seed, callbacks, align_to, checkpoint)
             summary = summarize(round_, kind, replicate, seed, remaining["total"], history)
+            summary = summary.as_tracked()  # what MLflow holds, so a resumed run reads back the same
             per_layer = {naming.layer_remaining(k): v for k, v in remaining.items() if k != "total"}
-            summary_metrics = {naming.summary(k): v for k, v in summary.metrics().items()}
-            tracking.log_metrics(child_id, {**summary_metrics, **per_layer}, step=round_)
+            log({**{naming.summary(k): v for k, v in summary.metrics().items()}, **per_layer}, step=round_)
+            kept = {name: take() for name, take in keep.items()}
+            for name, snapshot in kept.items():
+                tracking.log_arrays(weights.as_arrays(snapshot), state_artifact(name))
             if history.diverged_at is not None:
                 tracking.set_tag("diverged_at", str(history.diverged_at), child_id)
                 self.echo(f"warning: {label} diverged: its loss is not finite from iteration "
                           f"{history.diverged_at}; its NaN weights rank lowest when the next mask is pruned")
+        if checkpoint is not None:
+            checkpoint.remove()
         self._record(summary)
         self.summaries.append(summary)
         self.echo(
             f"{label}: early stop at {summary.early_stop_iteration}, test acc "
             f"{summary.early_stop_test_accuracy:.4f} there, {summary.final_test_accuracy:.4f} at the end"
         )
-        return summary, history
+        return summary, kept
+
+    def _checkpoint(self, kind: str, round_: int, replicate: int) -> Optional[NetworkCheckpoint]:
+        if self.checkpoints is None:
+            return None
+        return NetworkCheckpoint(self.checkpoints / f"{kind}-round{round_:02d}-replicate{replicate}",
+                                 self.cfg.checkpoint_every)
+
+    def _reuse(self, run: Run, masks: masking.Masks, keep) -> Tuple[RoundSummary, Kept]:
+        """A network that finished before the interruption: its summary and kept snapshots, checked."""
+        run_id = run.info.run_id
+        stored = tracking.load_arrays(run_id, mask_artifact(int(run.data.tags["round"])))
+        if stored.keys() != masks.keys() or any(not np.array_equal(stored[k], masks[k]) for k in masks):
+            raise RuntimeError(f"the mask of run {run_id} differs from the one these settings give now "
+                               "(changed code or data?); pass --restart for a fresh run")
+        summary = RoundSummary.from_run(run.data.tags, run.data.metrics)
+        kept = {name: weights.from_arrays(tracking.load_arrays(run_id, state_artifact(name))) for name in keep}
+        self._record(summary)
+        self.summaries.append(summary)
+        return summary, kept
 
     def train_from(self, model: keras.Model, kind: str, round_: int, replicate: int, seed: int,
                    masks: masking.Masks, start: weights.Snapshot) -> None:
@@ -147,28 +202,20 @@ class ChildRuns:
             self.parent_metrics.record(summary)
 
 
-def child_runs_of(parent_run_id: str, kind: Optional[str] = None, round_: Optional[int] = None,
-                  replicate: Optional[int] = None, status: Optional[str] = None) -> List[mlflow.entities.Run]:
-    """The parent's live (not deleted) nested runs, optionally one network's: (kind, round, replicate)."""
-    clauses = [f"tags.mlflow.parentRunId = '{parent_run_id}'"]
-    for tag, value in (("kind", kind), ("round", round_), ("replicate", replicate)):
-        if value is not None:
-            clauses.append(f"tags.{tag} = '{value}'")
-    if status:
-        clauses.append(f"attributes.status = '{status}'")
-    parent = mlflow.MlflowClient().get_run(parent_run_id)
-    return mlflow.MlflowClient().search_runs([parent.info.experiment_id], " and ".join(clauses), max_results=1000)
+def state_artifact(name: str) -> str:
+    """Where a network's kept snapshot (θ0, θk, trained weights) is saved in its run."""
+    return f"state/{name}.npz"
 
 
 def replace_earlier_attempts(parent_run_id: str, kind: str, round_: int, replicate: int) -> None:
     """Deletes the child runs an earlier attempt at this network left (a worker killed mid-round)."""
-    for run in child_runs_of(parent_run_id, kind, round_, replicate):
+    for run in run_index.children(parent_run_id, network_tags(kind, round_, replicate)):
         mlflow.MlflowClient().delete_run(run.info.run_id)
 
 
 def end_dangling(parent_run_id: str, status: str) -> int:
     """Ends the parent's child runs still RUNNING (their worker died and was not retried) with `status`."""
-    dangling = child_runs_of(parent_run_id, status="RUNNING")
+    dangling = run_index.children(parent_run_id, status="RUNNING")
     for run in dangling:
         mlflow.MlflowClient().set_terminated(run.info.run_id, status)
     return len(dangling)

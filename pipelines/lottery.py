@@ -12,16 +12,17 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Callable, List, Optional, Union
+from typing import Callable, Dict, List, Optional, Union
 
 import mlflow
 import numpy as np
+from mlflow.entities import Run
 
 from lth_tf import compile_settings, data, distribute, masking, models, naming, precision, tracking, weights
 from lth_tf.config import ExperimentConfig
 from lth_tf.errors import UserError
 from lth_tf.tfkeras import keras
-from pipelines import fanout, report
+from pipelines import fanout, report, resume, run_index
 from pipelines.child_runs import ChildRuns, Echo
 from pipelines.summary import RoundSummary, to_csv, to_markdown
 from pipelines.trial import MasksByRound, run_trial
@@ -38,6 +39,8 @@ class LotteryResult:
     """Every trained network's summary (tickets and controls), in training order."""
     trials: List[MasksByRound] = field(default_factory=list)
     """Per replicate: the tickets' masks by (kind, round), kind `ticket` or `one_shot`."""
+    finished_before: bool = False
+    """The experiment had finished in an earlier run: this is that run's result, nothing was trained."""
 
     @property
     def masks(self) -> List[masking.Masks]:
@@ -107,7 +110,9 @@ def run(
 ) -> LotteryResult:
     """Runs every trial and tracks it; returns the summaries and the tickets' masks.
 
-    `parent_run_id`: nest the experiment's run under it (a sweep's run).
+    `parent_run_id`: nest the experiment's run under it (a sweep's run). Continues an
+    unfinished run of the same experiment, or returns a finished one's result untouched
+    (`LotteryResult.finished_before`); see `pipelines.resume`.
     """
     splits = splits or data.load(cfg.dataset)
     splits.check_batch_size(cfg.training.batch_size)
@@ -116,15 +121,33 @@ def run(
     echo(f"compile: {compile_settings.describe(cfg.training.jit_compile, first[2])}, precision {cfg.training.precision}")
     cfg = with_resolved_jit_compile(cfg, first[2])  # what ran, in the params and the identity
     experiment_id = tracking.open_experiment(cfg.tracking_uri, cfg.resolved_experiment_name)
-    with _engine(cfg), tracking.run_scope(
-        experiment_id=experiment_id, nested=parent_run_id is not None, parent_run_id=parent_run_id,
-        run_name=f"lottery-{cfg.pruning.mode}-seed{cfg.seed}" + (f"x{cfg.replicates}" if cfg.replicates > 1 else ""),
-        tags={"kind": "experiment", "mode": cfg.pruning.mode, "identity": cfg.identity(), "family": cfg.family()},
-    ) as parent:
+    root = resume.checkpoint_root(cfg)
+    previous = resume.choose_parent(experiment_id, cfg, root)
+    if previous is not None and run_index.is_finished(previous):
+        return finished_result(previous)
+    if previous is not None and cfg.fans_out:
+        raise UserError(f"run {previous.info.run_id} of this experiment is unfinished; resuming it on Ray "
+                        "(--workers, --ray-address) is not supported yet: rerun without them, or pass --restart")
+    existing = run_index.child_runs(previous) if previous is not None else {}
+    if previous is not None:
+        echo(f"resuming run {previous.info.run_id}: {sum(map(run_index.is_finished, existing.values()))} "
+             "networks finished before")
+        started = dict(run_id=previous.info.run_id, nested=parent_run_id is not None,
+                       tags={resume.RESUMES_TAG: str(resume.resumes(previous) + 1)})
+    else:
+        started = dict(
+            experiment_id=experiment_id, nested=parent_run_id is not None, parent_run_id=parent_run_id,
+            run_name=f"lottery-{cfg.pruning.mode}-seed{cfg.seed}" + (f"x{cfg.replicates}" if cfg.replicates > 1 else ""),
+            tags={"kind": "experiment", "mode": cfg.pruning.mode, "identity": cfg.identity(), "family": cfg.family()},
+        )
+    with _engine(cfg), tracking.run_scope(**started) as parent, resume.owning(parent.info.run_id, root):
         result = LotteryResult(experiment_id, parent.info.run_id)
         prunable = sum(m.size for m in masking.get_masks(first[2]).values())
-        tracking.log_params(parent_params(cfg, splits, prunable))
-        runs = ChildRuns(cfg, splits, parent.info.run_id, echo, status)
+        params = parent_params(cfg, splits, prunable)
+        logged = previous.data.params if previous is not None else {}
+        tracking.log_params({k: v for k, v in params.items() if k not in logged})
+        runs = ChildRuns(cfg, splits, parent.info.run_id, echo, status, existing=existing,
+                         checkpoints=root / parent.info.run_id)
         result.rounds = runs.summaries
         try:
             if cfg.fans_out:
@@ -144,6 +167,21 @@ def run(
     return result
 
 
+def finished_result(parent: Run) -> LotteryResult:
+    """A finished experiment's result read back from MLflow, as `run` returned it."""
+    children = sorted((r for r in run_index.child_runs(parent).values() if run_index.is_finished(r)),
+                      key=lambda r: r.info.start_time)
+    result = LotteryResult(parent.info.experiment_id, parent.info.run_id, finished_before=True)
+    result.rounds = [RoundSummary.from_run(r.data.tags, r.data.metrics) for r in children]
+    by_replicate: Dict[int, MasksByRound] = {}
+    for run, summary in zip(children, result.rounds):
+        if summary.kind in ("ticket", "one_shot"):
+            masks = tracking.load_arrays(run.info.run_id, run_index.mask_artifact(summary.round))
+            by_replicate.setdefault(summary.replicate, {})[(summary.kind, summary.round)] = masks
+    result.trials = [by_replicate[r] for r in sorted(by_replicate)]
+    return result
+
+
 def parent_params(cfg: ExperimentConfig, splits: data.Splits, prunable: int) -> dict:
     """The parent's params: every setting, the split sizes, and the rates pruning really used.
 
@@ -151,7 +189,7 @@ def parent_params(cfg: ExperimentConfig, splits: data.Splits, prunable: int) -> 
     the output layer in its one pool at `global_rate`.
     """
     used = {"output_rate_used": cfg.output_rate} if cfg.pruning.strategy == "layerwise" else {}
-    return {**cfg.flat(), **splits.sizes(), "prunable_weights": prunable, **used}
+    return {**cfg.params(), **splits.sizes(), "prunable_weights": prunable, **used}
 
 
 def _engine(cfg: ExperimentConfig):

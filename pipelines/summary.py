@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Dict, List
 
+from lth_tf import naming
 from lth_tf.training import RoundHistory
 
 
@@ -27,11 +28,26 @@ class RoundSummary:
     final_train_accuracy: float
 
     def metrics(self) -> Dict[str, float]:
-        """The summary as MLflow metrics (numbers only)."""
+        """The summary as metrics (numbers only); `naming` gives their MLflow names."""
         return {k: float(v) for k, v in asdict(self).items() if k not in IDENTIFIERS}
+
+    def as_tracked(self) -> "RoundSummary":
+        """The summary with the values MLflow keeps (`naming.tracked_value`)."""
+        return replace(self, **{k: naming.tracked_value(v) for k, v in self.metrics().items()
+                                if k != "early_stop_iteration"})
+
+    @classmethod
+    def from_run(cls, tags: Dict[str, str], metrics: Dict[str, float]) -> "RoundSummary":
+        """The summary a finished network's run holds (its tags and metrics): the one place that reads
+        summaries back from MLflow, the inverse of `metrics` and of the child run's tags."""
+        values = {f.name: naming.read_summary(metrics, f.name) for f in fields(cls) if f.name not in IDENTIFIERS}
+        values["early_stop_iteration"] = int(values["early_stop_iteration"])
+        return cls(round=int(tags["round"]), kind=tags["kind"], replicate=int(tags["replicate"]),
+                   seed=int(tags["seed"]), **values)
 
 
 IDENTIFIERS = ("round", "kind", "replicate", "seed")
+"""Fields that say which network a summary is about: the child run's tags, not metrics."""
 
 
 def summarize(round_: int, kind: str, replicate: int, seed: int, remaining: float, history: RoundHistory) -> RoundSummary:

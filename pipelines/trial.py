@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Dict, Tuple
 
 import numpy as np
+from mlflow.tracking import MlflowClient
 
 from lth_tf import criteria, masking, pruning, tracking, weights
 from lth_tf.callbacks import RecordWeights, ResetToInitialWeights
@@ -62,10 +63,15 @@ def run_trial(model: keras.Model, cfg: ExperimentConfig, runs: ChildRuns, replic
     dense_masks = {k: np.ones_like(m) for k, m in masking.get_masks(model).items()}
     rewinding = "rewind" in c.controls
     record = RecordWeights([c.rewind_to] if rewinding else [])
-    runs.train(model, "ticket", 0, replicate, seed, dense_masks, [reset, record],
-               align_to=[c.rewind_to] if rewinding else [])
-    initial, dense_trained = reset.initial_weights, weights.take(model)
-    tracking.log_arrays(reset.initial_by_name(), f"initial_weights/seed_{seed}.npz", runs.parent_run_id)
+    keep = {"initial": lambda: reset.initial_weights, "trained": lambda: weights.take(model)}
+    if rewinding:
+        keep["rewind"] = lambda: record.snapshots[c.rewind_to]
+    _, kept = runs.train(model, "ticket", 0, replicate, seed, dense_masks, [reset, record],
+                         align_to=[c.rewind_to] if rewinding else [], keep=keep)
+    initial, dense_trained, rewind_weights = kept["initial"], kept["trained"], kept.get("rewind")
+    reset.initial_weights = initial  # a dense network that finished before a resume was never captured here
+    reset.set_model(model)
+    _log_initial_weights(reset, seed, runs.parent_run_id)
     tickets: MasksByRound = {("ticket", 0): dense_masks}
     control_rounds = set(cfg.control_rounds(p.rounds))
     primary = "one_shot" if p.mode == "one_shot" else "ticket"
@@ -74,7 +80,7 @@ def run_trial(model: keras.Model, cfg: ExperimentConfig, runs: ChildRuns, replic
         if round_ not in control_rounds:
             return
         context = controls.RoundContext(model, round_, seed, masks, initial, pruned_from,
-                                        record.snapshots.get(c.rewind_to), c.noise_scale)
+                                        rewind_weights, c.noise_scale)
         for name in c.controls:
             start = controls.get(name)(context)
             runs.train_from(model, name, round_, replicate, seed, start.masks, start.weights)
@@ -84,8 +90,9 @@ def run_trial(model: keras.Model, cfg: ExperimentConfig, runs: ChildRuns, replic
         for round_ in range(1, p.rounds + 1):
             masks = next_masks(model, cfg, pruned_from, initial, masks, round_, pruning_rng(seed, "ticket", round_))
             tickets[("ticket", round_)] = masks
-            runs.train(model, "ticket", round_, replicate, seed, masks, [reset])
-            trained = weights.take(model)
+            _, kept = runs.train(model, "ticket", round_, replicate, seed, masks, [reset],
+                                 keep={"trained": lambda: weights.take(model)})
+            trained = kept["trained"]
             if primary == "ticket":
                 controls_at(round_, masks, pruned_from)
             pruned_from = trained
@@ -99,6 +106,13 @@ def run_trial(model: keras.Model, cfg: ExperimentConfig, runs: ChildRuns, replic
                 controls_at(round_, masks, dense_trained)
     runs.join()  # controls handed to other workers
     return tickets
+
+
+def _log_initial_weights(reset: ResetToInitialWeights, seed: int, parent_run_id: str) -> None:
+    """θ0 of the seed as the parent's artifact, by variable name (once: a resumed run may have it)."""
+    path = f"initial_weights/seed_{seed}.npz"
+    if not any(a.path == path for a in MlflowClient().list_artifacts(parent_run_id, "initial_weights")):
+        tracking.log_arrays(reset.initial_by_name(), path, parent_run_id)
 
 
 def networks_per_trial(cfg: ExperimentConfig) -> int:

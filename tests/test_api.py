@@ -125,7 +125,7 @@ def test_reinit_of_a_custom_prunable_layer_and_a_second_call_start_from_the_mode
     settings = dict(FAST, rounds=1, controls="reinit", validation_size=20)
     first = lth_tf.find_tickets(model, *data, **settings)
     np.testing.assert_array_equal(model.get_layer("custom").kernel.numpy(), theta0)  # left as it came
-    second = lth_tf.find_tickets(model, *data, **settings)
+    second = lth_tf.find_tickets(model, *data, restart=True, **settings)  # a new run, not the finished one
     assert [r.kind for r in first.rounds] == ["ticket", "ticket", "reinit"]
     for result in (first, second):
         np.testing.assert_array_equal(

@@ -137,9 +137,9 @@ def test_pipeline_trains_each_control_from_what_it_claims(store, tiny_config, ti
 
     real = child_runs.train_round
 
-    def watched(model, splits, hp, seed, callbacks, align_to):
+    def watched(model, splits, hp, seed, callbacks, align_to, checkpoint):
         tags = mlflow.active_run().data.tags
-        return real(model, splits, hp, seed, [*callbacks, Watch((tags["kind"], tags["round"]))], align_to)
+        return real(model, splits, hp, seed, [*callbacks, Watch((tags["kind"], tags["round"]))], align_to, checkpoint)
 
     monkeypatch.setattr(child_runs, "train_round", watched)
     keras.utils.set_random_seed(0)

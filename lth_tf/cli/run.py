@@ -44,6 +44,9 @@ def run(config_file, **flags):
         echo=lambda line: click.echo(("\r\033[K" if interactive else "") + line),
         status=(lambda line: click.echo("\r\033[K" + line, nl=False)) if interactive else None,
     )
+    if result.finished_before:
+        click.echo(f"This experiment finished before, in run {result.run_id}; its results (pass --restart to "
+                   "run it again):")
     click.echo("\n" + to_text(result.rounds))
     click.echo(f"MLflow: experiment {result.experiment_id}, run {result.run_id} ({_store_hint(cfg)})")
     click.echo(f"Figures and the mean ± std table are the run's report/ artifacts; "

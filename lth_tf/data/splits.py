@@ -49,11 +49,13 @@ class Splits:
         if batch_size > n:
             raise UserError(f"--batch-size {batch_size} exceeds the {n} training examples")
 
-    def train_batches(self, batch_size: int, seed: int) -> tf.data.Dataset:
+    def train_batches(self, batch_size: int, seed: int, start: int = 0) -> tf.data.Dataset:
         """Endless batches; every epoch is a fresh full permutation, the same for the same seed.
 
         With `augment`, each batch is flipped and cropped with draws keyed by the seed and
-        the batch number, so augmented batches repeat per seed too.
+        the batch number, so augmented batches repeat per seed too. Batch i is a pure
+        function of (seed, i), so `start` (the batches a killed run had consumed) resumes
+        the exact order without replaying it.
         """
         self.check_batch_size(batch_size)
         x, y = (tf.constant(a) for a in self.train)
@@ -64,9 +66,10 @@ class Splits:
             order = tf.random.experimental.stateless_shuffle(tf.range(n), seed=tf.stack([seed, index]))
             return tf.data.Dataset.from_tensor_slices(tf.reshape(order[: per_epoch * batch_size], (per_epoch, batch_size)))
 
-        indices = tf.data.Dataset.range(2**62).flat_map(epoch)
+        first_epoch, offset = divmod(start, per_epoch)
+        indices = tf.data.Dataset.range(first_epoch, 2**62).flat_map(epoch).skip(offset)
         if self.augment:
-            batches = indices.enumerate().map(lambda step, i: (flip_and_crop(tf.gather(x, i), seed, step),
+            batches = indices.enumerate(start).map(lambda step, i: (flip_and_crop(tf.gather(x, i), seed, step),
                                                                tf.gather(y, i)))
         else:
             batches = indices.map(lambda i: (tf.gather(x, i), tf.gather(y, i)))
