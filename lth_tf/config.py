@@ -148,6 +148,9 @@ class ExperimentConfig:
     tracking_uri: Optional[str] = setting(
         None, "MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else SQLite in ./mlruns)."
     )
+    system_metrics: bool = setting(
+        False, "Also record CPU, memory and disk use of the run (MLflow system metrics, every 10 s)."
+    )
     preset: Optional[str] = setting(
         None, f"The paper's setup by name ({', '.join(PRESETS)}; see `lth-tf presets`); "
         "any other setting, in YAML or as a flag, overrides the preset's value."
@@ -232,7 +235,7 @@ def _hash(settings: Dict[str, Any]) -> str:
 
 NOT_IDENTITY = frozenset(
     {"experiment_name", "tracking_uri", "data_dir", "download", "steps_per_execution", "jit_compile",
-     "preset"}  # a preset only fills in other settings, which the identity already covers
+     "system_metrics", "preset"}  # a preset only fills in other settings, which the identity already covers
 )
 """Settings that do not change results: where runs are tracked, where data lives, speed-only switches."""
 NOT_FAMILY = NOT_IDENTITY | {"seed", "replicates"}

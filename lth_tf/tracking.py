@@ -13,7 +13,7 @@ import io
 import os
 import tempfile
 from pathlib import Path
-from typing import Dict, Iterator, Optional
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import mlflow
 import numpy as np
@@ -118,3 +118,17 @@ def open_store(tracking_uri: Optional[str]) -> MlflowClient:
         raise UserError("no runs yet in ./mlruns; run `lth-tf run` first (or pass --tracking-uri)")
     mlflow.set_tracking_uri(uri)
     return MlflowClient(uri)
+
+
+def dataset_inputs(name: str, splits: Dict[str, Tuple[np.ndarray, np.ndarray]]) -> List["mlflow.entities.DatasetInput"]:
+    """The data as MLflow datasets, one per split (name, digest, shapes), for the runs' Datasets panel."""
+    from mlflow.entities import DatasetInput, InputTag
+    from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
+
+    return [DatasetInput(mlflow.data.from_numpy(x, targets=y, name=name)._to_mlflow_entity(),
+                         [InputTag(MLFLOW_DATASET_CONTEXT, split)])
+            for split, (x, y) in splits.items()]
+
+
+def log_inputs(run_id: str, inputs: List["mlflow.entities.DatasetInput"]) -> None:
+    MlflowClient().log_inputs(run_id, datasets=inputs)

@@ -22,6 +22,7 @@ from lth_tf.config import ExperimentConfig
 from lth_tf.data import Splits
 from lth_tf.tfkeras import keras
 from lth_tf.training import RoundHistory, train_round
+from pipelines.descriptions import NOTE, network_note
 from pipelines.summary import RoundSummary, summarize
 
 Echo = Callable[[str], None]
@@ -31,8 +32,8 @@ class ChildRuns:
     """Trains networks of one experiment, each in its own nested MLflow run."""
 
     def __init__(self, cfg: ExperimentConfig, splits: Splits, parent_run_id: str,
-                 echo: Echo = print, status: Optional[Echo] = None):
-        self.cfg, self.splits, self.parent_run_id = cfg, splits, parent_run_id
+                 echo: Echo = print, status: Optional[Echo] = None, inputs: Sequence = ()):
+        self.cfg, self.splits, self.parent_run_id, self.inputs = cfg, splits, parent_run_id, list(inputs)
         self.echo, self.status = echo, status
         self.summaries: List[RoundSummary] = []
         self._by_key: Dict[Tuple[str, int], List[RoundSummary]] = defaultdict(list)
@@ -53,11 +54,14 @@ class ChildRuns:
         remaining = pruning.remaining_fractions(masks)
         label = f"seed {seed} {kind} round {round_} ({remaining['total']:.1%} remaining)"
         tags = {"kind": kind, "round": str(round_), "replicate": str(replicate), "seed": str(seed),
-                "remaining_fraction": f"{remaining['total']:.6f}"}
+                "remaining_fraction": f"{remaining['total']:.6f}",
+                NOTE: network_note(kind, round_, seed, remaining["total"])}
         with tracking.run_scope(nested=True, run_name=naming.network_run_name(kind, round_, seed, remaining["total"]),
                                 tags=tags) as child:
             child_id = child.info.run_id
             mlflow.log_params(naming.network_params(round_, replicate, seed, remaining["total"]))
+            if self.inputs:
+                tracking.log_inputs(child_id, self.inputs)
             tracking.log_arrays(masks, f"masks/round_{round_:02d}.npz")
             callbacks = [*callbacks, MlflowMetrics(lambda metrics, step: tracking.log_metrics(child_id, metrics, step))]
             if self.status:

@@ -17,7 +17,7 @@ import mlflow
 from lth_tf import data, masking, models, naming, tracking, weights
 from lth_tf.config import ExperimentConfig
 from lth_tf.tfkeras import keras
-from pipelines import report
+from pipelines import descriptions, report
 from pipelines.child_runs import ChildRuns, Echo
 from pipelines.summary import RoundSummary, to_csv, to_markdown
 from pipelines.trial import MasksByRound, run_trial
@@ -88,16 +88,23 @@ def run(
     models_by_trial = trial_models(cfg, splits, model)
     first = next(models_by_trial)  # builds (and checks) the model before any MLflow run exists
     experiment_id = tracking.open_experiment(cfg.tracking_uri, cfg.resolved_experiment_name)
+    if descriptions.NOTE not in mlflow.get_experiment(experiment_id).tags:
+        mlflow.MlflowClient().set_experiment_tag(experiment_id, descriptions.NOTE, descriptions.experiment_note(cfg))
     with tracking.run_scope(
         experiment_id=experiment_id,
         run_name=f"lottery-{cfg.pruning.mode}-seed{cfg.seed}" + (f"x{cfg.replicates}" if cfg.replicates > 1 else ""),
-        tags={"kind": "experiment", "mode": cfg.pruning.mode, "identity": cfg.identity(), "family": cfg.family()},
+        tags={"kind": "experiment", "mode": cfg.pruning.mode, "identity": cfg.identity(), "family": cfg.family(),
+              descriptions.NOTE: descriptions.parent_note(cfg, splits)},
+        log_system_metrics=cfg.system_metrics,
     ) as parent:
         result = LotteryResult(experiment_id, parent.info.run_id)
         prunable = sum(m.size for m in masking.get_masks(first[2]).values())
         mlflow.log_params({**cfg.flat(), **splits.sizes(), "prunable_weights": prunable,
                            "output_rate_used": cfg.output_rate})
-        runs = ChildRuns(cfg, splits, parent.info.run_id, echo, status)
+        inputs = tracking.dataset_inputs(splits.name, {"train": splits.train, "validation": splits.validation,
+                                                       "test": splits.test})
+        tracking.log_inputs(parent.info.run_id, inputs)
+        runs = ChildRuns(cfg, splits, parent.info.run_id, echo, status, inputs)
         result.rounds = runs.summaries
         try:
             for replicate, seed, network in _chain(first, models_by_trial):

@@ -65,6 +65,16 @@ def test_experiment_lands_in_mlflow_with_parent_rounds_metrics_and_masks(store, 
     report = {a.path for a in client.list_artifacts(result.run_id, "report")}
     assert {"report/accuracy_vs_remaining.png", "report/mean_std.csv", "report/mean_std.md"} <= report
 
+    # Descriptions and the Datasets panel.
+    assert "rounds/ticket/early_stop_test_accuracy" in parent.data.tags["mlflow.note.content"]
+    assert "report/" in client.get_experiment(result.experiment_id).tags["mlflow.note.content"]
+    assert children[0].data.tags["mlflow.note.content"].startswith("The dense network (round 0)")
+    assert children[2].data.tags["mlflow.note.content"].startswith("The ticket of round 2:")
+    for run in (parent, children[1]):
+        inputs = {i.tags[0].value: i.dataset for i in run.inputs.dataset_inputs}
+        assert set(inputs) == {"train", "validation", "test"} and inputs["train"].name == "tiny"
+        assert '"targets_shape": [600]' in inputs["train"].profile
+
 
 def test_one_shot_prunes_the_dense_network_straight_to_each_iterative_level(store, tiny_config, tiny_splits):
     tiny_config.pruning.mode = "both"
