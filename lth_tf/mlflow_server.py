@@ -39,11 +39,12 @@ def command(store_uri: str, host: str, port: int, workers: int = 1, artifact_roo
     return cmd + list(extra)
 
 
-def url(host: str, port: int, experiment_id: Optional[str] = None) -> str:
-    """The address that opens on the runs table: of one experiment, or the experiments list."""
+def url(host: str, port: int, experiment_id: Optional[str] = None, view: Optional[str] = None) -> str:
+    """The address that opens on the runs table: of one experiment (in its shared `view`), or the list."""
     shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     page = f"experiments/{experiment_id}/runs" if experiment_id else "experiments"
-    return f"http://{shown}:{port}/#/{page}?{RUNS_VIEW}"
+    shared = f"&viewStateShareKey={view}" if experiment_id and view else ""
+    return f"http://{shown}:{port}/#/{page}?{RUNS_VIEW}{shared}"
 
 
 def wait_until_up(base_url: str, timeout: float = 120.0, alive: Callable[[], bool] = lambda: True) -> bool:

@@ -88,8 +88,7 @@ def run(
     models_by_trial = trial_models(cfg, splits, model)
     first = next(models_by_trial)  # builds (and checks) the model before any MLflow run exists
     experiment_id = tracking.open_experiment(cfg.tracking_uri, cfg.resolved_experiment_name)
-    if descriptions.NOTE not in mlflow.get_experiment(experiment_id).tags:
-        mlflow.MlflowClient().set_experiment_tag(experiment_id, descriptions.NOTE, descriptions.experiment_note(cfg))
+    _describe_experiment(experiment_id, cfg)
     with tracking.run_scope(
         experiment_id=experiment_id,
         run_name=f"lottery-{cfg.pruning.mode}-seed{cfg.seed}" + (f"x{cfg.replicates}" if cfg.replicates > 1 else ""),
@@ -115,6 +114,14 @@ def run(
                 tracking.log_text(to_markdown(result.rounds), f"{naming.NETWORK_TABLE}.md")
         _log_report(result.run_id, echo)
     return result
+
+
+def _describe_experiment(experiment_id: str, cfg: ExperimentConfig) -> None:
+    """The experiment's description (kept if there is one) and its runs-table view."""
+    client, tags = mlflow.MlflowClient(), mlflow.get_experiment(experiment_id).tags
+    if descriptions.NOTE not in tags:
+        client.set_experiment_tag(experiment_id, descriptions.NOTE, descriptions.experiment_note(cfg))
+    client.set_experiment_tag(experiment_id, naming.SHARED_VIEW_TAG + naming.RUNS_VIEW_KEY, descriptions.runs_view())
 
 
 def _log_report(run_id: str, echo: Echo) -> None:

@@ -1,5 +1,7 @@
 """End to end: what a lottery-ticket experiment leaves in MLflow, and how failures end."""
 
+import json
+
 import mlflow
 import numpy as np
 import pytest
@@ -67,7 +69,12 @@ def test_experiment_lands_in_mlflow_with_parent_rounds_metrics_and_masks(store, 
 
     # Descriptions and the Datasets panel.
     assert "rounds/ticket/early_stop_test_accuracy" in parent.data.tags["mlflow.note.content"]
-    assert "report/" in client.get_experiment(result.experiment_id).tags["mlflow.note.content"]
+    experiment_tags = client.get_experiment(result.experiment_id).tags
+    assert "report/" in experiment_tags["mlflow.note.content"]
+    view = json.loads(experiment_tags["mlflow.sharedViewState.lth-tf"])  # the runs table's columns
+    assert "metrics.`summary/early_stop_test_accuracy`" in view["selectedColumns"]
+    assert {f"metrics.`{c.split('`')[1]}`" for c in view["selectedColumns"] if c.startswith("metrics.")} <= {
+        f"metrics.`{k}`" for k in children[1].data.metrics}
     assert children[0].data.tags["mlflow.note.content"].startswith("The dense network (round 0)")
     assert children[2].data.tags["mlflow.note.content"].startswith("The ticket of round 2:")
     for run in (parent, children[1]):

@@ -42,6 +42,7 @@ def port_answers(port):
 def test_url_lands_on_the_runs_table():
     assert mlflow_server.url("0.0.0.0", 5000) == "http://127.0.0.1:5000/#/experiments?workflowType=machine_learning"
     assert mlflow_server.url("localhost", 80, "3") == "http://localhost:80/#/experiments/3/runs?workflowType=machine_learning"
+    assert mlflow_server.url("h", 1, "3", "lth-tf").endswith("?workflowType=machine_learning&viewStateShareKey=lth-tf")
     assert mlflow_server.command("sqlite:///x.db", "127.0.0.1", 5000)[-2:] == ["--workers", "1"]
 
 

@@ -33,22 +33,28 @@ def ui(host, port, backend_store_uri, experiment, workers, open_browser):
         if not (tracking.DEFAULT_DIR / "mlflow.db").exists():
             raise UserError("no runs yet in ./mlruns; run `lth-tf run` first (or pass --backend-store-uri)")
         artifact_root = tracking.default_artifact_root()
-    address = mlflow_server.url(host, port, _experiment_id(uri, experiment))
+    address = mlflow_server.url(host, port, *_experiment_view(uri, experiment))
     click.echo(f"MLflow UI: {address}  (starting; Ctrl-C to stop)")
     mlflow_server.serve(mlflow_server.command(uri, host, port, workers, artifact_root),
                         open_url=address if open_browser else None)
 
 
-def _experiment_id(uri, name):
-    """The experiment to land on: `name`, or the store's only one; None for the list of experiments."""
+def _experiment_view(uri, name):
+    """(experiment id, shared view key) to land on: `name`, or the store's only experiment; (None, None) for the list."""
     from mlflow.tracking import MlflowClient
+
+    from lth_tf import naming
 
     client = MlflowClient(uri)
     if name:
         found = client.get_experiment_by_name(name)
         if found is None:
             raise UserError(f"no experiment '{name}' in {uri}")
-        return found.experiment_id
-    ours = [e for e in client.search_experiments() if e.name != "Default"]
-    return ours[0].experiment_id if len(ours) == 1 else None
+    else:
+        ours = [e for e in client.search_experiments() if e.name != "Default"]
+        found = ours[0] if len(ours) == 1 else None
+    if found is None:
+        return None, None
+    has_view = naming.SHARED_VIEW_TAG + naming.RUNS_VIEW_KEY in found.tags
+    return found.experiment_id, naming.RUNS_VIEW_KEY if has_view else None
 
