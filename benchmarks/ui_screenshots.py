@@ -20,7 +20,6 @@ import argparse
 import io
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,12 +31,6 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--disable-dev-shm-usage", "--hide-scrollbars")
 REPO = Path(__file__).resolve().parent.parent
 MAX_BYTES = 300_000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def lth_tf(*args: str, cwd: Path, **kwargs) -> subprocess.Popen:
@@ -159,14 +152,13 @@ def main() -> None:
     network = min(children, key=lambda r: (r.data.tags.get("kind") != "ticket",
                                            abs(float(r.data.tags.get("remaining_fraction", 1)) - 0.211)))
     args.out.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    from lth_tf import mlflow_server
+
+    port = mlflow_server.free_port()
     ui = lth_tf("ui", "--port", str(port), cwd=store, stdout=subprocess.PIPE, text=True, start_new_session=True)
     address = ui.stdout.readline().split()[2]
     print(f"lth-tf ui: {address}", flush=True)
-    from lth_tf.mlflow_server import wait_until_up
-
-    if not wait_until_up(address.split("#")[0], timeout=300, alive=lambda: ui.poll() is None):
-        raise SystemExit("lth-tf ui did not answer")
+    mlflow_server.wait_until_healthy(address.split("#")[0].rstrip("/"), ui, timeout=300)
     base = address.split("#")[0] + "#/experiments/" + experiment_id
     driver = browser(args.width, args.height)
     try:

@@ -1,42 +1,133 @@
-"""The MLflow tracking server as a child process: its command, its URL, and a clean stop.
+"""An MLflow server process (`mlflow server` or `mlflow ui`): started lean, stopped with its children.
 
-`mlflow server` is a launcher that starts uvicorn and its workers (and job runners) as
-further processes. Killing only the launcher, which is what `subprocess.call` does on
-Ctrl-C, leaves those answering on the port. So the server runs in a process group of
-its own, and Ctrl-C or SIGTERM is passed to the whole group, which is then waited for
-(and killed if it does not stop in time). `lth-tf ui` uses this; so can any command
-that serves a store.
+`mlflow server` is a launcher: it spawns uvicorn (the HTTP workers) and, by default, a job
+runner for MLflow's GenAI jobs, which lth-tf never uses. Started here, it runs in a
+session (process group) of its own with the job runner off, and stopping it signals the
+whole group: Ctrl-C or SIGTERM leaves no orphaned uvicorn or job-runner process behind,
+and a server that ignores SIGTERM is killed after a grace period.
 
-`serve` replaces the calling process (which holds TensorFlow, ~800 MB) by this file run
-as a plain script, which needs only the standard library: the supervisor that stays
-behind while the server runs costs a few MB.
+`supervise` (what `lth-tf ui` does) replaces the calling process, which holds TensorFlow
+(~800 MB), by this file run as a plain script: `serve` then runs in a supervisor that
+needs only the standard library and costs about 20 MB while the server runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
-import threading
 import time
+import threading
 import urllib.request
 import webbrowser
-from typing import Callable, List, Optional, Sequence
+from typing import Iterator, List, Optional, Sequence
 
 RUNS_VIEW = "workflowType=machine_learning"
 """MLflow 3 opens an experiment in its GenAI view; this query lands on the runs table."""
 
+LEAN_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+"""No GenAI job runner: one process fewer, and nothing lth-tf needs."""
 
-def command(store_uri: str, host: str, port: int, workers: int = 1, artifact_root: Optional[str] = None,
-            extra: Sequence[str] = ()) -> List[str]:
-    """`mlflow server` on `store_uri`; one worker unless asked (each costs ~250 MB and seconds to start)."""
-    cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", store_uri, "--host", host,
-           "--port", str(port), "--workers", str(workers)]
-    if artifact_root:
-        cmd += ["--default-artifact-root", artifact_root]
-    return cmd + list(extra)
+
+def command(subcommand: str, backend_store_uri: str, host: str, port: int, *extra: str) -> List[str]:
+    """`python -m mlflow SUBCOMMAND` on a store, with one HTTP worker unless `extra` says otherwise."""
+    workers = [] if "--workers" in extra else ["--workers", "1"]
+    return [sys.executable, "-m", "mlflow", subcommand, "--backend-store-uri", backend_store_uri,
+            "--host", host, "--port", str(port), *workers, *extra]
+
+
+def start(args: List[str], log=None) -> subprocess.Popen:
+    """Starts `args` in a new session (its own process group), lean."""
+    return subprocess.Popen(args, env={**os.environ, **LEAN_ENV}, start_new_session=True,
+                            stdout=log, stderr=subprocess.STDOUT if log is not None else None)
+
+
+def stop(process: subprocess.Popen, grace: float = 15.0) -> int:
+    """SIGTERM to the process group, then SIGKILL after `grace` seconds; returns the exit status."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        try:
+            process.wait(wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    with contextlib.suppress(ProcessLookupError):  # children that outlived their parent
+        os.killpg(process.pid, signal.SIGKILL)
+    return process.returncode if process.returncode is not None else -signal.SIGKILL
+
+
+def serve(args: List[str], grace: float = 15.0) -> int:
+    """Runs the server in the foreground until it exits, Ctrl-C or SIGTERM; stops its children too.
+
+    The signal handler only passes SIGTERM on to the group (waiting inside a handler can
+    deadlock with the interrupted wait); the loop below escalates to SIGKILL after `grace`.
+    """
+    process = start(args)
+    asked: List[float] = []
+
+    def pass_on(signum, _frame):
+        asked.append(time.monotonic())
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+
+    previous = {sig: signal.signal(sig, pass_on) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while process.poll() is None:
+            if asked and time.monotonic() - asked[0] > grace:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+            time.sleep(0.2)
+    finally:
+        stop(process)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    status = process.returncode
+    return 0 if asked or status == 0 else status
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = 120.0) -> None:
+    """Polls `URL/health` until the server answers; raises if it exits or never answers."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the MLflow server exited with status {process.returncode} before answering")
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        time.sleep(0.5)
+    raise RuntimeError(f"the MLflow server at {url} did not answer within {timeout:.0f} s")
+
+
+@contextlib.contextmanager
+def running(args: List[str], url: str, log=None, timeout: float = 120.0) -> Iterator[str]:
+    """A server for the duration of a `with` block (tests, benchmarks); yields its URL."""
+    process = start(args, log)
+    try:
+        wait_until_healthy(url, process, timeout)
+        yield url
+    finally:
+        stop(process)
+
+
+def tracking_server_command(backend_store_uri: str, artifacts_destination: str, host: str, port: int,
+                            workers: Optional[int] = None) -> List[str]:
+    """`mlflow server` with artifact proxying: clients upload masks and θ0 through it."""
+    extra = ["--serve-artifacts", "--artifacts-destination", artifacts_destination]
+    if workers:
+        extra += ["--workers", str(workers)]
+    return command("server", backend_store_uri, host, port, *extra)
 
 
 def url(host: str, port: int, experiment_id: Optional[str] = None, view: Optional[str] = None) -> str:
@@ -47,128 +138,37 @@ def url(host: str, port: int, experiment_id: Optional[str] = None, view: Optiona
     return f"http://{shown}:{port}/#/{page}?{RUNS_VIEW}{shared}"
 
 
-def wait_until_up(base_url: str, timeout: float = 120.0, alive: Callable[[], bool] = lambda: True) -> bool:
-    """Polls `base_url` until it answers HTTP 200 (True), `timeout` passes or `alive()` turns False."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and alive():
-        try:
-            with urllib.request.urlopen(base_url, timeout=2) as response:
-                if response.status == 200:
-                    return True
-        except OSError:
-            pass
-        time.sleep(0.5)
-    return False
-
-
-class ServerProcess:
-    """A server command in its own process group, stopped as a whole.
-
-    Use as a context manager, or `run_until_stopped()` to serve in the foreground until
-    Ctrl-C or SIGTERM.
-    """
-
-    def __init__(self, cmd: Sequence[str], grace: float = 15.0, **popen_kwargs):
-        self.cmd, self.grace, self.popen_kwargs = list(cmd), grace, popen_kwargs
-        self.process: Optional[subprocess.Popen] = None
-
-    def start(self) -> "ServerProcess":
-        self.process = subprocess.Popen(self.cmd, start_new_session=True, **self.popen_kwargs)
-        return self
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def group_alive(self) -> bool:
-        """Whether any process of the server's group is still there (the launcher or a worker)."""
-        if self.process is None:
-            return False
-        self.process.poll()  # reaps the launcher if it has exited
-        try:
-            os.killpg(self.process.pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        """Sends `sig` to the whole group, waits up to `grace` s, then SIGKILLs what is left."""
-        if self.process is None:
-            return 0
-        for current in (sig, signal.SIGKILL):
-            try:
-                os.killpg(self.process.pid, current)
-            except ProcessLookupError:
-                break
-            deadline = time.monotonic() + self.grace
-            while self.group_alive() and time.monotonic() < deadline:
-                time.sleep(0.1)
-            if not self.group_alive():
-                break
-        return self.process.wait()
-
-    def run_until_stopped(self) -> int:
-        """Serves until the server exits, or until SIGINT/SIGTERM, which stop the whole group.
-
-        Returns 0 after a requested stop, else the server's own exit status.
-        """
-        stop_requested = threading.Event()
-
-        def request_stop(signum, frame):
-            stop_requested.set()
-
-        previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            if self.process is None:
-                self.start()
-            while not stop_requested.is_set() and self.running:
-                stop_requested.wait(0.2)
-            if stop_requested.is_set():
-                self.stop(signal.SIGTERM)
-                return 0
-            return self.process.wait()
-        finally:
-            if self.group_alive():
-                self.stop(signal.SIGTERM)
-            for s, handler in previous.items():
-                signal.signal(s, handler)
-
-    def __enter__(self) -> "ServerProcess":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-
-def serve(cmd: Sequence[str], open_url: Optional[str] = None) -> None:
-    """Becomes the supervisor of `cmd` (exec: same pid, no TensorFlow); never returns.
+def supervise(args: Sequence[str], open_url: Optional[str] = None) -> None:
+    """Becomes the lean supervisor of the server `args` (exec: same pid, no TensorFlow); never returns.
 
     With `open_url`, opens it in a web browser once the server answers.
     """
     sys.stdout.flush()
     sys.stderr.flush()
-    # -I: isolated, so this folder's modules never shadow the standard library's.
-    args = [sys.executable, "-I", os.path.abspath(__file__)] + (["--open", open_url] if open_url else [])
-    os.execv(sys.executable, args + ["--", *cmd])
+    # -I: isolated, so the modules beside this file never shadow the standard library's.
+    script = [sys.executable, "-I", os.path.abspath(__file__)] + (["--open", open_url] if open_url else [])
+    os.execv(sys.executable, script + ["--", *args])
+
+
+def _open_when_up(address: str, timeout: float = 300.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(address.split("#")[0].rstrip("/") + "/health", timeout=2) as response:
+                if response.status == 200:
+                    webbrowser.open(address)
+                    return
+        time.sleep(0.5)
 
 
 def _main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(description="Run a server command until Ctrl-C/SIGTERM, then stop all of it.")
+    parser = argparse.ArgumentParser(description="Serve until Ctrl-C/SIGTERM, then stop the whole process group.")
     parser.add_argument("--open", metavar="URL", help="open URL in a web browser once the server answers")
-    parser.add_argument("cmd", nargs=argparse.REMAINDER)
-    args = parser.parse_args(argv)
-    cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
-    server = ServerProcess(cmd)
-    if args.open:
-        def open_when_up():
-            if wait_until_up(args.open.split("#")[0], alive=lambda: server.running):
-                webbrowser.open(args.open)
-
-        server.start()
-        threading.Thread(target=open_when_up, daemon=True).start()
-    return server.run_until_stopped()
+    parser.add_argument("args", nargs=argparse.REMAINDER)
+    parsed = parser.parse_args(argv)
+    if parsed.open:
+        threading.Thread(target=_open_when_up, args=(parsed.open,), daemon=True).start()
+    return serve(parsed.args[1:] if parsed.args[:1] == ["--"] else parsed.args)
 
 
 if __name__ == "__main__":

@@ -9,15 +9,17 @@ Data and the model are built before any MLflow run exists, so bad input leaves n
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Union
 
 import mlflow
 
-from lth_tf import data, masking, models, naming, tracking, weights
+from lth_tf import data, distribute, masking, models, naming, tracking, weights
 from lth_tf.config import ExperimentConfig
+from lth_tf.errors import UserError
 from lth_tf.tfkeras import keras
-from pipelines import descriptions, report
+from pipelines import descriptions, fanout, report
 from pipelines.child_runs import ChildRuns, Echo
 from pipelines.summary import RoundSummary, to_csv, to_markdown
 from pipelines.trial import MasksByRound, run_trial
@@ -48,15 +50,22 @@ class LotteryResult:
 
 def build_masked_model(cfg: ExperimentConfig, splits: data.Splits, model: ModelSource = None,
                        seed: Optional[int] = None) -> keras.Model:
-    """The masked network, initialized with `seed` (default `cfg.seed`) unless a built model brings its θ0."""
+    """The masked network, initialized with `seed` (default `cfg.seed`) unless a built model brings its θ0.
+
+    Built in the `--distribute` strategy's scope, so that it trains on every device.
+    """
+    if isinstance(model, keras.Model) and cfg.engine.distribute != "none":
+        raise UserError("--distribute builds the network under a tf.distribute strategy: pass a function "
+                        "that builds the model, not a built model")
     keras.utils.set_random_seed(cfg.seed if seed is None else seed)
-    if model is None:
-        model = models.build(cfg.model.model, splits.input_shape, splits.num_classes, cfg.model)
-    elif not isinstance(model, keras.Model):
-        model = model()
-    if masking.masked_layers(model):
-        return model
-    return masking.mask_model(model, cfg.model.unpruned_layers)
+    with distribute.scope(cfg.engine.distribute):
+        if model is None:
+            model = models.build(cfg.model.model, splits.input_shape, splits.num_classes, cfg.model)
+        elif not isinstance(model, keras.Model):
+            model = model()
+        if masking.masked_layers(model):
+            return model
+        return masking.mask_model(model, cfg.model.unpruned_layers)
 
 
 def trial_models(cfg: ExperimentConfig, splits: data.Splits, source: ModelSource):
@@ -89,7 +98,7 @@ def run(
     first = next(models_by_trial)  # builds (and checks) the model before any MLflow run exists
     experiment_id = tracking.open_experiment(cfg.tracking_uri, cfg.resolved_experiment_name)
     _describe_experiment(experiment_id, cfg)
-    with tracking.run_scope(
+    with _engine(cfg), tracking.run_scope(
         experiment_id=experiment_id,
         run_name=f"lottery-{cfg.pruning.mode}-seed{cfg.seed}" + (f"x{cfg.replicates}" if cfg.replicates > 1 else ""),
         tags={"kind": "experiment", "mode": cfg.pruning.mode, "identity": cfg.identity(), "family": cfg.family(),
@@ -103,11 +112,18 @@ def run(
         inputs = tracking.dataset_inputs(splits.name, {"train": splits.train, "validation": splits.validation,
                                                        "test": splits.test})
         tracking.log_inputs(parent.info.run_id, inputs)
-        runs = ChildRuns(cfg, splits, parent.info.run_id, echo, status, inputs)
+        runs = ChildRuns(cfg, splits, parent.info.run_id, echo, status, inputs=inputs)
         result.rounds = runs.summaries
         try:
-            for replicate, seed, network in _chain(first, models_by_trial):
-                result.trials.append(run_trial(network, cfg, runs, replicate, seed))
+            if cfg.fans_out:
+                store = fanout.Store(mlflow.get_tracking_uri(), experiment_id, parent.info.run_id)
+                for summaries, tickets in fanout.run_trials(cfg, splits, _chain(first, models_by_trial), store,
+                                                            runs.parent_metrics.record):
+                    result.rounds.extend(summaries)
+                    result.trials.append(tickets)
+            else:
+                for replicate, seed, network in _chain(first, models_by_trial):
+                    result.trials.append(run_trial(network, cfg, runs, replicate, seed))
         finally:
             if result.rounds:
                 tracking.log_text(to_csv(result.rounds), f"{naming.NETWORK_TABLE}.csv")
@@ -122,6 +138,11 @@ def _describe_experiment(experiment_id: str, cfg: ExperimentConfig) -> None:
     if descriptions.NOTE not in tags:
         client.set_experiment_tag(experiment_id, descriptions.NOTE, descriptions.experiment_note(cfg))
     client.set_experiment_tag(experiment_id, naming.SHARED_VIEW_TAG + naming.RUNS_VIEW_KEY, descriptions.runs_view())
+
+
+def _engine(cfg: ExperimentConfig):
+    """The Ray session the networks train in, or nothing: one after another in this process."""
+    return fanout.ray_session(cfg.engine) if cfg.fans_out else contextlib.nullcontext()
 
 
 def _log_report(run_id: str, echo: Echo) -> None:

@@ -95,7 +95,7 @@ def test_ui_serves_the_default_store(store, capsys, monkeypatch):
     (store / "mlruns").mkdir()
     (store / "mlruns" / "mlflow.db").touch()
     calls = []
-    monkeypatch.setattr(mlflow_server, "serve", lambda cmd, open_url: calls.append(cmd))
+    monkeypatch.setattr(mlflow_server, "supervise", lambda cmd, open_url: calls.append(cmd))
     code, out, _ = invoke(["ui", "--port", "5123"], capsys)
     assert code == 0 and "http://127.0.0.1:5123/#/experiments?workflowType=machine_learning" in out
     command = calls[0]

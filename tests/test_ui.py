@@ -15,12 +15,6 @@ from mlflow.tracking import MlflowClient
 from lth_tf import mlflow_server
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def processes_with(marker):
     """Pids whose environment carries `marker`: lth-tf and everything it started, orphans included."""
     found = []
@@ -43,14 +37,13 @@ def test_url_lands_on_the_runs_table():
     assert mlflow_server.url("0.0.0.0", 5000) == "http://127.0.0.1:5000/#/experiments?workflowType=machine_learning"
     assert mlflow_server.url("localhost", 80, "3") == "http://localhost:80/#/experiments/3/runs?workflowType=machine_learning"
     assert mlflow_server.url("h", 1, "3", "lth-tf").endswith("?workflowType=machine_learning&viewStateShareKey=lth-tf")
-    assert mlflow_server.command("sqlite:///x.db", "127.0.0.1", 5000)[-2:] == ["--workers", "1"]
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="finds the server's processes through /proc")
 def test_ui_answers_then_sigterm_stops_every_process_and_frees_the_port(tmp_path):
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
     experiment_id = MlflowClient(store).create_experiment("exp", artifact_location=(tmp_path / "a").as_uri())
-    port, marker = free_port(), f"LTH_TF_UI_TEST={uuid.uuid4().hex}"
+    port, marker = mlflow_server.free_port(), f"LTH_TF_UI_TEST={uuid.uuid4().hex}"
     env = {**os.environ, marker.split("=")[0]: marker.split("=")[1]}
     ui = subprocess.Popen([sys.executable, "-m", "lth_tf", "ui", "--port", str(port), "--backend-store-uri", store],
                           cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -58,7 +51,7 @@ def test_ui_answers_then_sigterm_stops_every_process_and_frees_the_port(tmp_path
     try:
         first = ui.stdout.readline()
         assert f"http://127.0.0.1:{port}/#/experiments/{experiment_id}/runs?workflowType=machine_learning" in first
-        assert mlflow_server.wait_until_up(f"http://127.0.0.1:{port}/", timeout=120, alive=lambda: ui.poll() is None)
+        mlflow_server.wait_until_healthy(f"http://127.0.0.1:{port}", ui, timeout=180)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/ajax-api/2.0/mlflow/experiments/get?experiment_id="
                                     f"{experiment_id}", timeout=10) as response:
             assert response.status == 200 and b'"exp"' in response.read()

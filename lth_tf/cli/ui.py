@@ -34,9 +34,10 @@ def ui(host, port, backend_store_uri, experiment, workers, open_browser):
             raise UserError("no runs yet in ./mlruns; run `lth-tf run` first (or pass --backend-store-uri)")
         artifact_root = tracking.default_artifact_root()
     address = mlflow_server.url(host, port, *_experiment_view(uri, experiment))
+    extra = ["--workers", str(workers)] + (["--default-artifact-root", artifact_root] if artifact_root else [])
     click.echo(f"MLflow UI: {address}  (starting; Ctrl-C to stop)")
-    mlflow_server.serve(mlflow_server.command(uri, host, port, workers, artifact_root),
-                        open_url=address if open_browser else None)
+    mlflow_server.supervise(mlflow_server.command("server", uri, host, port, *extra),
+                            open_url=address if open_browser else None)
 
 
 def _experiment_view(uri, name):
