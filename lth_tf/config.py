@@ -203,6 +203,9 @@ class ExperimentConfig:
     tracking_uri: Optional[str] = setting(
         None, "MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else SQLite in ./mlruns)."
     )
+    system_metrics: bool = setting(
+        False, "Also record CPU, memory and disk use of the run (MLflow system metrics, every 10 s)."
+    )
     preset: Optional[str] = setting(
         None, f"The paper's setup by name ({', '.join(PRESETS)}; see `lth-tf presets`); "
         "any other setting, in YAML or as a flag, overrides the preset's value."
@@ -315,6 +318,7 @@ def _hash(settings: Dict[str, Any]) -> str:
 
 NOT_IDENTITY = frozenset(
     {"experiment_name", "tracking_uri", "data_dir", "download", "steps_per_execution",
+     "system_metrics",  # what MLflow records about the machine, not the networks
      "preset",  # a preset only fills in other settings, which the identity already covers
      "workers", "ray_address",  # where networks train; results are bitwise the same
      "resume", "restart", "checkpoint_interval", "checkpoint_dir"}

@@ -5,10 +5,15 @@ runner for MLflow's GenAI jobs, which lth-tf never uses. Started here, it runs i
 session (process group) of its own with the job runner off, and stopping it signals the
 whole group: Ctrl-C or SIGTERM leaves no orphaned uvicorn or job-runner process behind,
 and a server that ignores SIGTERM is killed after a grace period.
+
+`supervise` (what `lth-tf ui` does) replaces the calling process, which holds TensorFlow
+(~800 MB), by this file run as a plain script: `serve` then runs in a supervisor that
+needs only the standard library and costs about 20 MB while the server runs.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import signal
@@ -16,8 +21,13 @@ import socket
 import subprocess
 import sys
 import time
+import threading
 import urllib.request
-from typing import Iterator, List, Optional
+import webbrowser
+from typing import Iterator, List, Optional, Sequence
+
+RUNS_VIEW = "workflowType=machine_learning"
+"""MLflow 3 opens an experiment in its GenAI view; this query lands on the runs table."""
 
 LEAN_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
 """No GenAI job runner: one process fewer, and nothing lth-tf needs."""
@@ -118,3 +128,48 @@ def tracking_server_command(backend_store_uri: str, artifacts_destination: str, 
     if workers:
         extra += ["--workers", str(workers)]
     return command("server", backend_store_uri, host, port, *extra)
+
+
+def url(host: str, port: int, experiment_id: Optional[str] = None, view: Optional[str] = None) -> str:
+    """The address that opens on the runs table: of one experiment (in its shared `view`), or the list."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    page = f"experiments/{experiment_id}/runs" if experiment_id else "experiments"
+    shared = f"&viewStateShareKey={view}" if experiment_id and view else ""
+    return f"http://{shown}:{port}/#/{page}?{RUNS_VIEW}{shared}"
+
+
+def supervise(args: Sequence[str], open_url: Optional[str] = None) -> None:
+    """Becomes the lean supervisor of the server `args` (exec: same pid, no TensorFlow); never returns.
+
+    With `open_url`, opens it in a web browser once the server answers.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # -I: isolated, so the modules beside this file never shadow the standard library's.
+    script = [sys.executable, "-I", os.path.abspath(__file__)] + (["--open", open_url] if open_url else [])
+    os.execv(sys.executable, script + ["--", *args])
+
+
+def _open_when_up(address: str, timeout: float = 300.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(address.split("#")[0].rstrip("/") + "/health", timeout=2) as response:
+                if response.status == 200:
+                    webbrowser.open(address)
+                    return
+        time.sleep(0.5)
+
+
+def _main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(description="Serve until Ctrl-C/SIGTERM, then stop the whole process group.")
+    parser.add_argument("--open", metavar="URL", help="open URL in a web browser once the server answers")
+    parser.add_argument("args", nargs=argparse.REMAINDER)
+    parsed = parser.parse_args(argv)
+    if parsed.open:
+        threading.Thread(target=_open_when_up, args=(parsed.open,), daemon=True).start()
+    return serve(parsed.args[1:] if parsed.args[:1] == ["--"] else parsed.args)
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

@@ -92,3 +92,7 @@ MEAN_STD_TABLE = "mean_std"
 """The report's mean ± std table per kind and round (`report/mean_std.csv`, `.md`)."""
 REPORT = "report"
 """Artifact folder of the parent's report: figures and the mean ± std table."""
+
+RUNS_VIEW_KEY = "lth-tf"
+"""The shared view of the runs table each experiment carries (`mlflow.sharedViewState.lth-tf`)."""
+SHARED_VIEW_TAG = "mlflow.sharedViewState."

@@ -241,3 +241,17 @@ def open_store(tracking_uri: Optional[str]) -> MlflowClient:
     with store_lock(uri):  # never read a store another process is still creating
         retry_locked(client.search_experiments, max_results=1)
     return client
+
+
+def dataset_inputs(name: str, splits: Dict[str, Tuple[np.ndarray, np.ndarray]]) -> List["mlflow.entities.DatasetInput"]:
+    """The data as MLflow datasets, one per split (name, digest, shapes), for the runs' Datasets panel."""
+    from mlflow.entities import DatasetInput, InputTag
+    from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
+
+    return [DatasetInput(mlflow.data.from_numpy(x, targets=y, name=name)._to_mlflow_entity(),
+                         [InputTag(MLFLOW_DATASET_CONTEXT, split)])
+            for split, (x, y) in splits.items()]
+
+
+def log_inputs(run_id: str, inputs: List["mlflow.entities.DatasetInput"]) -> None:
+    retry_locked(MlflowClient().log_inputs, run_id, datasets=inputs)

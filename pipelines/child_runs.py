@@ -39,6 +39,7 @@ from lth_tf.data import Splits
 from lth_tf.tfkeras import keras
 from lth_tf.training import train_round
 from pipelines import run_index
+from pipelines.descriptions import NOTE, network_note
 from pipelines.run_index import MetricLog, NetworkKey, is_finished, mask_artifact, network_tags
 from pipelines.summary import RoundSummary, summarize
 
@@ -49,7 +50,7 @@ Spawn = Callable[[str, int, int, int, masking.Masks, weights.Snapshot], Callable
 
 
 class ParentMetrics:
-    """The parent's `KIND.METRIC` at step = round: the mean over replicates, once all of them are in.
+    """The parent's `rounds/KIND/METRIC` at step = round: the mean over replicates, once all of them are in.
 
     Replicates may finish in any order on Ray; the mean is taken in replicate order, so it
     is bitwise the same as the sequential run's.
@@ -83,8 +84,9 @@ class ChildRuns:
     def __init__(self, cfg: ExperimentConfig, splits: Splits, parent_run_id: str,
                  echo: Echo = print, status: Optional[Echo] = None, *,
                  log_parent_means: bool = True, spawn: Optional[Spawn] = None, on_worker: bool = False,
-                 existing: Optional[Mapping[NetworkKey, Run]] = None, checkpoints: Optional[Path] = None):
-        self.cfg, self.splits, self.parent_run_id = cfg, splits, parent_run_id
+                 existing: Optional[Mapping[NetworkKey, Run]] = None, checkpoints: Optional[Path] = None,
+                 inputs: Sequence = ()):
+        self.cfg, self.splits, self.parent_run_id, self.inputs = cfg, splits, parent_run_id, list(inputs)
         self.echo, self.status = echo, status
         self.existing, self.checkpoints = dict(existing or {}), checkpoints
         self.summaries: List[RoundSummary] = []
@@ -119,7 +121,8 @@ class ChildRuns:
             self.echo(f"{label}: finished before, in run {previous.info.run_id}")
             return summary, kept
         tags = {**network_tags(kind, round_, replicate), "seed": str(seed),
-                "remaining_fraction": f"{remaining['total']:.6f}"}
+                "remaining_fraction": f"{remaining['total']:.6f}",
+                NOTE: network_note(kind, round_, seed, remaining["total"])}
         if self.on_worker:
             replace_earlier_attempts(self.parent_run_id, kind, round_, replicate)
             tags["worker"] = f"{socket.gethostname()}:{os.getpid()}"
@@ -131,6 +134,8 @@ class ChildRuns:
             child_id = child.info.run_id
             log = MetricLog(child_id, resumed=previous is not None)
             tracking.log_params(naming.network_params(round_, replicate, seed, remaining["total"]))
+            if self.inputs and previous is None:
+                tracking.log_inputs(child_id, self.inputs)
             tracking.log_arrays(masks, mask_artifact(round_))
             callbacks = [*callbacks, MlflowMetrics(log)]
             if self.status:

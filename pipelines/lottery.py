@@ -22,7 +22,7 @@ from lth_tf import compile_settings, data, distribute, masking, models, naming, 
 from lth_tf.config import ExperimentConfig
 from lth_tf.errors import UserError
 from lth_tf.tfkeras import keras
-from pipelines import fanout, report, resume, run_index
+from pipelines import descriptions, fanout, report, resume, run_index
 from pipelines.child_runs import ChildRuns, Echo
 from pipelines.summary import RoundSummary, to_csv, to_markdown
 from pipelines.trial import MasksByRound, run_trial
@@ -121,6 +121,7 @@ def run(
     echo(f"compile: {compile_settings.describe(cfg.training.jit_compile, first[2])}, precision {cfg.training.precision}")
     cfg = with_resolved_jit_compile(cfg, first[2])  # what ran, in the params and the identity
     experiment_id = tracking.open_experiment(cfg.tracking_uri, cfg.resolved_experiment_name)
+    _describe_experiment(experiment_id, cfg)
     root = resume.checkpoint_root(cfg)
     previous = resume.choose_parent(experiment_id, cfg, root)
     if previous is not None and run_index.is_finished(previous):
@@ -133,12 +134,15 @@ def run(
         echo(f"resuming run {previous.info.run_id}: {sum(map(run_index.is_finished, existing.values()))} "
              "networks finished before")
         started = dict(run_id=previous.info.run_id, nested=parent_run_id is not None,
+                       log_system_metrics=cfg.system_metrics,
                        tags={resume.RESUMES_TAG: str(resume.resumes(previous) + 1)})
     else:
         started = dict(
             experiment_id=experiment_id, nested=parent_run_id is not None, parent_run_id=parent_run_id,
             run_name=f"lottery-{cfg.pruning.mode}-seed{cfg.seed}" + (f"x{cfg.replicates}" if cfg.replicates > 1 else ""),
-            tags={"kind": "experiment", "mode": cfg.pruning.mode, "identity": cfg.identity(), "family": cfg.family()},
+            tags={"kind": "experiment", "mode": cfg.pruning.mode, "identity": cfg.identity(), "family": cfg.family(),
+                  descriptions.NOTE: descriptions.parent_note(cfg, splits)},
+            log_system_metrics=cfg.system_metrics,
         )
     with _engine(cfg), tracking.run_scope(**started) as parent, resume.owning(parent.info.run_id, root):
         result = LotteryResult(experiment_id, parent.info.run_id)
@@ -146,8 +150,12 @@ def run(
         params = parent_params(cfg, splits, prunable)
         logged = previous.data.params if previous is not None else {}
         tracking.log_params({k: v for k, v in params.items() if k not in logged})
+        inputs = tracking.dataset_inputs(splits.name, {"train": splits.train, "validation": splits.validation,
+                                                       "test": splits.test})
+        if previous is None:
+            tracking.log_inputs(parent.info.run_id, inputs)
         runs = ChildRuns(cfg, splits, parent.info.run_id, echo, status, existing=existing,
-                         checkpoints=root / parent.info.run_id)
+                         checkpoints=root / parent.info.run_id, inputs=inputs)
         result.rounds = runs.summaries
         try:
             if cfg.fans_out:
@@ -180,6 +188,14 @@ def finished_result(parent: Run) -> LotteryResult:
             by_replicate.setdefault(summary.replicate, {})[(summary.kind, summary.round)] = masks
     result.trials = [by_replicate[r] for r in sorted(by_replicate)]
     return result
+
+
+def _describe_experiment(experiment_id: str, cfg: ExperimentConfig) -> None:
+    """The experiment's description (kept if there is one) and its runs-table view."""
+    client, tags = mlflow.MlflowClient(), mlflow.get_experiment(experiment_id).tags
+    if descriptions.NOTE not in tags:
+        client.set_experiment_tag(experiment_id, descriptions.NOTE, descriptions.experiment_note(cfg))
+    client.set_experiment_tag(experiment_id, naming.SHARED_VIEW_TAG + naming.RUNS_VIEW_KEY, descriptions.runs_view())
 
 
 def parent_params(cfg: ExperimentConfig, splits: data.Splits, prunable: int) -> dict:

@@ -7,7 +7,7 @@ import mlflow
 import pytest
 
 from conftest import invoke
-from lth_tf import tracking
+from lth_tf import mlflow_server, tracking
 
 
 def no_runs_recorded(store) -> bool:
@@ -95,10 +95,10 @@ def test_ui_serves_the_default_store(store, capsys, monkeypatch):
     (store / "mlruns").mkdir()
     (store / "mlruns" / "mlflow.db").touch()
     calls = []
-    monkeypatch.setattr(subprocess, "call", lambda command: calls.append(command) or 0)
+    monkeypatch.setattr(mlflow_server, "supervise", lambda cmd, open_url: calls.append(cmd))
     code, out, _ = invoke(["ui", "--port", "5123"], capsys)
-    assert code == 0 and "http://127.0.0.1:5123" in out
+    assert code == 0 and "http://127.0.0.1:5123/#/experiments?workflowType=machine_learning" in out
     command = calls[0]
-    assert command[1:4] == ["-m", "mlflow", "ui"]
+    assert command[1:4] == ["-m", "mlflow", "server"] and command[command.index("--workers") + 1] == "1"
     assert command[command.index("--backend-store-uri") + 1] == tracking.default_tracking_uri()
     assert command[command.index("--default-artifact-root") + 1] == tracking.default_artifact_root()

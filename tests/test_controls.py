@@ -177,6 +177,8 @@ def test_pipeline_trains_each_control_from_what_it_claims(store, tiny_config, ti
         assert random_mask[key].sum() == ticket_mask[key].sum()
     assert (random_mask["fc1"] != ticket_mask["fc1"]).any()
     assert_start("random_prune", theta0, random_mask)
+    note = by_kind["reinit"].data.tags["mlflow.note.content"]  # each network's run says what it is
+    assert note.startswith("Reinit control of round 2: the ticket's mask on weights drawn afresh") and "seed 0" in note
     noise_start = starts[("noise", "2")][0][ticket_mask["fc1"]] - theta0[0][ticket_mask["fc1"]]
     assert np.std(noise_start) == pytest.approx(0.5 * np.std(theta0[0]), rel=0.15)
     assert all(r.info.status == "FINISHED" for r in runs)

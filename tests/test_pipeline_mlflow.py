@@ -1,5 +1,7 @@
 """End to end: what a lottery-ticket experiment leaves in MLflow, and how failures end."""
 
+import json
+
 import mlflow
 import numpy as np
 import pytest
@@ -67,6 +69,21 @@ def test_experiment_lands_in_mlflow_with_parent_rounds_metrics_and_masks(store, 
     assert len(csv_text.strip().splitlines()) == 4 and "early_stop_iteration" in csv_text
     report = {a.path for a in client.list_artifacts(result.run_id, "report")}
     assert {"report/accuracy_vs_remaining.png", "report/mean_std.csv", "report/mean_std.md"} <= report
+
+    # Descriptions and the Datasets panel.
+    assert "rounds/ticket/early_stop_test_accuracy" in parent.data.tags["mlflow.note.content"]
+    experiment_tags = client.get_experiment(result.experiment_id).tags
+    assert "report/" in experiment_tags["mlflow.note.content"]
+    view = json.loads(experiment_tags["mlflow.sharedViewState.lth-tf"])  # the runs table's columns
+    assert "metrics.`summary/early_stop_test_accuracy`" in view["selectedColumns"]
+    assert {f"metrics.`{c.split('`')[1]}`" for c in view["selectedColumns"] if c.startswith("metrics.")} <= {
+        f"metrics.`{k}`" for k in children[1].data.metrics}
+    assert children[0].data.tags["mlflow.note.content"].startswith("The dense network (round 0)")
+    assert children[2].data.tags["mlflow.note.content"].startswith("The ticket of round 2:")
+    for run in (parent, children[1]):
+        inputs = {i.tags[0].value: i.dataset for i in run.inputs.dataset_inputs}
+        assert set(inputs) == {"train", "validation", "test"} and inputs["train"].name == "tiny"
+        assert '"targets_shape": [600]' in inputs["train"].profile
 
 
 def test_one_shot_prunes_the_dense_network_straight_to_each_iterative_level(store, tiny_config, tiny_splits):

@@ -1,9 +1,6 @@
-"""`lth-tf ui`: the MLflow UI on the lth-tf store."""
+"""`lth-tf ui`: the MLflow UI on the lth-tf store, opening on the runs table."""
 
 from __future__ import annotations
-
-import subprocess
-import sys
 
 import click
 
@@ -16,15 +13,49 @@ from lth_tf.errors import UserError
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
 @click.option("--backend-store-uri", default=None,
               help="Store to show (default: $MLFLOW_TRACKING_URI, else SQLite in ./mlruns).")
-def ui(host, port, backend_store_uri):
-    """Start the MLflow UI on the lth-tf store, to compare rounds and experiments."""
-    from lth_tf import tracking
+@click.option("--experiment", default=None, metavar="NAME",
+              help="Print (and open) this experiment's runs  [default: the only experiment, else the list].")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Server worker processes (each ~250 MB; one is plenty for one user).")
+@click.option("--open/--no-open", "open_browser", default=False,
+              help="Open the runs table in a web browser once the server answers.  [default: off]")
+def ui(host, port, backend_store_uri, experiment, workers, open_browser):
+    """Start the MLflow UI on the lth-tf store, to compare rounds and experiments.
+
+    Prints the address of the runs table (MLflow 3 would open experiments in its GenAI
+    view). Ctrl-C or SIGTERM stops the server with all its worker processes.
+    """
+    from lth_tf import mlflow_server, tracking
 
     uri = tracking.resolve_tracking_uri(backend_store_uri)
-    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", host, "--port", str(port)]
+    artifact_root = None
     if uri == tracking.default_tracking_uri():
         if not (tracking.DEFAULT_DIR / "mlflow.db").exists():
             raise UserError("no runs yet in ./mlruns; run `lth-tf run` first (or pass --backend-store-uri)")
-        command += ["--default-artifact-root", tracking.default_artifact_root()]
-    click.echo(f"MLflow UI on http://{host}:{port} (Ctrl-C to stop)")
-    raise SystemExit(subprocess.call(command))
+        artifact_root = tracking.default_artifact_root()
+    address = mlflow_server.url(host, port, *_experiment_view(uri, experiment))
+    extra = ["--workers", str(workers)] + (["--default-artifact-root", artifact_root] if artifact_root else [])
+    click.echo(f"MLflow UI: {address}  (starting; Ctrl-C to stop)")
+    mlflow_server.supervise(mlflow_server.command("server", uri, host, port, *extra),
+                            open_url=address if open_browser else None)
+
+
+def _experiment_view(uri, name):
+    """(experiment id, shared view key) to land on: `name`, or the store's only experiment; (None, None) for the list."""
+    from mlflow.tracking import MlflowClient
+
+    from lth_tf import naming
+
+    client = MlflowClient(uri)
+    if name:
+        found = client.get_experiment_by_name(name)
+        if found is None:
+            raise UserError(f"no experiment '{name}' in {uri}")
+    else:
+        ours = [e for e in client.search_experiments() if e.name != "Default"]
+        found = ours[0] if len(ours) == 1 else None
+    if found is None:
+        return None, None
+    has_view = naming.SHARED_VIEW_TAG + naming.RUNS_VIEW_KEY in found.tags
+    return found.experiment_id, naming.RUNS_VIEW_KEY if has_view else None
+
