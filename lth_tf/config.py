@@ -148,6 +148,12 @@ class ExperimentConfig:
     tracking_uri: Optional[str] = setting(
         None, "MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else SQLite in ./mlruns)."
     )
+    log_models: str = setting(
+        "final", "Trained networks logged as MLflow Models (servable, registrable, exportable with "
+        "`lth-tf export`): none; final = each trial's dense network and sparsest ticket; all = every "
+        "trained network, controls included.",
+        choices=("none", "final", "all"),
+    )
     preset: Optional[str] = setting(
         None, f"The paper's setup by name ({', '.join(PRESETS)}; see `lth-tf presets`); "
         "any other setting, in YAML or as a flag, overrides the preset's value."
@@ -231,8 +237,8 @@ def _hash(settings: Dict[str, Any]) -> str:
 
 
 NOT_IDENTITY = frozenset(
-    {"experiment_name", "tracking_uri", "data_dir", "download", "steps_per_execution", "jit_compile",
-     "preset"}  # a preset only fills in other settings, which the identity already covers
+    {"experiment_name", "tracking_uri", "log_models", "data_dir", "download", "steps_per_execution",
+     "jit_compile", "preset"}  # a preset only fills in other settings, which the identity already covers
 )
 """Settings that do not change results: where runs are tracked, where data lives, speed-only switches."""
 NOT_FAMILY = NOT_IDENTITY | {"seed", "replicates"}

@@ -9,6 +9,7 @@ elsewhere. Runs always end with a status that says what happened: FINISHED, FAIL
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
 import tempfile
@@ -79,11 +80,12 @@ def log_metrics(run_id: str, metrics: Dict[str, float], step: int) -> None:
     )
 
 
-def log_arrays(arrays: Dict[str, np.ndarray], artifact_file: str, run_id: Optional[str] = None) -> None:
-    """Saves `{name: array}` as an .npz artifact (no pickle: load with `np.load`)."""
+def log_arrays(arrays: Dict[str, np.ndarray], artifact_file: str, run_id: Optional[str] = None) -> str:
+    """Saves `{name: array}` as an .npz artifact (no pickle: load with `np.load`); returns its SHA-256."""
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     log_bytes(buffer.getvalue(), artifact_file, run_id)
+    return hashlib.sha256(buffer.getvalue()).hexdigest()
 
 
 def log_text(text: str, artifact_file: str, run_id: Optional[str] = None) -> None:

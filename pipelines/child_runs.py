@@ -2,9 +2,10 @@
 
 A child run is tagged with what it is (`kind`, `round`, `replicate`, `seed`,
 `remaining_fraction`), holds its mask and its metrics with step = iteration, and ends
-with its summary. The parent charts each summary against the round as
-`KIND.METRIC` (the mean over replicates once the last replicate has that round), so the
-MLflow UI compares tickets with their controls round by round.
+with its summary and, if `--log-models` selects it, the trained network as an MLflow
+Model. The parent charts each summary against the round as `KIND.METRIC` (the mean over
+replicates once the last replicate has that round), so the MLflow UI compares tickets
+with their controls round by round.
 """
 
 from __future__ import annotations
@@ -20,9 +21,15 @@ from lth_tf.config import ExperimentConfig
 from lth_tf.data import Splits
 from lth_tf.tfkeras import keras
 from lth_tf.training import RoundHistory, train_round
+from pipelines import logged_models
 from pipelines.summary import RoundSummary, summarize
 
 Echo = Callable[[str], None]
+
+
+def mask_artifact(round_: int) -> str:
+    """Where a network's run keeps its mask."""
+    return f"masks/round_{round_:02d}.npz"
 
 
 class ChildRuns:
@@ -55,7 +62,7 @@ class ChildRuns:
         with tracking.run_scope(nested=True, run_name=f"{kind} round {round_:02d} seed {seed} "
                                 f"({remaining['total']:.1%})", tags=tags) as child:
             child_id = child.info.run_id
-            tracking.log_arrays(masks, f"masks/round_{round_:02d}.npz")
+            mask_sha256 = tracking.log_arrays(masks, mask_artifact(round_))
             callbacks = [*callbacks, MlflowMetrics(lambda metrics, step: tracking.log_metrics(child_id, metrics, step))]
             if self.status:
                 callbacks.append(Progress(label, self.cfg.training.iterations, self.status))
@@ -63,6 +70,9 @@ class ChildRuns:
             summary = summarize(round_, kind, replicate, seed, remaining["total"], history)
             per_layer = {f"remaining_fraction.{k}": v for k, v in remaining.items() if k != "total"}
             tracking.log_metrics(child_id, {**summary.metrics(), **per_layer}, step=round_)
+            if logged_models.wanted(self.cfg.log_models, kind, round_, self.cfg.pruning.rounds):
+                logged_models.log_network(model, self.splits.test[0], f"{kind}-round-{round_:02d}",
+                                          {**tags, "mask_sha256": mask_sha256, "experiment_run": self.parent_run_id})
         self._record(summary)
         self.echo(
             f"{label}: early stop at {summary.early_stop_iteration}, test acc "
