@@ -124,12 +124,15 @@ class PruningHparams:
 @dataclass
 class ControlHparams:
     controls: Tuple[str, ...] = setting(
-        (), "Controls trained beside the tickets, comma-separated: reinit (ticket's mask, fresh weights), "
+        ("reinit",), "Controls trained beside the tickets, comma-separated ('' for none): reinit (ticket's "
+        "mask, fresh weights: the comparison that makes a ticket a winning one), "
         "random_prune (random mask, same per-layer counts, θ0), fine_tune (prune the trained weights and "
         "keep training, no reset), noise (θ0 + noise), rewind (reset to θk of the dense run)."
     )
     control_rounds: Tuple[int, ...] = setting(
-        (), "Rounds at which the controls run, comma-separated (default: every pruned round)."
+        (3, 7, 12), "Rounds at which the controls run, comma-separated; rounds past --rounds are skipped; "
+        "'' for every pruned round. The default, rounds 3, 7 and 12, leaves 51%, 21% and 7% of the weights "
+        "at the default rates: the paper's comparison points."
     )
     noise_scale: float = setting(0.5, "Noise control: standard deviations of each layer's θ0 added to θ0.")
     rewind_to: int = setting(500, "Rewind control: the dense run's iteration k whose weights θk survivors reset to.")
@@ -187,7 +190,7 @@ class ExperimentConfig:
     def control_rounds(self, rounds: int) -> List[int]:
         """The pruned rounds (1..rounds) at which the controls run."""
         chosen = self.controls.control_rounds
-        return sorted(set(chosen)) if chosen else list(range(1, rounds + 1))
+        return sorted({r for r in chosen if r <= rounds}) if chosen else list(range(1, rounds + 1))
 
     def validate(self) -> "ExperimentConfig":
         t, p, d = self.training, self.pruning, self.dataset
@@ -207,7 +210,7 @@ class ExperimentConfig:
         c = self.controls
         _check(self.replicates >= 1, f"--replicates must be at least 1, got {self.replicates}")
         for round_ in c.control_rounds:
-            _check(1 <= round_ <= p.rounds, f"--control-rounds: {round_} is not a pruned round (1..{p.rounds})")
+            _check(round_ >= 1, f"--control-rounds: {round_} is not a pruned round (1 or more)")
         _check(c.noise_scale >= 0, f"--noise-scale must be non-negative, got {c.noise_scale}")
         if "rewind" in c.controls:
             _check(

@@ -41,7 +41,8 @@ def resolve_tracking_uri(uri: Optional[str]) -> str:
 def open_experiment(tracking_uri: Optional[str], name: str) -> str:
     """Points MLflow at the store and makes `name` the active experiment; returns its id.
 
-    The default store is created on first use.
+    The default store is created on first use. Inside `mlflow run` (an MLflow Project),
+    the project's run becomes the experiment's parent run, so its experiment is used.
     """
     uri = resolve_tracking_uri(tracking_uri)
     is_default = uri == default_tracking_uri()
@@ -49,6 +50,10 @@ def open_experiment(tracking_uri: Optional[str], name: str) -> str:
         (DEFAULT_DIR / "artifacts").mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
     try:
+        project_run = os.environ.get("MLFLOW_RUN_ID")
+        if project_run:
+            experiment_id = MlflowClient().get_run(project_run).info.experiment_id
+            return mlflow.set_experiment(experiment_id=experiment_id).experiment_id
         experiment = mlflow.get_experiment_by_name(name)
         if experiment is None:
             mlflow.create_experiment(name, artifact_location=default_artifact_root() if is_default else None)
@@ -70,6 +75,14 @@ def run_scope(**start_run_kwargs) -> Iterator[mlflow.ActiveRun]:
         mlflow.end_run("FAILED")
         raise
     mlflow.end_run("FINISHED")
+
+
+def log_params(params: Dict[str, object]) -> None:
+    """Logs the active run's params, leaving out those already logged: under `mlflow run` the
+    project logged its parameters as the user spelled them (`0.20`), which MLflow will not overwrite."""
+    run = mlflow.active_run()
+    logged = MlflowClient().get_run(run.info.run_id).data.params
+    mlflow.log_params({k: v for k, v in params.items() if k not in logged})
 
 
 def log_metrics(run_id: str, metrics: Dict[str, float], step: int) -> None:

@@ -12,8 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Union
 
-import mlflow
-
 from lth_tf import data, masking, models, tracking, weights
 from lth_tf.config import ExperimentConfig
 from lth_tf.tfkeras import keras
@@ -95,8 +93,8 @@ def run(
     ) as parent:
         result = LotteryResult(experiment_id, parent.info.run_id)
         prunable = sum(m.size for m in masking.get_masks(first[2]).values())
-        mlflow.log_params({**cfg.flat(), **splits.sizes(), "prunable_weights": prunable,
-                           "output_rate_used": cfg.output_rate})
+        tracking.log_params({**cfg.flat(), **splits.sizes(), "prunable_weights": prunable,
+                             "output_rate_used": cfg.output_rate})
         runs = ChildRuns(cfg, splits, parent.info.run_id, echo, status)
         result.rounds = runs.summaries
         try:
