@@ -127,6 +127,7 @@ def open_store(tracking_uri: Optional[str]) -> MlflowClient:
     Also points `mlflow` at it, so artifact downloads and logging go to the same store.
     """
     uri = resolve_tracking_uri(tracking_uri)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no bars in a command's output
     if uri == default_tracking_uri() and not (DEFAULT_DIR / "mlflow.db").exists():
         raise UserError("no runs yet in ./mlruns; run `lth-tf run` first (or pass --tracking-uri)")
     mlflow.set_tracking_uri(uri)

@@ -100,4 +100,4 @@ def find(experiment_id: str, run_id: str) -> Optional[str]:
 
 def load(model_uri: str) -> keras.Model:
     """A logged network as a tf_keras model."""
-    return mlflow.tensorflow.load_model(model_uri)
+    return mlflow.tensorflow.load_model(model_uri, keras_model_kwargs={"compile": False})

@@ -11,7 +11,8 @@ from lth_tf import pruning, tracking
 from lth_tf.errors import UserError
 from lth_tf.tfkeras import keras
 
-FAST = dict(iterations=20, eval_interval=10, rounds=2, batch_size=20, steps_per_execution=5, echo=None)
+FAST = dict(iterations=20, eval_interval=10, rounds=2, batch_size=20, steps_per_execution=5, log_models="none",
+            echo=None)
 
 
 def _arrays(n, seed):
