@@ -24,6 +24,7 @@ import mlflow
 import numpy as np
 
 from lth_tf import masking
+from lth_tf.errors import UserError
 from lth_tf.tfkeras import keras
 
 SETTINGS = ("none", "final", "all")
@@ -100,4 +101,9 @@ def find(experiment_id: str, run_id: str) -> Optional[str]:
 
 def load(model_uri: str) -> keras.Model:
     """A logged network as a tf_keras model."""
-    return mlflow.tensorflow.load_model(model_uri, keras_model_kwargs={"compile": False})
+    model = mlflow.tensorflow.load_model(model_uri, keras_model_kwargs={"compile": False})
+    if not isinstance(model, keras.Model):  # MLflow saw no Keras model: tf.keras was Keras 3 when it was logged
+        raise UserError(f"{model_uri} was logged as a bare TensorFlow SavedModel (TensorFlow was imported before "
+                        "lth_tf, so tf.keras was Keras 3); it serves, but export needs a Keras model: import "
+                        "lth_tf first")
+    return model
