@@ -13,7 +13,7 @@ from typing import Dict, Tuple
 
 import numpy as np
 
-from lth_tf import criteria, masking, pruning, tracking, weights
+from lth_tf import criteria, masking, naming, pruning, tracking, weights
 from lth_tf.callbacks import RecordWeights, ResetToInitialWeights, StartFrom
 from lth_tf.config import ExperimentConfig
 from lth_tf.tfkeras import keras
@@ -56,11 +56,6 @@ def pruning_rng(seed: int, kind: str, level: int) -> np.random.Generator:
     return np.random.default_rng([seed, level, 0 if kind == "ticket" else 1])
 
 
-def initial_weights_artifact(seed: int) -> str:
-    """Where the experiment's run keeps θ0 of a seed."""
-    return f"initial_weights/seed_{seed}.npz"
-
-
 def run_trial(model: keras.Model, cfg: ExperimentConfig, runs: ChildRuns, replicate: int, seed: int) -> MasksByRound:
     """Trains everything one seed contributes; returns the tickets' masks by (kind, round)."""
     p, c = cfg.pruning, cfg.controls
@@ -71,7 +66,7 @@ def run_trial(model: keras.Model, cfg: ExperimentConfig, runs: ChildRuns, replic
     runs.train(model, "ticket", 0, replicate, seed, dense_masks, [reset, record],
                align_to=[c.rewind_to] if rewinding else [])
     initial, dense_trained = reset.initial_weights, weights.take(model)
-    tracking.log_arrays(reset.initial_by_name(), initial_weights_artifact(seed))
+    tracking.log_arrays(reset.initial_by_name(), naming.initial_weights_artifact(seed))
     tickets: MasksByRound = {("ticket", 0): dense_masks}
     control_rounds = set(cfg.control_rounds(p.rounds))
     primary = "one_shot" if p.mode == "one_shot" else "ticket"
