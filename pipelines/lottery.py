@@ -10,12 +10,14 @@ Data and the model are built before any MLflow run exists, so bad input leaves n
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Union
 
 import mlflow
+import numpy as np
 
-from lth_tf import data, distribute, masking, models, naming, tracking, weights
+from lth_tf import compile_settings, data, distribute, masking, models, naming, precision, tracking, weights
 from lth_tf.config import ExperimentConfig
 from lth_tf.errors import UserError
 from lth_tf.tfkeras import keras
@@ -58,11 +60,14 @@ def build_masked_model(cfg: ExperimentConfig, splits: data.Splits, model: ModelS
         raise UserError("--distribute builds the network under a tf.distribute strategy: pass a function "
                         "that builds the model, not a built model")
     keras.utils.set_random_seed(cfg.seed if seed is None else seed)
-    with distribute.scope(cfg.engine.distribute):
+    with distribute.scope(cfg.engine.distribute), precision.policy(cfg.training.precision):
         if model is None:
             model = models.build(cfg.model.model, splits.input_shape, splits.num_classes, cfg.model)
         elif not isinstance(model, keras.Model):
             model = model()
+        else:
+            precision.check_built(model, cfg.training.precision)
+        model = precision.float32_logits(model)
         if masking.masked_layers(model):
             return model
         return masking.mask_model(model, cfg.model.unpruned_layers)
@@ -80,9 +85,16 @@ def trial_models(cfg: ExperimentConfig, splits: data.Splits, source: ModelSource
         if built is None:
             yield replicate, seed, build_masked_model(cfg, splits, source, seed)
             continue
-        if replicate > 0:
+        if replicate > 0:  # dense again first: the last trial's masks must not zero the new θ0
+            masking.set_masks(built, {k: np.ones_like(m) for k, m in masking.get_masks(built).items()})
             weights.restore(built, weights.fresh_initialization(built, seed))
         yield replicate, seed, built
+
+
+def with_resolved_jit_compile(cfg: ExperimentConfig, model: keras.Model) -> ExperimentConfig:
+    """`cfg` with `--jit-compile` decided (see `compile_settings`), never left to 'auto'."""
+    jit_compile = compile_settings.resolve_jit_compile(cfg.training.jit_compile, model)
+    return dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, jit_compile=jit_compile))
 
 
 def run(
@@ -94,8 +106,11 @@ def run(
 ) -> LotteryResult:
     """Runs every trial and tracks it; returns the summaries and the tickets' masks."""
     splits = splits or data.load(cfg.dataset)
+    splits.check_batch_size(cfg.training.batch_size)
     models_by_trial = trial_models(cfg, splits, model)
     first = next(models_by_trial)  # builds (and checks) the model before any MLflow run exists
+    echo(f"compile: {compile_settings.describe(cfg.training.jit_compile, first[2])}, precision {cfg.training.precision}")
+    cfg = with_resolved_jit_compile(cfg, first[2])  # what ran, in the params and the identity
     experiment_id = tracking.open_experiment(cfg.tracking_uri, cfg.resolved_experiment_name)
     with _engine(cfg), tracking.run_scope(
         experiment_id=experiment_id,
@@ -104,8 +119,7 @@ def run(
     ) as parent:
         result = LotteryResult(experiment_id, parent.info.run_id)
         prunable = sum(m.size for m in masking.get_masks(first[2]).values())
-        tracking.log_params({**cfg.flat(), **splits.sizes(), "prunable_weights": prunable,
-                             "output_rate_used": cfg.output_rate})
+        tracking.log_params(parent_params(cfg, splits, prunable))
         runs = ChildRuns(cfg, splits, parent.info.run_id, echo, status)
         result.rounds = runs.summaries
         try:
@@ -124,6 +138,16 @@ def run(
                 tracking.log_text(to_markdown(result.rounds), f"{naming.NETWORK_TABLE}.md")
         _log_report(result.run_id, echo)
     return result
+
+
+def parent_params(cfg: ExperimentConfig, splits: data.Splits, prunable: int) -> dict:
+    """The parent's params: every setting, the split sizes, and the rates pruning really used.
+
+    `output_rate_used` is logged with the layerwise strategy only: the global strategy ranks
+    the output layer in its one pool at `global_rate`.
+    """
+    used = {"output_rate_used": cfg.output_rate} if cfg.pruning.strategy == "layerwise" else {}
+    return {**cfg.flat(), **splits.sizes(), "prunable_weights": prunable, **used}
 
 
 def _engine(cfg: ExperimentConfig):

@@ -22,8 +22,6 @@ SPLIT_SEED = 0
 """Validation is held out with this fixed seed, not the experiment's, so every experiment
 on a dataset (every seed, replicate and control) is judged on the same examples."""
 
-EVAL_BATCH_SIZE = 1000
-
 
 @dataclass
 class Splits:
@@ -46,17 +44,21 @@ class Splits:
     def sizes(self) -> dict:
         return {f"{split}_size": len(getattr(self, split)[1]) for split in ("train", "validation", "test")}
 
+    def check_batch_size(self, batch_size: int) -> None:
+        n = len(self.train[1])
+        if batch_size > n:
+            raise UserError(f"--batch-size {batch_size} exceeds the {n} training examples")
+
     def train_batches(self, batch_size: int, seed: int) -> tf.data.Dataset:
         """Endless batches; every epoch is a fresh full permutation, the same for the same seed.
 
         With `augment`, each batch is flipped and cropped with draws keyed by the seed and
         the batch number, so augmented batches repeat per seed too.
         """
+        self.check_batch_size(batch_size)
         x, y = (tf.constant(a) for a in self.train)
         n = len(self.train[1])
         per_epoch = n // batch_size
-        if per_epoch == 0:
-            raise ValueError(f"batch size {batch_size} exceeds the {n} training examples")
 
         def epoch(index):
             order = tf.random.experimental.stateless_shuffle(tf.range(n), seed=tf.stack([seed, index]))
@@ -75,8 +77,6 @@ class Splits:
         options.autotune.enabled = False
         return batches.with_options(options)
 
-    def eval_batches(self, split: str) -> tf.data.Dataset:
-        return tf.data.Dataset.from_tensor_slices(getattr(self, split)).batch(EVAL_BATCH_SIZE).cache()
 
 
 def hold_out(x: np.ndarray, y: np.ndarray, size: int) -> Tuple[Arrays, Arrays]:
