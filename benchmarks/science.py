@@ -122,7 +122,8 @@ def main():
             print(f"\n== fashion-mnist: skipped, {FASHION} is not installed (apt install dataset-fashion-mnist)")
             continue
         cfg = build_config({**BUDGETS[name], "rounds": args.rounds, "replicates": args.replicates,
-                            "controls": "reinit,random_prune", "experiment_name": f"science-{name}"})
+                            "controls": "reinit,random_prune", "control_rounds": "",
+                            "experiment_name": f"science-{name}"})
         started = time.perf_counter()
         result = lottery.run(cfg, echo=lambda line: None)
         report(name, result, time.perf_counter() - started)

@@ -86,6 +86,16 @@ def network_params(round_: int, replicate: int, seed: int, remaining: float) -> 
             REMAINING: f"{remaining:.4f}"}
 
 
+def mask_artifact(round_: int) -> str:
+    """A network's mask, `{layer: bool array}`, on its run."""
+    return f"masks/round_{round_:02d}.npz"
+
+
+def initial_weights_artifact(seed: int) -> str:
+    """θ0 of a seed, `{variable: array}`, on the experiment's run."""
+    return f"initial_weights/seed_{seed}.npz"
+
+
 NETWORK_TABLE = "summary/networks"
 """The parent's one-row-per-network table, as `.csv` and `.md` artifacts."""
 MEAN_STD_TABLE = "mean_std"

@@ -53,6 +53,8 @@ def open_experiment(tracking_uri: Optional[str], name: str) -> str:
     The default store is created on first use. Several processes may do this at once on
     one SQLite store, even a fresh one: creating (migrating) the store and the
     experiment happen under a file lock beside the database (see `store_lock`).
+    Inside `mlflow run` (an MLflow Project), the project's run becomes the experiment's
+    parent run, so its experiment is used.
     """
     uri = resolve_tracking_uri(tracking_uri)
     is_default = uri == default_tracking_uri()
@@ -60,6 +62,10 @@ def open_experiment(tracking_uri: Optional[str], name: str) -> str:
         (DEFAULT_DIR / "artifacts").mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
     try:
+        project_run = os.environ.get("MLFLOW_RUN_ID")
+        if project_run:
+            experiment_id = MlflowClient().get_run(project_run).info.experiment_id
+            return retry_locked(mlflow.set_experiment, experiment_id=experiment_id).experiment_id
         with store_lock(uri):
             experiment = mlflow.get_experiment_by_name(name)
             if experiment is None:
@@ -135,13 +141,17 @@ def run_scope(**start_run_kwargs) -> Iterator[mlflow.ActiveRun]:
     retry_locked(mlflow.end_run, "FINISHED")
 
 
-def log_params(params: Dict[str, object]) -> None:
-    retry_locked(mlflow.log_params, params)
-
-
 def set_tag(key: str, value: str, run_id: Optional[str] = None) -> None:
     run_id = run_id or mlflow.active_run().info.run_id
     retry_locked(MlflowClient().set_tag, run_id, key, value)
+
+
+def log_params(params: Dict[str, object]) -> None:
+    """Logs the active run's params, leaving out those already logged: under `mlflow run` the
+    project logged its parameters as the user spelled them (`0.20`), which MLflow will not overwrite."""
+    run = mlflow.active_run()
+    logged = retry_locked(MlflowClient().get_run, run.info.run_id).data.params
+    retry_locked(mlflow.log_params, {k: v for k, v in params.items() if k not in logged})
 
 
 def log_metrics(run_id: str, metrics: Dict[str, float], step: int) -> None:
@@ -159,15 +169,18 @@ def hash_tag(artifact_file: str) -> str:
     return f"sha256/{artifact_file}"
 
 
-def log_arrays(arrays: Dict[str, np.ndarray], artifact_file: str, run_id: Optional[str] = None) -> None:
-    """Saves `{name: array}` as an .npz artifact (no pickle: load with `np.load`), its SHA-256 as a tag.
+def log_arrays(arrays: Dict[str, np.ndarray], artifact_file: str, run_id: Optional[str] = None) -> str:
+    """Saves `{name: array}` as an .npz artifact (no pickle: load with `np.load`), its SHA-256 as a tag;
+    returns the SHA-256.
 
     The tag is written first, so an artifact of this version never exists without its hash.
     """
     content = npz_bytes(arrays)
     run_id = run_id or mlflow.active_run().info.run_id
-    set_tag(hash_tag(artifact_file), hashlib.sha256(content).hexdigest(), run_id)
+    digest = hashlib.sha256(content).hexdigest()
+    set_tag(hash_tag(artifact_file), digest, run_id)
     log_bytes(content, artifact_file, run_id)
+    return digest
 
 
 def npz_bytes(arrays: Dict[str, np.ndarray]) -> bytes:
@@ -234,6 +247,7 @@ def open_store(tracking_uri: Optional[str]) -> MlflowClient:
     Also points `mlflow` at it, so artifact downloads and logging go to the same store.
     """
     uri = resolve_tracking_uri(tracking_uri)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no bars in a command's output
     if uri == default_tracking_uri() and not (DEFAULT_DIR / "mlflow.db").exists():
         raise UserError("no runs yet in ./mlruns; run `lth-tf run` first (or pass --tracking-uri)")
     mlflow.set_tracking_uri(uri)

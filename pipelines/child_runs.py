@@ -5,7 +5,8 @@ A child run is tagged with what it is (`kind`, `round`, `replicate`, `seed`,
 learning curves with step = iteration, and ends with its summary. The parent charts each
 summary against the round as `rounds/KIND/METRIC` (the mean over replicates once every
 replicate has that round), so the MLflow UI compares tickets with their controls round by
-round. Every name comes from `lth_tf.naming`.
+round. If `--log-models` selects it, the trained network is also logged as an MLflow
+Model. Every name comes from `lth_tf.naming`.
 
 On Ray (`pipelines.fanout`) the same class runs inside the workers: child runs name their
 parent explicitly, a network that Ray retries replaces the child run its dead attempt
@@ -38,9 +39,9 @@ from lth_tf.config import ExperimentConfig
 from lth_tf.data import Splits
 from lth_tf.tfkeras import keras
 from lth_tf.training import train_round
-from pipelines import run_index
+from pipelines import logged_models, run_index
 from pipelines.descriptions import NOTE, network_note
-from pipelines.run_index import MetricLog, NetworkKey, is_finished, mask_artifact, network_tags
+from pipelines.run_index import MetricLog, NetworkKey, is_finished, network_tags
 from pipelines.summary import RoundSummary, summarize
 
 Echo = Callable[[str], None]
@@ -136,7 +137,7 @@ class ChildRuns:
             tracking.log_params(naming.network_params(round_, replicate, seed, remaining["total"]))
             if self.inputs and previous is None:
                 tracking.log_inputs(child_id, self.inputs)
-            tracking.log_arrays(masks, mask_artifact(round_))
+            mask_sha256 = tracking.log_arrays(masks, naming.mask_artifact(round_))
             callbacks = [*callbacks, MlflowMetrics(log)]
             if self.status:
                 callbacks.append(Progress(label, self.cfg.training.iterations, self.status))
@@ -152,6 +153,9 @@ class ChildRuns:
                 tracking.set_tag("diverged_at", str(history.diverged_at), child_id)
                 self.echo(f"warning: {label} diverged: its loss is not finite from iteration "
                           f"{history.diverged_at}; its NaN weights rank lowest when the next mask is pruned")
+            if logged_models.wanted(self.cfg.log_models, kind, round_, self.cfg.pruning.rounds):
+                logged_models.log_network(model, self.splits.test[0], f"{kind}-round-{round_:02d}",
+                                          {**tags, "mask_sha256": mask_sha256, "experiment_run": self.parent_run_id})
         if checkpoint is not None:
             checkpoint.remove()
         self._record(summary)
@@ -171,7 +175,7 @@ class ChildRuns:
     def _reuse(self, run: Run, masks: masking.Masks, keep) -> Tuple[RoundSummary, Kept]:
         """A network that finished before the interruption: its summary and kept snapshots, checked."""
         run_id = run.info.run_id
-        stored = tracking.load_arrays(run_id, mask_artifact(int(run.data.tags["round"])))
+        stored = tracking.load_arrays(run_id, naming.mask_artifact(int(run.data.tags["round"])))
         if stored.keys() != masks.keys() or any(not np.array_equal(stored[k], masks[k]) for k in masks):
             raise RuntimeError(f"the mask of run {run_id} differs from the one these settings give now "
                                "(changed code or data?); pass --restart for a fresh run")

@@ -184,7 +184,7 @@ def finished_result(parent: Run) -> LotteryResult:
     by_replicate: Dict[int, MasksByRound] = {}
     for run, summary in zip(children, result.rounds):
         if summary.kind in ("ticket", "one_shot"):
-            masks = tracking.load_arrays(run.info.run_id, run_index.mask_artifact(summary.round))
+            masks = tracking.load_arrays(run.info.run_id, naming.mask_artifact(summary.round))
             by_replicate.setdefault(summary.replicate, {})[(summary.kind, summary.round)] = masks
     result.trials = [by_replicate[r] for r in sorted(by_replicate)]
     return result

@@ -14,7 +14,7 @@ from typing import Dict, Iterable, List, Optional, Set, Tuple
 from mlflow.entities import Run, RunStatus
 from mlflow.tracking import MlflowClient
 
-from lth_tf import tracking
+from lth_tf import naming, tracking
 
 NetworkKey = Tuple[str, int, int]
 """(kind, round, replicate): `ticket`, `one_shot` or a control's name; the round; the replicate."""
@@ -30,11 +30,6 @@ def network_key(run: Run) -> Optional[NetworkKey]:
 def network_tags(kind: str, round_: int, replicate: int) -> Dict[str, str]:
     """The tags that make a child run findable by its `NetworkKey`."""
     return {"kind": kind, "round": str(round_), "replicate": str(replicate)}
-
-
-def mask_artifact(round_: int) -> str:
-    """Where a network's mask is saved in its child run."""
-    return f"masks/round_{round_:02d}.npz"
 
 
 def search(experiment_id: str, filter_string: str, client: Optional[MlflowClient] = None) -> List[Run]:
@@ -119,7 +114,7 @@ def network_records(parent: Run, client: Optional[MlflowClient] = None) -> Dict[
         if key in records:
             raise AssertionError(f"two child runs of network {key} under run {parent.info.run_id}")
         records[key] = {"status": child.info.status, "metrics": metric_histories(child, client),
-                        "masks": tracking.load_arrays(child.info.run_id, mask_artifact(key[1]))}
+                        "masks": tracking.load_arrays(child.info.run_id, naming.mask_artifact(key[1]))}
     return records
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import defaultdict
 from dataclasses import asdict, dataclass, fields, replace
+from statistics import fmean
 from typing import Dict, List
 
 from lth_tf import naming
@@ -105,3 +107,32 @@ def to_text(rows: List[RoundSummary]) -> str:
     table = [[title for _, title, _ in COLUMNS]] + [_cells(r) for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(COLUMNS))]
     return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(row, widths)) for row in table) + "\n"
+
+
+TICKET_KINDS = ("ticket", "one_shot")
+
+
+def versus_controls(rows: List[RoundSummary]) -> List[str]:
+    """One line per control and round: the ticket's test accuracy at early stop against the control's.
+
+    This is the paper's question (is it the initialization that matters?), so a run ends by
+    answering it. Means over replicates; the ticket is the iterative one unless only
+    one-shot tickets ran.
+    """
+    groups = defaultdict(list)
+    for row in rows:
+        groups[(row.kind, row.round)].append(row)
+    primary = "ticket" if any(k == "ticket" and r > 0 for k, r in groups) else "one_shot"
+
+    def accuracy(key):
+        return fmean(r.early_stop_test_accuracy for r in groups[key])
+
+    lines = []
+    for kind, round_ in sorted(groups, key=lambda key: (key[1], key[0])):
+        ticket = (primary, round_)
+        if kind in TICKET_KINDS or ticket not in groups:
+            continue
+        difference = accuracy(ticket) - accuracy((kind, round_))
+        lines.append(f"round {round_:>2} ({groups[ticket][0].remaining_fraction:6.1%} remaining): {primary} "
+                     f"{accuracy(ticket):.4f} vs {kind} {accuracy((kind, round_)):.4f}: {100 * difference:+.2f} points")
+    return lines

@@ -14,7 +14,7 @@ from typing import Dict, Tuple
 import numpy as np
 from mlflow.tracking import MlflowClient
 
-from lth_tf import criteria, masking, pruning, tracking, weights
+from lth_tf import criteria, masking, naming, pruning, tracking, weights
 from lth_tf.callbacks import RecordWeights, ResetToInitialWeights
 from lth_tf.config import ExperimentConfig
 from lth_tf.tfkeras import keras
@@ -110,7 +110,7 @@ def run_trial(model: keras.Model, cfg: ExperimentConfig, runs: ChildRuns, replic
 
 def _log_initial_weights(reset: ResetToInitialWeights, seed: int, parent_run_id: str) -> None:
     """θ0 of the seed as the parent's artifact, by variable name (once: a resumed run may have it)."""
-    path = f"initial_weights/seed_{seed}.npz"
+    path = naming.initial_weights_artifact(seed)
     if not any(a.path == path for a in MlflowClient().list_artifacts(parent_run_id, "initial_weights")):
         tracking.log_arrays(reset.initial_by_name(), path, parent_run_id)
 

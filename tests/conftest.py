@@ -57,6 +57,6 @@ def small_model(input_shape=(8, 8, 1), classes=4, name="small"):
 
 @pytest.fixture
 def tiny_config():
-    """Settings for a run that takes seconds: few iterations, few rounds."""
+    """Settings for a run that takes seconds: few iterations, few rounds, no MLflow Models logged."""
     return build_config({"iterations": 40, "eval_interval": 10, "rounds": 2, "batch_size": 30,
-                         "steps_per_execution": 5})
+                         "steps_per_execution": 5, "log_models": "none"})

@@ -11,7 +11,8 @@ from lth_tf import pruning, tracking
 from lth_tf.errors import UserError
 from lth_tf.tfkeras import keras
 
-FAST = dict(iterations=20, eval_interval=10, rounds=2, batch_size=20, steps_per_execution=5, echo=None)
+FAST = dict(iterations=20, eval_interval=10, rounds=2, batch_size=20, steps_per_execution=5, log_models="none",
+            echo=None)
 
 
 def _arrays(n, seed):
@@ -122,7 +123,7 @@ def test_reinit_of_a_custom_prunable_layer_and_a_second_call_start_from_the_mode
     model = users_model()
     theta0 = model.get_layer("custom").kernel.numpy().copy()
     data = (_arrays(100, 0), _arrays(20, 1))
-    settings = dict(FAST, rounds=1, controls="reinit", validation_size=20)
+    settings = dict(FAST, rounds=1, controls="reinit", control_rounds="", validation_size=20)
     first = lth_tf.find_tickets(model, *data, **settings)
     np.testing.assert_array_equal(model.get_layer("custom").kernel.numpy(), theta0)  # left as it came
     second = lth_tf.find_tickets(model, *data, restart=True, **settings)  # a new run, not the finished one

@@ -65,7 +65,8 @@ def test_console_script_reports_bad_input_without_traceback(store):
 
 def test_run_on_embedded_mnist_with_yaml_and_flag_override(store, capsys):
     (store / "exp.yaml").write_text("iterations: 40\neval_interval: 20\nrounds: 3\nexperiment_name: cli-test\n")
-    code, out, err = invoke(["run", "--config", "exp.yaml", "--rounds", "1", "--steps-per-execution", "10"], capsys)
+    code, out, err = invoke(["run", "--config", "exp.yaml", "--rounds", "1", "--steps-per-execution", "10",
+                             "--log-models", "none"], capsys)
     assert code == 0, err
     assert "seed 0 ticket round 1 (80.0% remaining)" in out
     table = out[out.index("round    kind"):].splitlines()

@@ -40,7 +40,7 @@ def test_yaml_keys_accept_dashes_and_underscores(tmp_path):
         ({"mode": "twice"}, "--mode must be one of iterative, one_shot, both"),
         ({"controls": "reinit,lucky"}, "unknown control 'lucky'"),
         ({"control_rounds": "1,x"}, "'control_rounds' must be list of integers"),
-        ({"control_rounds": "3", "rounds": 2}, "--control-rounds: 3 is not a pruned round"),
+        ({"control_rounds": "0,3"}, "--control-rounds: 0 is not a pruned round"),
         ({"controls": "rewind", "rewind_to": 2000}, "--rewind-to must be an iteration of the dense run"),
         ({"replicates": 0}, "--replicates must be at least 1"),
         ({"criterion": "vibes"}, "unknown criterion 'vibes'"),

@@ -22,7 +22,7 @@ from pipelines import lottery
 ray = pytest.importorskip("ray")
 
 SETTINGS = {"iterations": 20, "eval_interval": 10, "rounds": 1, "batch_size": 30, "steps_per_execution": 5,
-            "jit_compile": False, "replicates": 2, "controls": "reinit", "model": "lenet_300_100"}
+            "jit_compile": False, "replicates": 2, "controls": "reinit", "control_rounds": "", "model": "lenet_300_100"}
 
 
 @pytest.fixture(scope="module")

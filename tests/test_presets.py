@@ -14,7 +14,7 @@ from lth_tf.presets import PRESETS, markdown_table
 from pipelines import lottery, trial
 
 FAST = {"iterations": 4, "eval_interval": 2, "batch_size": 8, "rounds": 1, "jit_compile": False,
-        "steps_per_execution": 2}
+        "steps_per_execution": 2, "log_models": "none"}
 
 
 def test_presets_set_the_papers_table():
@@ -91,7 +91,8 @@ def test_cli_runs_a_preset_on_tfds_cifar10_under_mock_data(store, capsys):
 
     with tfds.testing.mock_data(num_examples=40):
         code, out, err = invoke(["run", "--preset", "conv2", "--validation-size", "10", "--iterations", "4",
-                                 "--eval-interval", "2", "--batch-size", "10", "--rounds", "1", "--no-jit-compile"], capsys)
+                                 "--eval-interval", "2", "--batch-size", "10", "--rounds", "1", "--no-jit-compile",
+                                 "--log-models", "none"], capsys)
     assert code == 0, err
     assert "lth-tf: conv2 on tfds:cifar10 (30 training examples)" in out and "ticket round 1 " in out
     mlflow.set_tracking_uri(tracking.default_tracking_uri())

@@ -12,6 +12,8 @@ _TYPES = {"int": click.INT, "float": click.FLOAT}
 def option_for(name: str, field) -> click.Option:
     meta, kind = field.metadata, str(field.type)
     shown = field.default if field.default not in (None, ()) else None
+    if isinstance(shown, tuple):
+        shown = ",".join(map(str, shown))
     help_text = meta["help"] + (f"  [default: {shown}]" if shown is not None and "bool" not in kind else "")
     flag = "--" + name.replace("_", "-")
     if "bool" in kind:

@@ -1,0 +1,125 @@
+"""Tickets that leave lth-tf: MLflow Models logged by a run, and `lth-tf export`."""
+
+import hashlib
+
+import mlflow
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import invoke
+from lth_tf import export as exporting
+from lth_tf import tracking
+from lth_tf.tfkeras import keras
+from pipelines import logged_models
+
+RUN = ["run", "--dataset", "npz:tiny.npz", "--iterations", "40", "--eval-interval", "10", "--rounds", "2",
+       "--batch-size", "30", "--steps-per-execution", "5", "--fc-rate", "0.8", "--validation-size", "100"]
+
+
+@pytest.fixture(scope="module")
+def experiment(tmp_path_factory, tiny_splits):
+    """One tiny CLI run (default --log-models final) on npz data: round 2 keeps ~4% of the weights."""
+    folder = tmp_path_factory.mktemp("export")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)
+        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+        (x, y), (xt, yt) = tiny_splits.train, tiny_splits.test
+        np.savez(folder / "tiny.npz", x_train=x, y_train=y, x_test=xt, y_test=yt)
+        from lth_tf import cli
+
+        cli.main(RUN)
+        tracking.open_store(None)
+        parent = mlflow.search_runs(search_all_experiments=True, filter_string="tags.kind = 'experiment'",
+                                    output_format="list")[0]
+        children = {int(r.data.tags["round"]): r for r in mlflow.search_runs(
+            [parent.info.experiment_id], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'", output_format="list")}
+        yield folder, parent, children, (xt, yt)
+
+
+def test_a_run_logs_its_dense_network_and_sparsest_ticket_as_servable_mlflow_models(experiment, capsys):
+    folder, parent, children, (x_test, _) = experiment
+    uris = {r: logged_models.find(parent.info.experiment_id, run.info.run_id) for r, run in children.items()}
+    assert uris[1] is None and uris[0] and uris[2]
+
+    model = mlflow.pyfunc.load_model(uris[2])
+    keras_model = mlflow.tensorflow.load_model(uris[2])
+    assert isinstance(keras_model, keras.Model)
+    np.testing.assert_allclose(model.predict(x_test[:20]), keras_model(x_test[:20]).numpy(), atol=1e-6)
+    assert model.metadata.signature.inputs.inputs[0].shape == (-1, 8, 8, 1)
+
+    mask_file = mlflow.artifacts.download_artifacts(run_id=children[2].info.run_id,
+                                                    artifact_path="masks/round_02.npz")
+    meta = model.metadata.metadata
+    assert meta["mask_sha256"] == hashlib.sha256(open(mask_file, "rb").read()).hexdigest()
+    assert (meta["kind"], meta["round"], meta["experiment_run"]) == ("ticket", "2", parent.info.run_id)
+    with np.load(mask_file) as masks:  # the logged network is the ticket: zero wherever its mask pruned
+        for layer in ("fc1", "fc2"):
+            kernel = keras_model.get_layer(layer).kernel.numpy()
+            assert not kernel[~masks[layer]].any() and kernel[masks[layer]].all()
+            assert masks[layer].mean() < 0.06
+
+
+@pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated")
+def test_export_tflite_is_sparse_and_predicts_as_keras(experiment, capsys):
+    folder, parent, children, (x_test, _) = experiment
+    code, out, err = invoke(["export", parent.info.run_id, "--format", "tflite", "--out", str(folder / "lite")], capsys)
+    assert code == 0, err
+    assert "round 2" in out and "TFLite: dense" in out and "0 prediction(s) differ" in out
+    dense, sparse = (folder / "lite" / "ticket_dense.tflite").stat().st_size, (folder / "lite" / "ticket.tflite").stat().st_size
+    assert sparse < 0.5 * dense
+
+    keras_model = mlflow.tensorflow.load_model(logged_models.find(parent.info.experiment_id, children[2].info.run_id))
+    interpreter = tf.lite.Interpreter(model_path=str(folder / "lite" / "ticket.tflite"))
+    (inputs,), (outputs,) = interpreter.get_input_details(), interpreter.get_output_details()
+    interpreter.resize_tensor_input(inputs["index"], x_test.shape)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(inputs["index"], x_test)
+    interpreter.invoke()
+    np.testing.assert_allclose(interpreter.get_tensor(outputs["index"]), keras_model(x_test).numpy(), atol=1e-5)
+
+
+def test_export_saved_model_round_trips_the_test_predictions(experiment, capsys):
+    folder, parent, children, (x_test, y_test) = experiment
+    code, out, err = invoke(["export", children[0].info.run_id, "--format", "saved_model",
+                             "--out", str(folder / "sm")], capsys)
+    assert code == 0, err
+    keras_model = mlflow.tensorflow.load_model(logged_models.find(parent.info.experiment_id, children[0].info.run_id))
+    served = tf.saved_model.load(str(folder / "sm" / "ticket")).signatures["serving_default"]
+    (logits,) = served(tf.constant(x_test)).values()
+    np.testing.assert_allclose(logits.numpy(), keras_model(x_test).numpy(), atol=1e-5)
+    accuracy = np.mean(logits.numpy().argmax(-1) == y_test)
+    assert f"exported {accuracy:.4f}" in out
+
+
+def test_export_untrained_is_theta0_under_the_rounds_mask(experiment, capsys):
+    folder, parent, children, _ = experiment
+    code, out, err = invoke(["export", parent.info.run_id, "--round", "1", "--untrained", "--format", "keras",
+                             "--out", str(folder / "k")], capsys)
+    assert code == 0, err
+    model = keras.models.load_model(folder / "k" / "ticket.keras")
+    theta0 = tracking.load_arrays(parent.info.run_id, "initial_weights/seed_0.npz")
+    mask = tracking.load_arrays(children[1].info.run_id, "masks/round_01.npz")["fc1"]
+    np.testing.assert_array_equal(model.get_layer("fc1").kernel.numpy(), theta0["fc1/kernel"] * mask)
+    np.testing.assert_array_equal(model.get_layer("fc1").bias.numpy(), theta0["fc1/bias"])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["nope"], "is not a run id"),
+    (["0a" * 16], "no run 0a0a"),
+    (["PARENT", "--round", "7"], "no finished ticket at round 7; its rounds: 0, 1, 2"),
+    (["PARENT", "--round", "1"], "logged no trained model (the experiment ran with --log-models final)"),
+    (["CHILD0", "--round", "2"], "is the network of round 0"),
+])
+def test_export_refuses_bad_runs_and_rounds_in_one_line(experiment, capsys, args, message):
+    folder, parent, children, _ = experiment
+    ids = {"PARENT": parent.info.run_id, "CHILD0": children[0].info.run_id}
+    args = [ids.get(a, a) for a in args]
+    code, out, err = invoke(["export", *args, "--format", "keras", "--out", str(folder / "bad")], capsys)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_formats_of_the_cli_are_the_exporters():
+    from lth_tf.cli import export as command
+
+    assert command.FORMATS == exporting.FORMATS
