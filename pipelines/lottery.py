@@ -120,6 +120,9 @@ def run(
     first = next(models_by_trial)  # builds (and checks) the model before any MLflow run exists
     echo(f"compile: {compile_settings.describe(cfg.training.jit_compile, first[2])}, precision {cfg.training.precision}")
     cfg = with_resolved_jit_compile(cfg, first[2])  # what ran, in the params and the identity
+    if cfg.controls.controls and not cfg.control_rounds(cfg.pruning.rounds):
+        echo(f"note: no control runs: --control-rounds {','.join(map(str, cfg.controls.control_rounds))} are all "
+             f"past --rounds {cfg.pruning.rounds} (pass --control-rounds '' for every round)")
     experiment_id = tracking.open_experiment(cfg.tracking_uri, cfg.resolved_experiment_name)
     _describe_experiment(experiment_id, cfg)
     root = resume.checkpoint_root(cfg)

@@ -55,6 +55,7 @@ def assert_same_results(resumed_uri, reference_uri):
 def test_interrupted_network_continues_from_its_checkpoint_in_the_same_runs(store, tiny_config, tiny_splits,
                                                                            monkeypatch):
     tiny_config.controls.controls = ("fine_tune", "rewind")
+    tiny_config.controls.control_rounds = ()  # every round (the default rounds 3, 7, 12 are past round 1)
     tiny_config.controls.rewind_to = 10
     tiny_config.pruning.rounds = 1
     reference_dir = store / "reference"
