@@ -106,7 +106,7 @@ def test_resume_names_a_run_of_the_same_experiment(store, tiny_config, tiny_spli
 # ---------------------------------------------------------------------------- real SIGKILLs
 
 ARGS = ["--iterations", "100", "--eval-interval", "25", "--rounds", "1", "--controls", "fine_tune,rewind",
-        "--rewind-to", "50"]
+        "--control-rounds", "", "--rewind-to", "50", "--log-models", "none"]
 
 
 def lth_tf(cwd: Path, kill_when=None) -> str:
