@@ -42,24 +42,37 @@ class ChildRuns:
         round_: int,
         replicate: int,
         seed: int,
-        masks: masking.Masks,
+        masks: Optional[masking.Masks],
         callbacks: Sequence[keras.callbacks.Callback],
         align_to: Sequence[int] = (),
+        hparams=None,
+        tags: Optional[Dict[str, str]] = None,
+        mask_file: Optional[str] = None,
     ) -> Tuple[RoundSummary, RoundHistory]:
-        """Sets `masks`, trains with `callbacks` (the first sets the starting weights), tracks it."""
-        masking.set_masks(model, masks)
-        remaining = pruning.remaining_fractions(masks)
+        """Sets `masks`, trains with `callbacks` (the first sets the starting weights), tracks it.
+
+        `masks=None`: the model chooses its own masks while training (a supermask); they are
+        logged (to `mask_file`) as they end. `hparams` replaces `cfg.training` (the scores'
+        optimizer); `tags` are added to the run's.
+        """
+        if masks is not None:
+            masking.set_masks(model, masks)
+        remaining = pruning.remaining_fractions(masks if masks is not None else masking.get_masks(model))
         label = f"seed {seed} {kind} round {round_} ({remaining['total']:.1%} remaining)"
         tags = {"kind": kind, "round": str(round_), "replicate": str(replicate), "seed": str(seed),
-                "remaining_fraction": f"{remaining['total']:.6f}"}
+                "remaining_fraction": f"{remaining['total']:.6f}", **(tags or {})}
+        mask_file = mask_file or f"masks/round_{round_:02d}.npz"
         with tracking.run_scope(nested=True, run_name=f"{kind} round {round_:02d} seed {seed} "
                                 f"({remaining['total']:.1%})", tags=tags) as child:
             child_id = child.info.run_id
-            tracking.log_arrays(masks, f"masks/round_{round_:02d}.npz")
+            if masks is not None:
+                tracking.log_arrays(masks, mask_file)
             callbacks = [*callbacks, MlflowMetrics(lambda metrics, step: tracking.log_metrics(child_id, metrics, step))]
             if self.status:
                 callbacks.append(Progress(label, self.cfg.training.iterations, self.status))
-            history = train_round(model, self.splits, self.cfg.training, seed, callbacks, align_to)
+            history = train_round(model, self.splits, hparams or self.cfg.training, seed, callbacks, align_to)
+            if masks is None:
+                tracking.log_arrays(masking.get_masks(model), mask_file)
             summary = summarize(round_, kind, replicate, seed, remaining["total"], history)
             per_layer = {f"remaining_fraction.{k}": v for k, v in remaining.items() if k != "total"}
             tracking.log_metrics(child_id, {**summary.metrics(), **per_layer}, step=round_)

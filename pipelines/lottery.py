@@ -14,7 +14,7 @@ from typing import Callable, List, Optional, Union
 
 import mlflow
 
-from lth_tf import data, masking, models, tracking, weights
+from lth_tf import data, initializers, masking, models, tracking, weights
 from lth_tf.config import ExperimentConfig
 from lth_tf.tfkeras import keras
 from pipelines import report
@@ -54,6 +54,8 @@ def build_masked_model(cfg: ExperimentConfig, splits: data.Splits, model: ModelS
         model = models.build(cfg.model.model, splits.input_shape, splits.num_classes, cfg.model)
     elif not isinstance(model, keras.Model):
         model = model()
+    if cfg.model.initializer:
+        initializers.apply(model, cfg.model.initializer)
     if masking.masked_layers(model):
         return model
     return masking.mask_model(model, cfg.model.unpruned_layers)

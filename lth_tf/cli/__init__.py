@@ -6,6 +6,6 @@ here. A new command is a new module plus one import line below.
 """
 
 from lth_tf.cli.app import cli, main
-from lth_tf.cli import presets, report, run, ui  # noqa: F401  (registers the commands)
+from lth_tf.cli import presets, report, run, supermask, ui  # noqa: F401  (registers the commands)
 
 __all__ = ["cli", "main"]

@@ -109,24 +109,53 @@ class MaskedLayer(keras.layers.Wrapper):
             kwargs["training"] = training
         weights = [getattr(self.layer, a) for a in self.attributes]
         # Bypass Keras attribute tracking: the swap is for this call only.
-        for attribute, weight, mask in zip(self.attributes, weights, self.masks):
-            object.__setattr__(self.layer, attribute, _masked_gradient(weight, mask))
+        for index, (attribute, weight) in enumerate(zip(self.attributes, weights)):
+            object.__setattr__(self.layer, attribute, self.call_weight(index, weight))
         try:
             return self.layer.call(inputs, **kwargs)
         finally:
             for attribute, weight in zip(self.attributes, weights):
                 object.__setattr__(self.layer, attribute, weight)
 
+    def call_weight(self, index: int, weight: tf.Variable) -> tf.Tensor:
+        """What the wrapped layer computes with in place of its `index`-th masked weight."""
+        return _masked_gradient(weight, self.masks[index])
+
     def compute_output_shape(self, input_shape):
         return self.layer.compute_output_shape(input_shape)
 
     @property
+    def mask_state(self) -> List[tf.Variable]:
+        """The variables that decide the masks (here the masks themselves), one per masked weight."""
+        return self.masks
+
+    def current_masks(self) -> List[np.ndarray]:
+        """This layer's masks as bool arrays, in `pruned_weights` order."""
+        return [mask.numpy().astype(bool) for mask in self.masks]
+
+    def write_mask(self, index: int, values: np.ndarray) -> None:
+        self.masks[index].assign(values.astype(self.masks[index].dtype.as_numpy_dtype))
+
+    def zero_pruned(self) -> None:
+        """Zeroes the pruned weights (the invariant that lets the forward pass skip the mask)."""
+        for attribute, mask in zip(self.attributes, self.masks):
+            weight = getattr(self.layer, attribute)
+            weight.assign(weight * mask)
+
+    def stripped(self) -> keras.layers.Layer:
+        """The wrapped layer, pruned weights zero, to stand in a plain Keras model."""
+        self.zero_pruned()
+        if not hasattr(self.layer, "_batch_input_shape") and hasattr(self, "_batch_input_shape"):
+            self.layer._batch_input_shape = self._batch_input_shape
+        return self.layer
+
+    @property
     def pruned_weights(self) -> List[Tuple[str, tf.Variable, tf.Variable]]:
-        """(mask key, weight variable, mask variable) for each masked weight."""
+        """(mask key, weight variable, variable deciding its mask) for each masked weight."""
         keys = [self.layer.name] if len(self.attributes) == 1 else [
             f"{self.layer.name}/{a}" for a in self.attributes
         ]
-        return [(k, getattr(self.layer, a), m) for k, a, m in zip(keys, self.attributes, self.masks)]
+        return [(k, getattr(self.layer, a), m) for k, a, m in zip(keys, self.attributes, self.mask_state)]
 
 
 def _check_graph_model(model) -> None:
@@ -142,11 +171,12 @@ def _check_graph_model(model) -> None:
         )
 
 
-def mask_model(model: keras.Model, unpruned_layers=()) -> keras.Model:
+def mask_model(model: keras.Model, unpruned_layers=(), wrapper=MaskedLayer) -> keras.Model:
     """Returns `model` with every prunable layer wrapped in a `MaskedLayer` (all ones).
 
     Layers are shared with `model`, not copied, so the weights are the model's own.
     `unpruned_layers` are layer names or shell-style patterns (`*_shortcut`) left unmasked.
+    `wrapper` builds the wrapper from a layer (`SupermaskLayer` with its keep fraction).
     """
     _check_graph_model(model)
     patterns = tuple(unpruned_layers)
@@ -161,7 +191,7 @@ def mask_model(model: keras.Model, unpruned_layers=()) -> keras.Model:
             return keras.models.clone_model(layer, clone_function=wrap)
         if isinstance(layer, MaskedLayer) or any(fnmatch.fnmatchcase(layer.name, p) for p in patterns):
             return layer
-        return MaskedLayer(layer) if prunable_attributes(layer) else layer
+        return wrapper(layer) if prunable_attributes(layer) else layer
 
     masked = keras.models.clone_model(model, clone_function=wrap)
     if not masked_layers(masked):
@@ -174,6 +204,11 @@ def _all_layers(model):
         yield layer
         if isinstance(layer, keras.Model):
             yield from _all_layers(layer)
+
+
+def leaf_layers(model: keras.Model) -> List[keras.layers.Layer]:
+    """Every layer of the model that is not itself a model, nested models included, in order."""
+    return [layer for layer in _all_layers(model) if not isinstance(layer, keras.Model)]
 
 
 def masked_layers(model: keras.Model) -> List[MaskedLayer]:
@@ -205,32 +240,34 @@ def _pruned_weights(model):
 
 def get_masks(model: keras.Model) -> Masks:
     """`{layer_name: bool array}`: True where a weight survives."""
-    return {key: mask.numpy().astype(bool) for key, _, mask in _pruned_weights(model)}
+    return {key: values for layer in masked_layers(model)
+            for (key, _, _), values in zip(layer.pruned_weights, layer.current_masks())}
 
 
 def set_masks(model: keras.Model, masks: Masks) -> None:
     """Writes the masks and zeroes every pruned weight (the wrapper's invariant)."""
-    entries = {key: (weight, mask) for key, weight, mask in _pruned_weights(model)}
+    entries = {key: (layer, index, weight) for layer in masked_layers(model)
+               for index, (key, weight, _) in enumerate(layer.pruned_weights)}
     unknown = set(masks) - set(entries)
     if unknown:
         raise ValueError(f"masks name layers the model does not mask: {sorted(unknown)}")
     for key, values in masks.items():
-        weight, mask = entries[key]
+        layer, index, weight = entries[key]
         values = np.asarray(values)
-        if values.shape != tuple(mask.shape):
-            raise ValueError(f"mask '{key}' has shape {values.shape}, the weight {tuple(mask.shape)}")
-        mask.assign(values.astype(mask.dtype.as_numpy_dtype))
+        if values.shape != tuple(weight.shape):
+            raise ValueError(f"mask '{key}' has shape {values.shape}, the weight {tuple(weight.shape)}")
+        layer.write_mask(index, values)
     apply_masks(model)
 
 
 def apply_masks(model: keras.Model) -> None:
     """Zeroes the pruned weights, restoring the invariant after a write by hand."""
-    for _, weight, mask in _pruned_weights(model):
-        weight.assign(weight * mask)
+    for layer in masked_layers(model):
+        layer.zero_pruned()
 
 
 def mask_variables(model: keras.Model) -> List[tf.Variable]:
-    """The mask variables: state of the pruning, never of the network's weights."""
+    """The variables deciding the masks (masks, or a supermask's scores): state of the pruning, not weights θ."""
     return [mask for _, _, mask in _pruned_weights(model)]
 
 
@@ -240,16 +277,16 @@ def prunable_weights(model: keras.Model) -> Dict[str, tf.Variable]:
 
 
 def strip_masks(model: keras.Model) -> keras.Model:
-    """A plain Keras model, sharing the layers, with zeros where weights were pruned."""
-    apply_masks(model)
+    """A plain Keras model, sharing the layers (a supermask's: copies), with zeros where weights were pruned."""
 
     def unwrap(layer):
         if isinstance(layer, keras.Model):
             return keras.models.clone_model(layer, clone_function=unwrap)
         if isinstance(layer, MaskedLayer):
-            if not hasattr(layer.layer, "_batch_input_shape") and hasattr(layer, "_batch_input_shape"):
-                layer.layer._batch_input_shape = layer._batch_input_shape
-            return layer.layer
+            return layer.stripped()
         return layer
 
     return keras.models.clone_model(model, clone_function=unwrap)
+
+
+from lth_tf.masking.supermask import SupermaskLayer, supermask_model  # noqa: E402  (needs MaskedLayer above)
