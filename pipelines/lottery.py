@@ -19,7 +19,7 @@ from lth_tf.config import ExperimentConfig
 from lth_tf.tfkeras import keras
 from pipelines import report
 from pipelines.child_runs import ChildRuns, Echo
-from pipelines.summary import RoundSummary, to_csv, to_markdown
+from pipelines.summary import RoundSummary, log_network_table
 from pipelines.trial import MasksByRound, run_trial
 
 ModelSource = Union[keras.Model, Callable[[], keras.Model], None]
@@ -106,8 +106,7 @@ def run(
                 result.trials.append(run_trial(network, cfg, runs, replicate, seed))
         finally:
             if result.rounds:
-                tracking.log_text(to_csv(result.rounds), "summary/summary.csv")
-                tracking.log_text(to_markdown(result.rounds), "summary/summary.md")
+                log_network_table(result.rounds)
         _log_report(result.run_id, echo)
     return result
 

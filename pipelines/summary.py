@@ -7,6 +7,7 @@ import io
 from dataclasses import asdict, dataclass, fields
 from typing import Dict, List
 
+from lth_tf import naming, tracking
 from lth_tf.training import RoundHistory
 
 
@@ -89,3 +90,9 @@ def to_text(rows: List[RoundSummary]) -> str:
     table = [[title for _, title, _ in COLUMNS]] + [_cells(r) for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(COLUMNS))]
     return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(row, widths)) for row in table) + "\n"
+
+
+def log_network_table(rows: List[RoundSummary]) -> None:
+    """The active parent run's one-row-per-network table, as CSV and Markdown artifacts."""
+    tracking.log_text(to_csv(rows), f"{naming.NETWORK_TABLE}.csv")
+    tracking.log_text(to_markdown(rows), f"{naming.NETWORK_TABLE}.md")

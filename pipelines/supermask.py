@@ -24,7 +24,7 @@ import mlflow
 import numpy as np
 from mlflow.tracking import MlflowClient
 
-from lth_tf import data, initializers, masking, models, tracking
+from lth_tf import data, initializers, masking, models, naming, tracking
 from lth_tf.config import ExperimentConfig
 from lth_tf.errors import UserError
 from lth_tf.tfkeras import keras
@@ -32,7 +32,7 @@ from pipelines.child_runs import ChildRuns, Echo
 from lth_tf.reports import aggregate, figures, results
 from pipelines import lottery
 from pipelines.lottery import ModelSource, _log_report
-from pipelines.summary import RoundSummary, to_csv, to_markdown
+from pipelines.summary import RoundSummary, log_network_table
 
 FIGURE = "supermask_vs_tickets.png"
 
@@ -107,8 +107,7 @@ def run(cfg: ExperimentConfig, splits: Optional[data.Splits] = None, model: Mode
                 _train_dense(cfg, splits, runs, model)
         finally:
             if result.rounds:
-                tracking.log_text(to_csv(result.rounds), "summary/summary.csv")
-                tracking.log_text(to_markdown(result.rounds), "summary/summary.md")
+                log_network_table(result.rounds)
         _log_report(result.run_id, echo)
         _log_figure(result.run_id, compared, echo)
     return result
@@ -153,6 +152,6 @@ def _log_figure(run_id: str, compared: Optional[List[results.ParentRun]], echo: 
             path = figures.metric_vs_remaining(aggregate.levels(rows), "early_stop_test_accuracy", title,
                                                Path(tmp) / FIGURE, kinds=("supermask", "ticket"))
             if path:
-                client.log_artifact(run_id, str(path), "report")
+                client.log_artifact(run_id, str(path), naming.REPORT)
     except Exception as error:  # noqa: BLE001 - a figure never fails a finished experiment
         echo(f"warning: no {FIGURE} for run {run_id} ({type(error).__name__}: {error})")

@@ -6,7 +6,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from conftest import invoke, small_model
-from lth_tf import masking, tracking
+from lth_tf import masking, naming, tracking
 from lth_tf.config import build_config
 from lth_tf.masking.supermask import keep_count
 from lth_tf.tfkeras import keras
@@ -36,11 +36,11 @@ def test_supermask_run_in_mlflow_compared_with_tickets_and_reported(store, tiny_
         ("supermask", "0.3"), ("supermask", "0.5")]  # the compared run brings the dense network
     for child in children:
         k = float(child.data.tags["keep_fraction"])
-        assert [m.step for m in client.get_metric_history(child.info.run_id, "test_accuracy")] == [10, 20]
+        assert [m.step for m in client.get_metric_history(child.info.run_id, naming.curve("test", "accuracy"))] == [10, 20]
         masks = tracking.load_arrays(child.info.run_id, f"masks/keep_{k:g}.npz")
         np.testing.assert_array_equal(masks["fc1"], result.masks[k]["fc1"])
         assert all(m.sum() == keep_count(m.size, k) for m in masks.values())
-        assert child.data.metrics["remaining_fraction"] == pytest.approx(k, abs=0.01)
+        assert child.data.metrics[naming.summary("remaining_fraction")] == pytest.approx(k, abs=0.01)
     artifacts = {a.path for a in client.list_artifacts(result.run_id, "report")}
     assert "report/supermask_vs_tickets.png" in artifacts and "report/accuracy_vs_remaining.png" in artifacts
 

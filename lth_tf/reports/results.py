@@ -23,6 +23,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence, Tuple
 
+from lth_tf import naming
 from lth_tf.config import NOT_FAMILY
 from lth_tf.errors import UserError
 
@@ -38,7 +39,7 @@ SUMMARY_METRICS = (
     "final_test_accuracy",
     "final_train_accuracy",
 )
-"""The per-network summaries a child run logs once; every table and figure reads these."""
+"""The per-network summaries a child run logs once (as `summary/NAME`); every table and figure reads these."""
 
 KIND_ORDER = ("ticket", "one_shot", "reinit", "random_prune", "fine_tune", "noise", "rewind", "supermask")
 """Known kinds in the order tables list them; unknown kinds follow, alphabetically."""
@@ -167,14 +168,23 @@ def load(client: MlflowClient, parents: Sequence[ParentRun]) -> Results:
     return Results(list(parents), rows, skipped)
 
 
-def histories(client: MlflowClient, rows: Iterable[ChildRow], metric: str) -> Dict[str, Dict[int, float]]:
-    """`{run_id: {iteration: value}}` of one time-series metric (e.g. test_accuracy)."""
-    return {r.run_id: {m.step: m.value for m in client.get_metric_history(r.run_id, metric)} for r in rows}
+def histories(client: MlflowClient, rows: Iterable[ChildRow], split: str, metric: str) -> Dict[str, Dict[int, float]]:
+    """`{run_id: {iteration: value}}` of one learning curve (e.g. `test`, `accuracy`).
+
+    Reads `test/accuracy`, or `test_accuracy` from runs written before grouped names.
+    """
+    def history(run_id: str) -> Dict[int, float]:
+        points = client.get_metric_history(run_id, naming.curve(split, metric)) or \
+            client.get_metric_history(run_id, naming.legacy_curve(split, metric))
+        return {m.step: m.value for m in points}
+
+    return {r.run_id: history(r.run_id) for r in rows}
 
 
 def _row(run: Run, parent: ParentRun) -> ChildRow:
     tags, metrics = run.data.tags, run.data.metrics
-    remaining = metrics.get("remaining_fraction", _float(tags.get("remaining_fraction")))
+    remaining = naming.read_summary(metrics, naming.REMAINING)
+    remaining = remaining if remaining is not None else _float(tags.get("remaining_fraction"))
     seed = _int(tags.get("seed"))
     return ChildRow(
         run_id=run.info.run_id,
@@ -185,7 +195,7 @@ def _row(run: Run, parent: ParentRun) -> ChildRow:
         replicate=_int(tags.get("replicate")) or 0,
         seed=seed if seed is not None else parent.seed,
         remaining_fraction=remaining if remaining is not None else float("nan"),
-        metrics={k: metrics[k] for k in SUMMARY_METRICS if k in metrics},
+        metrics={k: v for k in SUMMARY_METRICS if (v := naming.read_summary(metrics, k)) is not None},
     )
 
 
