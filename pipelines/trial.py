@@ -14,7 +14,7 @@ from typing import Dict, Tuple
 import numpy as np
 
 from lth_tf import criteria, masking, pruning, tracking, weights
-from lth_tf.callbacks import RecordWeights, ResetToInitialWeights, StartFrom
+from lth_tf.callbacks import RecordWeights, ResetToInitialWeights
 from lth_tf.config import ExperimentConfig
 from lth_tf.tfkeras import keras
 from pipelines import controls
@@ -66,7 +66,7 @@ def run_trial(model: keras.Model, cfg: ExperimentConfig, runs: ChildRuns, replic
     runs.train(model, "ticket", 0, replicate, seed, dense_masks, [reset, record],
                align_to=[c.rewind_to] if rewinding else [])
     initial, dense_trained = reset.initial_weights, weights.take(model)
-    tracking.log_arrays(reset.initial_by_name(), f"initial_weights/seed_{seed}.npz")
+    tracking.log_arrays(reset.initial_by_name(), f"initial_weights/seed_{seed}.npz", runs.parent_run_id)
     tickets: MasksByRound = {("ticket", 0): dense_masks}
     control_rounds = set(cfg.control_rounds(p.rounds))
     primary = "one_shot" if p.mode == "one_shot" else "ticket"
@@ -78,7 +78,7 @@ def run_trial(model: keras.Model, cfg: ExperimentConfig, runs: ChildRuns, replic
                                         record.snapshots.get(c.rewind_to), c.noise_scale)
         for name in c.controls:
             start = controls.get(name)(context)
-            runs.train(model, name, round_, replicate, seed, start.masks, [StartFrom(start.weights)])
+            runs.train_from(model, name, round_, replicate, seed, start.masks, start.weights)
 
     if p.mode in ("iterative", "both"):
         masks, pruned_from = dense_masks, dense_trained
@@ -98,6 +98,7 @@ def run_trial(model: keras.Model, cfg: ExperimentConfig, runs: ChildRuns, replic
             runs.train(model, "one_shot", round_, replicate, seed, masks, [reset])
             if primary == "one_shot":
                 controls_at(round_, masks, dense_trained)
+    runs.join()  # controls handed to other workers
     return tickets
 
 

@@ -109,7 +109,7 @@ def test_affine_batch_norm_is_refused_and_non_affine_kept_in_training_mode():
         masking.supermask_model(affine, 0.5)
     inputs = keras.Input((4,))
     bn = keras.layers.BatchNormalization(center=False, scale=False, name="bn")
-    model = masking.supermask_model(keras.Model(inputs, bn(keras.layers.Dense(3)(inputs))), 0.5)
+    masking.supermask_model(keras.Model(inputs, bn(keras.layers.Dense(3)(inputs))), 0.5)
     assert bn.trainable and not bn.trainable_weights
 
 

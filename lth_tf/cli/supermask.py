@@ -11,7 +11,7 @@ from lth_tf.cli.app import cli
 from lth_tf.cli.options import with_settings
 
 
-@with_settings(skip_groups=("pruning", "controls"))
+@with_settings(skip_groups=("pruning", "controls", "engine"))
 @cli.command()
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
               help="YAML file of settings (keys as the flags, e.g. keep_fractions: [0.3, 0.5]); flags override it.")
