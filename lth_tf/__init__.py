@@ -13,9 +13,9 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name):
-    """`lth_tf.find_tickets`, imported on first use (it pulls in MLflow and the pipelines)."""
-    if name == "find_tickets":
-        from lth_tf.api import find_tickets
+    """`lth_tf.find_tickets` and `find_supermasks`, imported on first use (they pull in MLflow and the pipelines)."""
+    if name in ("find_tickets", "find_supermasks"):
+        from lth_tf import api
 
-        return find_tickets
+        return getattr(api, name)
     raise AttributeError(f"module 'lth_tf' has no attribute '{name}'")

@@ -1,4 +1,5 @@
-"""Bring your own model: `lth_tf.find_tickets(model, train, test, ...)`, the Python twin of `lth-tf run`.
+"""Bring your own model: `lth_tf.find_tickets(model, train, test, ...)`, the Python twin of `lth-tf run`,
+and `lth_tf.find_supermasks`, the twin of `lth-tf supermask`.
 
 It takes a tf_keras model (Sequential or functional; custom layers opt in to pruning
 through tfmot's `PrunableLayer`) or a zero-argument factory, and data as finite tf.data
@@ -10,6 +11,7 @@ and the data as `python:<dataset_name>`.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Callable, Optional, Union
 
 from lth_tf.config import build_config
@@ -36,9 +38,38 @@ def find_tickets(model: Model, train=None, test=None, validation=None, *, datase
     network's summary, tickets and controls: remaining fraction, early-stop iteration and
     accuracies), `.run_id` and `.experiment_id` of the MLflow parent run.
     """
+    from pipelines import lottery
+
+    cfg, splits, model = _prepare(model, train, test, validation, dataset_name, settings)
+    with _weights_kept(model):
+        return lottery.run(cfg, splits=splits, model=model, echo=echo or (lambda _: None))
+
+
+def find_supermasks(model: Model, train=None, test=None, validation=None, *, compare_to: Optional[str] = None,
+                    dataset_name: str = "data", echo: Optional[Callable[[str], None]] = print, **settings):
+    """Edge-popup on your model and data, the twin of `lth-tf supermask`; returns a `SupermaskResult`.
+
+    Arguments as `find_tickets`. The model's weights (a copy of them, for a built model;
+    redrawn first if `initializer` is set) are never trained: for each of `keep_fractions`
+    (default 0.1, 0.3, 0.5, 0.7) only scores are, and each layer uses its top k by |score|.
+    `compare_to`: the run id of a `find_tickets` / `lth-tf run` experiment of the same
+    model and data, whose dense network and tickets the figure shows beside the supermasks;
+    without it the dense network is trained too (last; a built model gets its weights back).
+
+    The result: `.masks` (`{k: {layer: bool array}}`), `.rounds` (each network's summary),
+    `.weights_seed`, `.run_id`, `.experiment_id`.
+    """
+    from pipelines import supermask
+
+    cfg, splits, model = _prepare(model, train, test, validation, dataset_name, settings)
+    with _weights_kept(model):
+        return supermask.run(cfg, splits=splits, model=model, compare_to=compare_to, echo=echo or (lambda _: None))
+
+
+def _prepare(model, train, test, validation, dataset_name, settings):
+    """(config, data splits, model source) from what a user hands to `find_tickets` or `find_supermasks`."""
     from lth_tf import data
     from lth_tf.data import python
-    from pipelines import lottery
 
     if isinstance(model, str):
         settings.setdefault("model", model)
@@ -58,10 +89,16 @@ def find_tickets(model: Model, train=None, test=None, validation=None, *, datase
     else:
         d = cfg.dataset
         splits = python.splits(d.dataset, train, test, validation, d.validation_size, d.normalization, d.augment)
+    return cfg, splits, model
+
+
+@contextlib.contextmanager
+def _weights_kept(model):
+    """A built model is trained in place; it leaves as it came, so a second call starts from θ0 too."""
     theta0 = model.get_weights() if isinstance(model, keras.Model) else None
     try:
-        return lottery.run(cfg, splits=splits, model=model, echo=echo or (lambda _: None))
-    finally:  # the model is trained in place; it leaves as it came, so a second call starts from θ0 too
+        yield
+    finally:
         if theta0 is not None:
             model.set_weights(theta0)
 

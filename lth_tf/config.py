@@ -21,6 +21,8 @@ import yaml
 from lth_tf.errors import UserError
 from lth_tf.presets import PRESETS, with_preset
 
+INITIALIZERS = ("glorot_normal", "glorot_uniform", "he_normal", "he_uniform", "signed_constant")
+
 
 def setting(default, help: str, choices: Optional[Tuple[str, ...]] = None):
     """A documented field: its help becomes the flag's help; choices are validated."""
@@ -65,6 +67,14 @@ class ModelHparams:
         "shell-style patterns match several (e.g. '*_shortcut')."
     )
     dropout: float = setting(0.0, "Dropout rate after each hidden fully-connected layer (0 = none).")
+    initializer: Optional[str] = setting(
+        None, "Redraw every prunable weight (conv and dense kernels) from this initializer (default: the "
+        "model's own; the zoo's is glorot_normal). signed_constant: ±sqrt(2/fan_in), random sign (edge-popup's).",
+        choices=INITIALIZERS,
+    )
+    nonaffine_batchnorm: bool = setting(
+        False, "Batch norm without learned scale and offset (VGG-19, ResNet); edge-popup's supermasks need it."
+    )
 
 
 @dataclass
@@ -108,6 +118,7 @@ class TrainingHparams:
     warmup_iterations: int = setting(
         0, "Raise the learning rate linearly from 0 over this many iterations (0 = no warmup)."
     )
+    cosine_decay: bool = setting(False, "Decay the learning rate to 0 along a half cosine over --iterations.")
 
 
 @dataclass
@@ -175,6 +186,24 @@ class ResumeHparams:
 
 
 @dataclass
+class SupermaskHparams:
+    """Edge-popup (`lth-tf supermask`): scores trained on frozen random weights (defaults: the paper's)."""
+
+    keep_fractions: Tuple[float, ...] = setting(
+        (0.1, 0.3, 0.5, 0.7), "Fractions k of each layer's weights a supermask keeps, comma-separated; one "
+        "supermask per k (the paper's usual k is 0.5)."
+    )
+    score_optimizer: str = setting("sgd", "Optimizer of the scores.", choices=("sgd", "adam"))
+    score_learning_rate: float = setting(0.1, "Learning rate of the scores.")
+    score_momentum: float = setting(0.9, "Momentum of --score-optimizer sgd.")
+    score_weight_decay: float = setting(1e-4, "L2 weight decay on the scores (added to their gradients).")
+    score_cosine_decay: bool = setting(True, "Cosine decay of the scores' learning rate to 0 over --iterations.")
+    scale_initializer: bool = setting(
+        True, "Draw the random weights with variance / k when keeping k (edge-popup's scaled initialization)."
+    )
+
+
+@dataclass
 class EngineHparams:
     workers: int = setting(
         0, "Train networks in parallel on a local Ray with this many workers (0 = one after another in "
@@ -199,6 +228,7 @@ class ExperimentConfig:
     pruning: PruningHparams = field(default_factory=PruningHparams)
     controls: ControlHparams = field(default_factory=ControlHparams)
     durability: ResumeHparams = field(default_factory=ResumeHparams)
+    supermask: SupermaskHparams = field(default_factory=SupermaskHparams)
     engine: EngineHparams = field(default_factory=EngineHparams)
     seed: int = setting(0, "Seed for initialization, shuffling and pruning ties (replicate i uses seed + i).")
     replicates: int = setting(1, "Independent trials, each with its own seed; summaries give mean and std.")
@@ -303,10 +333,13 @@ class ExperimentConfig:
         if d.validation_size is not None:
             _check(d.validation_size >= 1, f"--validation-size must be at least 1, got {d.validation_size}")
         _check_options(self)
+        _check_supermask(self.supermask)
         e = self.engine
         _check(e.workers >= 0, f"--workers must be at least 0, got {e.workers}")
         _check(not (e.workers and e.ray_address), "--workers starts a local Ray, --ray-address joins one: pass one")
         for group, name, value in _choice_fields(self):
+            if value is None:  # an optional choice left unset
+                continue
             choices = group.__dataclass_fields__[name].metadata["choices"]
             _check(value in choices, f"--{_flag(name)} must be one of {', '.join(choices)}, got '{value}'")
         from lth_tf import criteria, data, models  # registries live beside what they register
@@ -359,6 +392,16 @@ def _check_options(cfg: ExperimentConfig) -> None:
            f"--lr-drops must be increasing positive iterations, got {','.join(map(str, drops))}")
 
 
+def _check_supermask(s: SupermaskHparams) -> None:
+    _check(len(s.keep_fractions) >= 1, "--keep-fractions needs at least one fraction")
+    for k in s.keep_fractions:
+        _check(0 < k <= 1, f"--keep-fractions must be in (0, 1], got {k:g}")
+    _check(len(set(s.keep_fractions)) == len(s.keep_fractions), "--keep-fractions lists a fraction twice")
+    _check(s.score_learning_rate > 0, f"--score-learning-rate must be positive, got {s.score_learning_rate}")
+    _check(0 <= s.score_momentum < 1, f"--score-momentum must be in [0, 1), got {s.score_momentum}")
+    _check(s.score_weight_decay >= 0, f"--score-weight-decay must be at least 0, got {s.score_weight_decay}")
+
+
 def _check(ok: bool, message: str) -> None:
     if not ok:
         raise UserError(message)
@@ -384,9 +427,13 @@ def _choice_fields(cfg):
             yield owner, name, value
 
 
-def settings() -> Dict[str, dataclasses.Field]:
-    """Every setting's field by flat name (for generating flags and checking YAML keys)."""
-    grouped = {f.name: f for cls in _GROUPS.values() for f in dataclasses.fields(cls)}
+def settings(skip_groups: Tuple[str, ...] = ()) -> Dict[str, dataclasses.Field]:
+    """Every setting's field by flat name (for generating flags and checking YAML keys).
+
+    `skip_groups` leaves out whole groups (e.g. "supermask") a command has no use for.
+    """
+    grouped = {f.name: f for group, cls in _GROUPS.items() if group not in skip_groups
+               for f in dataclasses.fields(cls)}
     top = {f.name: f for f in dataclasses.fields(ExperimentConfig) if f.name not in _GROUPS}
     return {**grouped, **top}
 
@@ -398,6 +445,7 @@ _GROUPS = {
     "pruning": PruningHparams,
     "controls": ControlHparams,
     "durability": ResumeHparams,
+    "supermask": SupermaskHparams,
     "engine": EngineHparams,
 }
 
@@ -411,8 +459,10 @@ def _coerce(name: str, value: Any, f: dataclasses.Field) -> Any:
         raise UserError(f"'{name}' cannot be empty")
     try:
         if "Tuple" in kind:  # a comma-separated string, a YAML list, or a single YAML number
-            items = value.split(",") if isinstance(value, str) else [value] if isinstance(value, int) else list(value)
+            items = value.split(",") if isinstance(value, str) else [value] if isinstance(value, (int, float)) else list(value)
             items = [i.strip() if isinstance(i, str) else i for i in items if str(i).strip()]
+            if "Tuple[float" in kind:
+                return tuple(float(i) for i in items if not isinstance(i, bool))
             return tuple(_integer(i) for i in items) if "Tuple[int" in kind else tuple(str(i) for i in items)
         if "bool" in kind:
             if isinstance(value, bool):
@@ -429,7 +479,7 @@ def _coerce(name: str, value: Any, f: dataclasses.Field) -> Any:
         return str(value)
     except (TypeError, ValueError):
         expected = (kind.replace("Optional[", "").replace("]", "").replace("Tuple[str, ...", "list of names")
-                    .replace("Tuple[int, ...", "list of integers"))
+                    .replace("Tuple[int, ...", "list of integers").replace("Tuple[float, ...", "list of numbers"))
         raise UserError(f"'{name}' must be {expected}, got {value!r}") from None
 
 

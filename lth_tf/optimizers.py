@@ -18,6 +18,8 @@ norm. Masks stay exact: a pruned weight is zero, so its decay term is zero too (
 
 from __future__ import annotations
 
+import math
+
 import tensorflow as tf
 
 from lth_tf.tfkeras import keras
@@ -29,12 +31,14 @@ class StepSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
     A drop at iteration d applies from the d-th update on (step d, counting from 0), so
     the first d updates use the higher rate. Warmup reaches the full rate at update
-    `warmup` (step `warmup - 1`).
+    `warmup` (step `warmup - 1`). With `cosine_steps` T the rate is further multiplied by
+    (1 + cos(π·min(step, T)/T)) / 2, edge-popup's cosine schedule, reaching 0 at step T.
     """
 
-    def __init__(self, rate: float, drops=(), factor: float = 0.1, warmup: int = 0):
+    def __init__(self, rate: float, drops=(), factor: float = 0.1, warmup: int = 0, cosine_steps: int = 0):
         self.rate, self.factor, self.warmup = float(rate), float(factor), int(warmup)
         self.drops = tuple(int(d) for d in drops)
+        self.cosine_steps = int(cosine_steps)
 
     def __call__(self, step):
         step = tf.cast(step, tf.float32)
@@ -43,15 +47,19 @@ class StepSchedule(keras.optimizers.schedules.LearningRateSchedule):
             rate = tf.where(step >= drop, rate * self.factor, rate)
         if self.warmup:
             rate = rate * tf.minimum(1.0, (step + 1.0) / self.warmup)
+        if self.cosine_steps:
+            rate = rate * 0.5 * (1.0 + tf.cos(math.pi * tf.minimum(step, self.cosine_steps) / self.cosine_steps))
         return rate
 
     def get_config(self):
-        return {"rate": self.rate, "drops": self.drops, "factor": self.factor, "warmup": self.warmup}
+        return {"rate": self.rate, "drops": self.drops, "factor": self.factor, "warmup": self.warmup,
+                "cosine_steps": self.cosine_steps}
 
 
 def is_decayed(variable: tf.Variable) -> bool:
-    """Kernels of conv and dense layers (not biases, batch norm, or masks, which are not trainable)."""
-    return variable.name.rsplit("/", 1)[-1].split(":")[0].endswith("kernel")
+    """Kernels of conv and dense layers and a supermask's scores (not biases, batch norm, or masks)."""
+    name = variable.name.rsplit("/", 1)[-1].split(":")[0]
+    return name.endswith("kernel") or name.endswith("_score")
 
 
 def _with_l2(base):
@@ -74,9 +82,10 @@ def _with_l2(base):
 
 def learning_rate(hparams):
     """A float when the rate is constant (the plain case), else a `StepSchedule`."""
-    if not hparams.lr_drops and not hparams.warmup_iterations:
+    if not hparams.lr_drops and not hparams.warmup_iterations and not hparams.cosine_decay:
         return hparams.learning_rate
-    return StepSchedule(hparams.learning_rate, hparams.lr_drops, hparams.lr_drop_factor, hparams.warmup_iterations)
+    return StepSchedule(hparams.learning_rate, hparams.lr_drops, hparams.lr_drop_factor, hparams.warmup_iterations,
+                        hparams.iterations if hparams.cosine_decay else 0)
 
 
 def make(hparams) -> keras.optimizers.Optimizer:

@@ -40,14 +40,33 @@ PRESETS: Dict[str, Dict[str, Any]] = {
 }
 
 
+_EDGE_POPUP = dict(initializer="signed_constant", score_optimizer="sgd", score_learning_rate=0.1,
+                   score_momentum=0.9, score_weight_decay=1e-4, score_cosine_decay=True, scale_initializer=True,
+                   keep_fractions=(0.1, 0.3, 0.5, 0.7, 0.9))
+SUPERMASK_PRESETS: Dict[str, Dict[str, Any]] = {
+    # Ramanujan et al. 2020: 100 epochs at batch 128 (45,000 CIFAR-10 training images: 35,200 iterations);
+    # the dense network for reference trains with the lottery paper's Adam.
+    **{f"supermask_{name}": dict(PRESETS[name], **_EDGE_POPUP, batch_size=128, iterations=35200,
+                                 eval_interval=400) for name in ("conv2", "conv4", "conv6")},
+    # Offline: Debian's Fashion-MNIST (55,000 training images), budgets a 2-core CPU runs.
+    "supermask_lenet": dict(PRESETS["lenet"], **_EDGE_POPUP, dataset="idx:/usr/share/datasets/fashion-mnist",
+                            iterations=3000, eval_interval=300),
+    "supermask_conv2_fashion": dict(PRESETS["conv2"], **_EDGE_POPUP, dataset="idx:/usr/share/datasets/fashion-mnist",
+                                    iterations=3000, eval_interval=300),
+}
+"""Edge-popup's settings (`lth-tf supermask --preset NAME`): signed Kaiming constant weights scaled by 1/k,
+scores by SGD 0.1 with momentum 0.9, weight decay 1e-4 and a cosine schedule."""
+ALL_PRESETS = {**PRESETS, **SUPERMASK_PRESETS}
+
+
 def with_preset(overrides: Dict[str, Any]) -> Dict[str, Any]:
     """`overrides` with the named preset's settings in front (so the overrides win)."""
     name = next((v for k, v in overrides.items() if k.replace("-", "_") == "preset"), None)
     if name is None:
         return dict(overrides)
-    if name not in PRESETS:
-        raise UserError(f"unknown preset '{name}'; choose from {', '.join(PRESETS)}")
-    return {**PRESETS[name], **overrides}
+    if name not in ALL_PRESETS:
+        raise UserError(f"unknown preset '{name}'; choose from {', '.join(ALL_PRESETS)}")
+    return {**ALL_PRESETS[name], **overrides}
 
 
 def _rates(p: Dict[str, Any]) -> str:
@@ -87,4 +106,18 @@ def markdown_table() -> str:
                     f"{p['batch_size']} | {_schedule(p)} | {_rates(p)} | "
                     f"{', '.join(f'`{u}`' for u in p['unpruned_layers']) or '-'} | "
                     f"{'flip, pad-and-crop' if p['augment'] else '-'} |")
+    return "\n".join(rows)
+
+
+def supermask_table() -> str:
+    """The README's supermask preset table, generated from `SUPERMASK_PRESETS`."""
+    rows = ["| preset | model | dataset | iterations / batch | weights | scores | keep fractions | dense network |",
+            "|---|---|---|---|---|---|---|---|"]
+    for name, p in SUPERMASK_PRESETS.items():
+        rows.append(f"| `{name}` | `{p['model']}` | `{p['dataset']}` | {p['iterations']:,} / {p['batch_size']} | "
+                    f"{p['initializer']}{', scaled by 1/k' if p['scale_initializer'] else ''} | "
+                    f"{p['score_optimizer'].upper()} {_number(p['score_learning_rate'])}, momentum "
+                    f"{p['score_momentum']:g}, decay {_number(p['score_weight_decay'])}"
+                    f"{', cosine' if p['score_cosine_decay'] else ''} | "
+                    f"{', '.join(f'{k:g}' for k in p['keep_fractions'])} | {_schedule(p)} |")
     return "\n".join(rows)

@@ -102,19 +102,26 @@ class ChildRuns:
         round_: int,
         replicate: int,
         seed: int,
-        masks: masking.Masks,
+        masks: Optional[masking.Masks],
         callbacks: Sequence[keras.callbacks.Callback],
         align_to: Sequence[int] = (),
         keep: Optional[Mapping[str, Callable[[], weights.Snapshot]]] = None,
+        hparams=None,
+        tags: Optional[Dict[str, str]] = None,
+        mask_file: Optional[str] = None,
     ) -> Tuple[RoundSummary, Kept]:
         """Sets `masks`, trains with `callbacks` (the first sets the starting weights), tracks it.
 
         `keep`: snapshots later rounds need, taken after training and saved with the run;
         returned (read back from MLflow if the network had finished before).
+        `masks=None`: the model chooses its own masks while training (a supermask); they are
+        logged (to `mask_file`) as they end. `hparams` replaces `cfg.training` (the scores'
+        optimizer); `tags` are added to the run's.
         """
         keep = keep or {}
-        masking.set_masks(model, masks)
-        remaining = pruning.remaining_fractions(masks)
+        if masks is not None:
+            masking.set_masks(model, masks)
+        remaining = pruning.remaining_fractions(masks if masks is not None else masking.get_masks(model))
         label = f"seed {seed} {kind} round {round_} ({remaining['total']:.1%} remaining)"
         previous = self.existing.get((kind, round_, replicate))
         if previous is not None and is_finished(previous):
@@ -123,7 +130,8 @@ class ChildRuns:
             return summary, kept
         tags = {**network_tags(kind, round_, replicate), "seed": str(seed),
                 "remaining_fraction": f"{remaining['total']:.6f}",
-                NOTE: network_note(kind, round_, seed, remaining["total"])}
+                NOTE: network_note(kind, round_, seed, remaining["total"]), **(tags or {})}
+        mask_file = mask_file or naming.mask_artifact(round_)
         if self.on_worker:
             replace_earlier_attempts(self.parent_run_id, kind, round_, replicate)
             tags["worker"] = f"{socket.gethostname()}:{os.getpid()}"
@@ -137,11 +145,15 @@ class ChildRuns:
             tracking.log_params(naming.network_params(round_, replicate, seed, remaining["total"]))
             if self.inputs and previous is None:
                 tracking.log_inputs(child_id, self.inputs)
-            mask_sha256 = tracking.log_arrays(masks, naming.mask_artifact(round_))
+            if masks is not None:
+                mask_sha256 = tracking.log_arrays(masks, mask_file)
             callbacks = [*callbacks, MlflowMetrics(log)]
             if self.status:
                 callbacks.append(Progress(label, self.cfg.training.iterations, self.status))
-            history = train_round(model, self.splits, self.cfg.training, seed, callbacks, align_to, checkpoint)
+            history = train_round(model, self.splits, hparams or self.cfg.training, seed, callbacks, align_to,
+                                  checkpoint)
+            if masks is None:
+                mask_sha256 = tracking.log_arrays(masking.get_masks(model), mask_file)
             summary = summarize(round_, kind, replicate, seed, remaining["total"], history)
             summary = summary.as_tracked()  # what MLflow holds, so a resumed run reads back the same
             per_layer = {naming.layer_remaining(k): v for k, v in remaining.items() if k != "total"}

@@ -18,13 +18,14 @@ import mlflow
 import numpy as np
 from mlflow.entities import Run
 
-from lth_tf import compile_settings, data, distribute, masking, models, naming, precision, tracking, weights
+from lth_tf import (compile_settings, data, distribute, initializers, masking, models, naming, precision, tracking,
+                    weights)
 from lth_tf.config import ExperimentConfig
 from lth_tf.errors import UserError
 from lth_tf.tfkeras import keras
 from pipelines import descriptions, fanout, report, resume, run_index
 from pipelines.child_runs import ChildRuns, Echo
-from pipelines.summary import RoundSummary, to_csv, to_markdown
+from pipelines.summary import RoundSummary, log_network_table
 from pipelines.trial import MasksByRound, run_trial
 
 ModelSource = Union[keras.Model, Callable[[], keras.Model], None]
@@ -70,6 +71,8 @@ def build_masked_model(cfg: ExperimentConfig, splits: data.Splits, model: ModelS
             model = model()
         else:
             precision.check_built(model, cfg.training.precision)
+        if cfg.model.initializer:
+            initializers.apply(model, cfg.model.initializer)
         model = precision.float32_logits(model)
         if masking.masked_layers(model):
             return model
@@ -172,8 +175,7 @@ def run(
                     result.trials.append(run_trial(network, cfg, runs, replicate, seed))
         finally:
             if result.rounds:
-                tracking.log_text(to_csv(result.rounds), f"{naming.NETWORK_TABLE}.csv")
-                tracking.log_text(to_markdown(result.rounds), f"{naming.NETWORK_TABLE}.md")
+                log_network_table(result.rounds)
         _log_report(result.run_id, echo)
     return result
 

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from statistics import fmean
 from typing import Dict, List
 
-from lth_tf import naming
+from lth_tf import naming, tracking
 from lth_tf.training import RoundHistory
 
 
@@ -136,3 +136,9 @@ def versus_controls(rows: List[RoundSummary]) -> List[str]:
         lines.append(f"round {round_:>2} ({groups[ticket][0].remaining_fraction:6.1%} remaining): {primary} "
                      f"{accuracy(ticket):.4f} vs {kind} {accuracy((kind, round_)):.4f}: {100 * difference:+.2f} points")
     return lines
+
+
+def log_network_table(rows: List[RoundSummary]) -> None:
+    """The active parent run's one-row-per-network table, as CSV and Markdown artifacts."""
+    tracking.log_text(to_csv(rows), f"{naming.NETWORK_TABLE}.csv")
+    tracking.log_text(to_markdown(rows), f"{naming.NETWORK_TABLE}.md")

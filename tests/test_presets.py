@@ -10,7 +10,7 @@ from conftest import invoke
 from lth_tf import config, pruning, tracking
 from lth_tf.data.splits import Splits
 from lth_tf.errors import UserError
-from lth_tf.presets import PRESETS, markdown_table
+from lth_tf.presets import PRESETS, markdown_table, supermask_table
 from pipelines import lottery, trial
 
 FAST = {"iterations": 4, "eval_interval": 2, "batch_size": 8, "rounds": 1, "jit_compile": False,
@@ -53,7 +53,7 @@ def test_precedence_is_defaults_then_preset_then_yaml_then_flags(tmp_path):
 
 def test_readme_shows_the_preset_table():
     readme = (Path(__file__).parent.parent / "README.md").read_text()
-    assert markdown_table() in readme
+    assert markdown_table() in readme and supermask_table() in readme
 
 
 def _random_splits(shape, augment):
@@ -104,4 +104,4 @@ def test_cli_runs_a_preset_on_tfds_cifar10_under_mock_data(store, capsys):
 
 def test_presets_command_lists_the_table(capsys):
     code, out, _ = invoke(["presets"], capsys)
-    assert code == 0 and out.strip() == markdown_table()
+    assert code == 0 and out.startswith(markdown_table()) and out.strip().endswith(supermask_table())

@@ -6,6 +6,6 @@ here. A new command is a new module plus one import line below.
 """
 
 from lth_tf.cli.app import cli, main
-from lth_tf.cli import export, presets, report, run, server, sweep, ui  # noqa: F401  (registers the commands)
+from lth_tf.cli import export, presets, report, run, server, supermask, sweep, ui  # noqa: F401  (registers the commands)
 
 __all__ = ["cli", "main"]

@@ -25,7 +25,8 @@ def option_for(name: str, field) -> click.Option:
         kind_type = click.STRING
     else:
         kind_type = next((t for key, t in _TYPES.items() if key in kind.replace("Optional", "")), click.STRING)
-    metavar = ("N,N,..." if "Tuple[int" in kind else "NAMES") if "Tuple" in kind else None
+    metavar = ("N,N,..." if "Tuple[int" in kind else "K,K,..." if "Tuple[float" in kind else "NAMES") \
+        if "Tuple" in kind else None
     return click.Option([flag, name], type=kind_type, default=None, help=help_text, metavar=metavar)
 
 
@@ -33,9 +34,11 @@ def _on_off(default) -> str:
     return "auto" if default is None else "on" if default else "off"
 
 
-def with_settings(command):
-    """Adds one option per config setting (in the dataclasses' order)."""
-    for name, field in reversed(list(config_module.settings().items())):
+def with_settings(command=None, *, skip_groups=()):
+    """Adds one option per config setting (in the dataclasses' order), but those of `skip_groups`."""
+    if command is None:
+        return lambda c: with_settings(c, skip_groups=skip_groups)
+    for name, field in reversed(list(config_module.settings(skip_groups).items())):
         command.params.insert(0, option_for(name, field))
     return command
 

@@ -10,7 +10,7 @@ from lth_tf import config as config_module
 from lth_tf.cli.app import cli
 from lth_tf.cli.options import with_settings
 
-@with_settings
+@with_settings(skip_groups=("supermask",))
 @cli.command()
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
               help="YAML file of settings (keys as the flags, e.g. fc_rate: 0.2); flags override it.")

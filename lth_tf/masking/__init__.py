@@ -121,16 +121,46 @@ class MaskedLayer(keras.layers.Wrapper):
             kwargs["training"] = training
         weights = [getattr(self.layer, a) for a in self.attributes]
         # Bypass Keras attribute tracking: the swap is for this call only.
-        for attribute, weight, mask in zip(self.attributes, weights, self.masks):
-            object.__setattr__(self.layer, attribute, _masked_gradient(weight, mask))
+        for index, (attribute, weight) in enumerate(zip(self.attributes, weights)):
+            object.__setattr__(self.layer, attribute, self.call_weight(index, weight))
         try:
             return self.layer.call(inputs, **kwargs)
         finally:
             for attribute, weight in zip(self.attributes, weights):
                 object.__setattr__(self.layer, attribute, weight)
 
+    def call_weight(self, index: int, weight: tf.Variable) -> tf.Tensor:
+        """What the wrapped layer computes with in place of its `index`-th masked weight."""
+        return _masked_gradient(weight, self.masks[index])
+
     def compute_output_shape(self, input_shape):
         return self.layer.compute_output_shape(input_shape)
+
+    @property
+    def mask_state(self) -> List[tf.Variable]:
+        """The variables that decide the masks (here the masks themselves), one per masked weight."""
+        return self.masks
+
+    def current_masks(self) -> List[np.ndarray]:
+        """This layer's masks as bool arrays, in `attributes` order."""
+        return [mask.numpy().astype(bool) for mask in self.masks]
+
+    def write_mask(self, index: int, values: np.ndarray) -> None:
+        self.masks[index].assign(values.astype(self.masks[index].dtype.as_numpy_dtype))
+
+    def zero_pruned(self) -> None:
+        """Zeroes the pruned weights (the invariant that lets the forward pass skip the mask)."""
+        for attribute, mask in zip(self.attributes, self.masks):
+            weight = getattr(self.layer, attribute)
+            weight.assign(weight * mask)
+
+    def stripped(self) -> keras.layers.Layer:
+        """The wrapped layer, pruned weights zero, to stand in a plain Keras model."""
+        self.zero_pruned()
+        if not hasattr(self.layer, "_batch_input_shape") and hasattr(self, "_batch_input_shape"):
+            self.layer._batch_input_shape = self._batch_input_shape
+        return self.layer
+
 
 def _check_graph_model(model) -> None:
     if not isinstance(model, keras.Model):
@@ -145,12 +175,13 @@ def _check_graph_model(model) -> None:
         )
 
 
-def mask_model(model: keras.Model, unpruned_layers=()) -> keras.Model:
+def mask_model(model: keras.Model, unpruned_layers=(), wrapper=MaskedLayer) -> keras.Model:
     """Returns `model` with every prunable layer wrapped in a `MaskedLayer` (all ones).
 
     Layers are shared with `model`, not copied, so the weights are the model's own.
     `unpruned_layers` are layer names or paths (`encoder/fc`), or shell-style patterns
     of them (`*_shortcut`), left unmasked.
+    `wrapper` builds the wrapper from a layer (`SupermaskLayer` with its keep fraction).
     """
     _check_graph_model(model)
     patterns = tuple(unpruned_layers)
@@ -166,7 +197,7 @@ def mask_model(model: keras.Model, unpruned_layers=()) -> keras.Model:
             return keras.models.clone_model(layer, clone_function=wrap)
         if isinstance(layer, MaskedLayer) or id(layer) in left_dense:
             return layer
-        return MaskedLayer(layer) if prunable_attributes(layer) else layer
+        return wrapper(layer) if prunable_attributes(layer) else layer
 
     masked = keras.models.clone_model(model, clone_function=wrap)
     if not masked_layers(masked):
@@ -195,6 +226,11 @@ def layer_paths(model: keras.Model, prefix: str = "") -> Iterator[Tuple[str, ker
 
 def _all_layers(model):
     return (layer for _, layer in layer_paths(model))
+
+
+def leaf_layers(model: keras.Model) -> List[keras.layers.Layer]:
+    """Every layer of the model that is not itself a model, nested models included, in order."""
+    return [layer for layer in _all_layers(model) if not isinstance(layer, keras.Model)]
 
 
 def masked_layers(model: keras.Model) -> List[MaskedLayer]:
@@ -226,6 +262,10 @@ class MaskedWeight(NamedTuple):
     """The wrapped layer that owns the weight."""
     weight: tf.Variable
     mask: tf.Variable
+    """The variable that decides the mask: the 0/1 mask itself, or a supermask's scores."""
+    wrapper: MaskedLayer
+    index: int
+    """The weight's place among the wrapper's masked weights."""
 
 
 def masked_weights(model: keras.Model) -> List[MaskedWeight]:
@@ -235,9 +275,9 @@ def masked_weights(model: keras.Model) -> List[MaskedWeight]:
         if not isinstance(layer, MaskedLayer) or id(layer) in seen:  # a shared layer counts once
             continue
         seen.add(id(layer))
-        for attribute, mask in zip(layer.attributes, layer.masks):
+        for index, (attribute, mask) in enumerate(zip(layer.attributes, layer.mask_state)):
             key = path if len(layer.attributes) == 1 else f"{path}/{attribute}"
-            out.append(MaskedWeight(key, layer.layer, getattr(layer.layer, attribute), mask))
+            out.append(MaskedWeight(key, layer.layer, getattr(layer.layer, attribute), mask, layer, index))
     keys = [w.key for w in out]
     duplicated = sorted({k for k in keys if keys.count(k) > 1})
     if duplicated:
@@ -246,57 +286,53 @@ def masked_weights(model: keras.Model) -> List[MaskedWeight]:
     return out
 
 
-def _pruned_weights(model):
-    return [(w.key, w.weight, w.mask) for w in masked_weights(model)]
-
-
 def get_masks(model: keras.Model) -> Masks:
     """`{layer path: bool array}`: True where a weight survives."""
-    return {key: mask.numpy().astype(bool) for key, _, mask in _pruned_weights(model)}
+    return {w.key: w.wrapper.current_masks()[w.index] for w in masked_weights(model)}
 
 
 def set_masks(model: keras.Model, masks: Masks) -> None:
     """Writes the masks and zeroes every pruned weight (the wrapper's invariant)."""
-    entries = {key: (weight, mask) for key, weight, mask in _pruned_weights(model)}
+    entries = {w.key: w for w in masked_weights(model)}
     unknown = set(masks) - set(entries)
     if unknown:
         raise ValueError(f"masks name layers the model does not mask: {sorted(unknown)}")
     for key, values in masks.items():
-        weight, mask = entries[key]
+        entry = entries[key]
         values = np.asarray(values)
-        if values.shape != tuple(mask.shape):
-            raise ValueError(f"mask '{key}' has shape {values.shape}, the weight {tuple(mask.shape)}")
-        mask.assign(values.astype(mask.dtype.as_numpy_dtype))
+        if values.shape != tuple(entry.weight.shape):
+            raise ValueError(f"mask '{key}' has shape {values.shape}, the weight {tuple(entry.weight.shape)}")
+        entry.wrapper.write_mask(entry.index, values)
     apply_masks(model)
 
 
 def apply_masks(model: keras.Model) -> None:
     """Zeroes the pruned weights, restoring the invariant after a write by hand."""
-    for _, weight, mask in _pruned_weights(model):
-        weight.assign(weight * mask)
+    for layer in masked_layers(model):
+        layer.zero_pruned()
 
 
 def mask_variables(model: keras.Model) -> List[tf.Variable]:
-    """The mask variables: state of the pruning, never of the network's weights."""
-    return [mask for _, _, mask in _pruned_weights(model)]
+    """The variables deciding the masks (masks, or a supermask's scores): state of the pruning, not weights θ."""
+    return [w.mask for w in masked_weights(model)]
 
 
 def prunable_weights(model: keras.Model) -> Dict[str, tf.Variable]:
     """`{layer path: weight variable}` for every masked weight, keyed like the masks."""
-    return {key: weight for key, weight, _ in _pruned_weights(model)}
+    return {w.key: w.weight for w in masked_weights(model)}
 
 
 def strip_masks(model: keras.Model) -> keras.Model:
-    """A plain Keras model, sharing the layers, with zeros where weights were pruned."""
-    apply_masks(model)
+    """A plain Keras model, sharing the layers (a supermask's: copies), with zeros where weights were pruned."""
 
     def unwrap(layer):
         if isinstance(layer, keras.Model):
             return keras.models.clone_model(layer, clone_function=unwrap)
         if isinstance(layer, MaskedLayer):
-            if not hasattr(layer.layer, "_batch_input_shape") and hasattr(layer, "_batch_input_shape"):
-                layer.layer._batch_input_shape = layer._batch_input_shape
-            return layer.layer
+            return layer.stripped()
         return layer
 
     return keras.models.clone_model(model, clone_function=unwrap)
+
+
+from lth_tf.masking.supermask import SupermaskLayer, supermask_model  # noqa: E402  (needs MaskedLayer above)

@@ -27,10 +27,16 @@ from lth_tf.tfkeras import keras
 REGISTRY = Registry("model")
 register = REGISTRY.register
 
-OPTIONS = ("dropout",)
+OPTIONS = ("dropout", "nonaffine_batchnorm")
 """`ModelHparams` fields passed to builders (only when set, and only to builders that take them)."""
 
 PYTHON = "python:"
+
+
+def batch_norm(name: str, nonaffine: bool = False) -> keras.layers.BatchNormalization:
+    """Batch norm as the zoo builds it; `nonaffine` (the option `nonaffine_batchnorm`) drops the
+    learned scale and offset, as edge-popup's supermasks need (nothing but scores may train)."""
+    return keras.layers.BatchNormalization(name=name, center=not nonaffine, scale=not nonaffine)
 
 
 def _import(path: str) -> Callable:

@@ -11,7 +11,7 @@ leaves the two 1x1 shortcuts (2,560) and `output` (640) unpruned, as the paper, 
 the pattern `--unpruned-layers '*_shortcut,output'`.
 """
 
-from lth_tf.models.registry import register
+from lth_tf.models.registry import batch_norm, register
 from lth_tf.tfkeras import keras
 
 
@@ -20,25 +20,26 @@ def _conv(x, filters, size, stride, name):
                                kernel_initializer="glorot_normal")(x)
 
 
-def _block(x, filters, stride, name):
+def _block(x, filters, stride, name, nonaffine):
     y = _conv(x, filters, 3, stride, f"{name}_conv1")
-    y = keras.layers.ReLU(name=f"{name}_relu1")(keras.layers.BatchNormalization(name=f"{name}_bn1")(y))
-    y = keras.layers.BatchNormalization(name=f"{name}_bn2")(_conv(y, filters, 3, 1, f"{name}_conv2"))
+    y = keras.layers.ReLU(name=f"{name}_relu1")(batch_norm(f"{name}_bn1", nonaffine)(y))
+    y = batch_norm(f"{name}_bn2", nonaffine)(_conv(y, filters, 3, 1, f"{name}_conv2"))
     if stride != 1 or x.shape[-1] != filters:
         x = _conv(x, filters, 1, stride, f"{name}_shortcut")
-        x = keras.layers.BatchNormalization(name=f"{name}_shortcut_bn")(x)
+        x = batch_norm(f"{name}_shortcut_bn", nonaffine)(x)
     return keras.layers.ReLU(name=f"{name}_out")(keras.layers.Add(name=f"{name}_add")([x, y]))
 
 
 @register("resnet18")
 @register("resnet20")
-def resnet20(input_shape, num_classes):
+def resnet20(input_shape, num_classes, nonaffine_batchnorm=False):
     inputs = keras.Input(input_shape, name="image")
     x = _conv(inputs, 16, 3, 1, "conv")
-    x = keras.layers.ReLU(name="relu")(keras.layers.BatchNormalization(name="bn")(x))
+    x = keras.layers.ReLU(name="relu")(batch_norm("bn", nonaffine_batchnorm)(x))
     for stage, filters in enumerate((16, 32, 64), start=1):
         for block in range(1, 4):
-            x = _block(x, filters, 2 if stage > 1 and block == 1 else 1, f"stage{stage}_block{block}")
+            x = _block(x, filters, 2 if stage > 1 and block == 1 else 1, f"stage{stage}_block{block}",
+                       nonaffine_batchnorm)
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
     logits = keras.layers.Dense(num_classes, name="output", kernel_initializer="glorot_normal")(x)
     return keras.Model(inputs, logits, name="resnet20")

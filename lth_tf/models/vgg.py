@@ -7,14 +7,14 @@ norm's offset plays its part); init is Gaussian Glorot. The paper prunes the con
 globally and leaves `output` unpruned (the `vgg19` preset).
 """
 
-from lth_tf.models.registry import register
+from lth_tf.models.registry import batch_norm, register
 from lth_tf.tfkeras import keras
 
 PLAN = (64, 64, "pool", 128, 128, "pool", 256, 256, 256, 256, "pool", 512, 512, 512, 512, "pool", 512, 512, 512, 512)
 
 
 @register("vgg19")
-def vgg19(input_shape, num_classes):
+def vgg19(input_shape, num_classes, nonaffine_batchnorm=False):
     inputs = keras.Input(input_shape, name="image")
     x, conv, pool = inputs, 0, 0
     for step in PLAN:
@@ -25,7 +25,7 @@ def vgg19(input_shape, num_classes):
         conv += 1
         x = keras.layers.Conv2D(step, 3, padding="same", use_bias=False, name=f"conv{conv}",
                                 kernel_initializer="glorot_normal")(x)
-        x = keras.layers.BatchNormalization(name=f"bn{conv}")(x)
+        x = batch_norm(f"bn{conv}", nonaffine_batchnorm)(x)
         x = keras.layers.ReLU(name=f"relu{conv}")(x)
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
     logits = keras.layers.Dense(num_classes, name="output", kernel_initializer="glorot_normal")(x)

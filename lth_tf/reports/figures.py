@@ -34,6 +34,7 @@ KIND_STYLE = {
     "fine_tune": ("C4", "pruned + fine-tuned"),
     "noise": ("C5", "θ0 + Gaussian noise"),
     "rewind": ("C6", "rewound to θk"),
+    "supermask": ("C8", "supermask (weights untrained)"),
 }
 METRIC_LABELS = {
     "early_stop_test_accuracy": "Test accuracy at early stop",

@@ -1,0 +1,88 @@
+"""End to end: what `lth-tf supermask` leaves in MLflow, and how reports read it back."""
+
+import mlflow
+import numpy as np
+import pytest
+from mlflow.tracking import MlflowClient
+
+from conftest import invoke, small_model
+from lth_tf import masking, naming, tracking
+from lth_tf.config import build_config
+from lth_tf.masking.supermask import keep_count
+from lth_tf.tfkeras import keras
+from pipelines import lottery, supermask
+
+TINY = {"iterations": 20, "eval_interval": 10, "batch_size": 30, "steps_per_execution": 5, "model": "python:small",
+        "dataset": "python:tiny", "normalization": "unit", "validation_size": 100}
+
+
+def test_supermask_run_in_mlflow_compared_with_tickets_and_reported(store, tiny_splits, capsys):
+    keras.utils.set_random_seed(0)
+    tickets = lottery.run(build_config({**TINY, "rounds": 1, "initializer": "he_uniform"}), splits=tiny_splits,
+                          model=masking.mask_model(small_model()), echo=lambda _: None)
+    theta0 = tracking.load_arrays(tickets.run_id, "initial_weights/seed_0.npz")["fc1/kernel"]
+    assert np.abs(theta0).max() <= np.sqrt(6 / 64) and theta0.std() == pytest.approx(np.sqrt(2 / 64), rel=0.1)
+    cfg = build_config({**TINY, "keep_fractions": "0.3,0.5", "initializer": "signed_constant"})
+    result = supermask.run(cfg, splits=tiny_splits, model=small_model, compare_to=tickets.run_id, echo=lambda _: None)
+
+    client = MlflowClient()
+    parent = client.get_run(result.run_id)
+    assert parent.info.status == "FINISHED"
+    assert (parent.data.tags["kind"], parent.data.tags["method"]) == ("experiment", "edge_popup")
+    assert parent.data.params["weights_seed"] == "0" and parent.data.params["initializer"] == "signed_constant"
+    assert parent.data.tags["identity"] == cfg.identity()
+    children = client.search_runs([result.experiment_id], f"tags.`mlflow.parentRunId` = '{result.run_id}'")
+    assert sorted((c.data.tags["kind"], c.data.tags["keep_fraction"]) for c in children) == [
+        ("supermask", "0.3"), ("supermask", "0.5")]  # the compared run brings the dense network
+    for child in children:
+        k = float(child.data.tags["keep_fraction"])
+        assert [m.step for m in client.get_metric_history(child.info.run_id, naming.curve("test", "accuracy"))] == [10, 20]
+        masks = tracking.load_arrays(child.info.run_id, f"masks/keep_{k:g}.npz")
+        np.testing.assert_array_equal(masks["fc1"], result.masks[k]["fc1"])
+        assert all(m.sum() == keep_count(m.size, k) for m in masks.values())
+        assert child.data.metrics[naming.summary("remaining_fraction")] == pytest.approx(k, abs=0.01)
+    artifacts = {a.path for a in client.list_artifacts(result.run_id, "report")}
+    assert "report/supermask_vs_tickets.png" in artifacts and "report/accuracy_vs_remaining.png" in artifacts
+
+    # The random weights can be rebuilt from the logged seed: same seed, same weights at every k.
+    rebuilt = supermask.build_supermask_model(cfg, tiny_splits, 0.3, small_model)
+    again = supermask.build_supermask_model(cfg, tiny_splits, 0.3, small_model)
+    np.testing.assert_array_equal(masking.prunable_weights(rebuilt)["fc1"].numpy(),
+                                  masking.prunable_weights(again)["fc1"].numpy())
+
+    code, out, err = invoke(["report", result.run_id, "--out", str(store / "r")], capsys)
+    assert code == 0, err
+    assert "supermask" in out and (store / "r" / "accuracy_vs_remaining.png").is_file()
+    code, out, err = invoke(["compare", result.run_id, tickets.run_id, "--kind", "supermask",
+                             "--out", str(store / "c.png")], capsys)
+    assert code == 2 and "no finished runs of kind 'supermask'" in err  # the lottery run has none
+    code, out, err = invoke(["supermask", "--compare-to", result.run_id, "--dataset", "mnist-5k"], capsys)
+    assert code == 2 and "its model is python:small, not lenet_300_100" in err
+
+
+def test_find_supermasks_on_a_users_model_trains_its_own_dense_network_last(store, tiny_splits):
+    import lth_tf
+
+    model = small_model()
+    drawn = [w.copy() for w in model.get_weights()]
+    settings = {k: v for k, v in TINY.items() if k not in ("model", "dataset", "validation_size")}
+    result = lth_tf.find_supermasks(model, tiny_splits.train, tiny_splits.test, tiny_splits.validation,
+                                    keep_fractions=[0.5], echo=None, **settings)
+    assert [(r.kind, r.round) for r in result.rounds] == [("supermask", 1), ("ticket", 0)]
+    assert result.rounds[1].remaining_fraction == 1.0 and set(result.masks) == {0.5}
+    runs = mlflow.search_runs([result.experiment_id], output_format="list")
+    assert all(r.info.status == "FINISHED" for r in runs) and len(runs) == 3
+    assert any(not np.array_equal(a, b) for a, b in zip(drawn, model.get_weights()))  # the dense net trained it
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--keep-fractions", "0.5,1.5"], "--keep-fractions must be in (0, 1]"),
+    (["--keep-fractions", "0.5,x"], "'keep_fractions' must be list of numbers"),
+    (["--initializer", "zeros"], "Invalid value for '--initializer'"),
+    (["--rounds", "3"], "No such option '--rounds'"),
+    (["--model", "resnet20"], "non-affine batch norm"),
+])
+def test_bad_supermask_input_is_one_line_and_exit_2(store, capsys, args, message):
+    code, out, err = invoke(["supermask", *args], capsys)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not (store / "mlruns").exists()
