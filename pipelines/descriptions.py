@@ -20,6 +20,8 @@ NETWORKS = {
     "ticket": "the ticket of round {round}: the previous round's survivors with the lowest scores pruned, "
               "the rest reset to θ0",
     "one_shot": "the one-shot ticket of round {round}: the dense network pruned once to this level, reset to θ0",
+    "supermask": "a supermask (edge-popup): the random weights, never trained, of which each layer uses those "
+                 "with the largest learned scores",
 }
 DENSE = "the dense network (round 0): every weight, trained from θ0; the pruning starts from it"
 
