@@ -12,7 +12,7 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 import tensorflow as tf
 
-from lth_tf import weights
+from lth_tf import masking, weights
 from lth_tf.weights import network_variables
 from lth_tf.tfkeras import keras
 
@@ -85,17 +85,62 @@ class RecordWeights(keras.callbacks.Callback):
             self.snapshots[done] = weights.take(self.model)
 
 
+class LocalChange(keras.callbacks.Callback):
+    """How fast each masked weight moves near the end of training: the `local_change` criterion's evidence.
+
+    The seed notes' idea: prune the weights that, from one iteration to the next, change
+    too slowly. Over the last `window` iterations before `end` (absolute iterations; the
+    round began at `start`), this sums |w_t - w_{t-1}| and divides by the iterations
+    covered. Keras shows callbacks the weights only between compiled calls, so each
+    difference spans `steps_per_execution` iterations (exactly one with
+    --steps-per-execution 1); the window's first iteration must be such a boundary
+    (`training.steps_per_execution(..., begins)`). Weights are read only inside the
+    window, so the rest of training runs untouched.
+    """
+
+    def __init__(self, start: int, end: int, window: int):
+        super().__init__()
+        self.start, self.begins = start, max(start, end - window)
+        self.scores: Optional[Dict[str, np.ndarray]] = None
+
+    def on_train_begin(self, logs=None):
+        self.total, self.previous, self.first, self.last = None, None, None, None
+        if self.begins == self.start:
+            self._observe(self.start)
+
+    def on_train_batch_end(self, batch, logs=None):
+        done = self.start + int(self.model.optimizer.iterations.numpy())
+        if done >= self.begins:
+            self._observe(done)
+
+    def on_train_end(self, logs=None):
+        if self.first is None or self.last == self.first:
+            raise ValueError(f"local_change saw the weights fewer than twice after iteration {self.begins}; "
+                             "widen --local-change-window")
+        self.scores = {k: total / (self.last - self.first) for k, total in self.total.items()}
+
+    def _observe(self, iteration: int) -> None:
+        now = {k: v.numpy() for k, v in masking.prunable_weights(self.model).items()}
+        if self.previous is None:
+            self.total, self.first = {k: np.zeros_like(w) for k, w in now.items()}, iteration
+        else:
+            for key, value in now.items():
+                self.total[key] += np.abs(value - self.previous[key])
+        self.previous, self.last = now, iteration
+
+
 class PeriodicEvaluation(keras.callbacks.Callback):
     """Every "epoch" (= one evaluation interval) evaluates validation and test sets.
 
     Adds `val_loss`, `val_accuracy`, `test_loss`, `test_accuracy` and `iteration` to the
     epoch's logs (so later callbacks see them) and keeps every record in `records`.
+    Iterations count from `start`, the iteration at which the round began.
     """
 
-    def __init__(self, datasets: Dict[str, tf.data.Dataset], eval_interval: int):
+    def __init__(self, datasets: Dict[str, tf.data.Dataset], eval_interval: int, start: int = 0):
         super().__init__()
         self.datasets = datasets
-        self.eval_interval = eval_interval
+        self.eval_interval, self.start = eval_interval, start
         self.records: List[Dict[str, float]] = []
 
     def on_train_begin(self, logs=None):
@@ -103,7 +148,7 @@ class PeriodicEvaluation(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
-        record = {"iteration": (epoch + 1) * self.eval_interval}
+        record = {"iteration": self.start + (epoch + 1) * self.eval_interval}
         record.update({f"train_{k}": float(v) for k, v in logs.items() if k in ("loss", "accuracy")})
         for prefix, dataset in self.datasets.items():
             results = self.model.evaluate(dataset, verbose=0, return_dict=True)

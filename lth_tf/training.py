@@ -3,13 +3,18 @@
 The budget is counted in iterations (batches), as the paper does, and `fit` runs it as
 `iterations / eval_interval` Keras "epochs" of `eval_interval` steps each, so Keras's
 epoch-end hook is the evaluation hook. The optimizer and its schedule: `optimizers`.
+
+A round may begin at iteration k > 0 (`start_step`: rewinding to θk, as open_lth's
+`start_step`): it trains the remaining `iterations - k`, with the learning-rate
+schedule and the data order where the dense run had them at iteration k, and reports
+iterations k + 1 .. `iterations`, so its curves line up with the dense run's.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from lth_tf import optimizers
 from lth_tf.callbacks import EVAL_SPLITS, PeriodicEvaluation
@@ -45,10 +50,10 @@ def steps_per_execution(requested: int, eval_interval: int, *also: int) -> int:
     return 1
 
 
-def compile_model(model: keras.Model, hparams, align_to: Sequence[int] = ()) -> None:
+def compile_model(model: keras.Model, hparams, align_to: Sequence[int] = (), start_step: int = 0) -> None:
     """Compiles with a fresh optimizer: no state carries over from an earlier round."""
     model.compile(
-        optimizer=optimizers.make(hparams),
+        optimizer=optimizers.make(hparams, start_step),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         jit_compile=hparams.jit_compile,
@@ -57,20 +62,24 @@ def compile_model(model: keras.Model, hparams, align_to: Sequence[int] = ()) -> 
 
 
 def train_round(
-    model: keras.Model, splits: Splits, hparams, seed: int, callbacks=(), align_to: Sequence[int] = ()
+    model: keras.Model, splits: Splits, hparams, seed: int, callbacks=(), align_to: Sequence[int] = (),
+    start_step: int = 0, iterations: Optional[int] = None,
 ) -> RoundHistory:
-    """Trains for `hparams.iterations`; `callbacks` run after the evaluation callback.
+    """Trains from iteration `start_step` to `iterations` (default `hparams.iterations`).
 
-    `align_to`: iterations at which callbacks must see the weights (see `steps_per_execution`).
+    `callbacks` run after the evaluation callback. `align_to`: iterations at which
+    callbacks must see the weights (see `steps_per_execution`).
     """
+    end = hparams.iterations if iterations is None else iterations
     evaluation = PeriodicEvaluation(
-        {prefix: splits.eval_batches(split) for prefix, split in EVAL_SPLITS.items()}, hparams.eval_interval
+        {prefix: splits.eval_batches(split) for prefix, split in EVAL_SPLITS.items()}, hparams.eval_interval,
+        start_step,
     )
-    compile_model(model, hparams, align_to)
+    compile_model(model, hparams, align_to, start_step)
     model.fit(
-        splits.train_batches(hparams.batch_size, seed),
+        splits.train_batches(hparams.batch_size, seed, start_step),
         steps_per_epoch=hparams.eval_interval,
-        epochs=math.ceil(hparams.iterations / hparams.eval_interval),
+        epochs=math.ceil((end - start_step) / hparams.eval_interval),
         callbacks=[evaluation, *callbacks],
         verbose=0,
     )

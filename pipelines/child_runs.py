@@ -45,8 +45,13 @@ class ChildRuns:
         masks: masking.Masks,
         callbacks: Sequence[keras.callbacks.Callback],
         align_to: Sequence[int] = (),
+        start_step: int = 0,
+        iterations: Optional[int] = None,
     ) -> Tuple[RoundSummary, RoundHistory]:
-        """Sets `masks`, trains with `callbacks` (the first sets the starting weights), tracks it."""
+        """Sets `masks`, trains with `callbacks` (the first sets the starting weights), tracks it.
+
+        Training runs from iteration `start_step` to `iterations` (default: the budget).
+        """
         masking.set_masks(model, masks)
         remaining = pruning.remaining_fractions(masks)
         label = f"seed {seed} {kind} round {round_} ({remaining['total']:.1%} remaining)"
@@ -59,7 +64,8 @@ class ChildRuns:
             callbacks = [*callbacks, MlflowMetrics(lambda metrics, step: tracking.log_metrics(child_id, metrics, step))]
             if self.status:
                 callbacks.append(Progress(label, self.cfg.training.iterations, self.status))
-            history = train_round(model, self.splits, self.cfg.training, seed, callbacks, align_to)
+            history = train_round(model, self.splits, self.cfg.training, seed, callbacks, align_to,
+                                  start_step, iterations)
             summary = summarize(round_, kind, replicate, seed, remaining["total"], history)
             per_layer = {f"remaining_fraction.{k}": v for k, v in remaining.items() if k != "total"}
             tracking.log_metrics(child_id, {**summary.metrics(), **per_layer}, step=round_)

@@ -46,11 +46,13 @@ class Splits:
     def sizes(self) -> dict:
         return {f"{split}_size": len(getattr(self, split)[1]) for split in ("train", "validation", "test")}
 
-    def train_batches(self, batch_size: int, seed: int) -> tf.data.Dataset:
+    def train_batches(self, batch_size: int, seed: int, start: int = 0) -> tf.data.Dataset:
         """Endless batches; every epoch is a fresh full permutation, the same for the same seed.
 
         With `augment`, each batch is flipped and cropped with draws keyed by the seed and
-        the batch number, so augmented batches repeat per seed too.
+        the batch number, so augmented batches repeat per seed too. `start` skips the
+        first `start` batches (a round that begins at iteration k sees the dense run's
+        batches from its k-th on) without computing them.
         """
         x, y = (tf.constant(a) for a in self.train)
         n = len(self.train[1])
@@ -62,9 +64,9 @@ class Splits:
             order = tf.random.experimental.stateless_shuffle(tf.range(n), seed=tf.stack([seed, index]))
             return tf.data.Dataset.from_tensor_slices(tf.reshape(order[: per_epoch * batch_size], (per_epoch, batch_size)))
 
-        indices = tf.data.Dataset.range(2**62).flat_map(epoch)
+        indices = tf.data.Dataset.range(start // per_epoch, 2**62).flat_map(epoch).skip(start % per_epoch)
         if self.augment:
-            batches = indices.enumerate().map(lambda step, i: (flip_and_crop(tf.gather(x, i), seed, step),
+            batches = indices.enumerate(start=start).map(lambda step, i: (flip_and_crop(tf.gather(x, i), seed, step),
                                                                tf.gather(y, i)))
         else:
             batches = indices.map(lambda i: (tf.gather(x, i), tf.gather(y, i)))

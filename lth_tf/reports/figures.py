@@ -31,9 +31,10 @@ KIND_STYLE = {
     "one_shot": ("C1", "one-shot ticket"),
     "reinit": ("C3", "random reinit"),
     "random_prune": ("C2", "random pruning"),
-    "fine_tune": ("C4", "pruned + fine-tuned"),
+    "fine_tune": ("C4", "prune + fine-tune chain"),
     "noise": ("C5", "θ0 + Gaussian noise"),
     "rewind": ("C6", "rewound to θk"),
+    "prune_at_init": ("C7", "pruned at init (|θ0|)"),
 }
 METRIC_LABELS = {
     "early_stop_test_accuracy": "Test accuracy at early stop",

@@ -40,7 +40,7 @@ SUMMARY_METRICS = (
 )
 """The per-network summaries a child run logs once; every table and figure reads these."""
 
-KIND_ORDER = ("ticket", "one_shot", "reinit", "random_prune", "fine_tune", "noise", "rewind")
+KIND_ORDER = ("ticket", "one_shot", "reinit", "random_prune", "fine_tune", "noise", "rewind", "prune_at_init")
 """Known kinds in the order tables list them; unknown kinds follow, alphabetically."""
 
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
