@@ -157,12 +157,22 @@ class ControlHparams:
 
 
 @dataclass
+class RobustnessHparams:
+    robustness: Tuple[str, ...] = setting(
+        (), "Also measure every network's test accuracy under attack or noise, comma-separated: fgsm:EPS "
+        "(one-step Fast Gradient Sign attack of strength EPS) and noise:SIGMA (Gaussian input noise), in "
+        "input units (e.g. fgsm:0.1,noise:0.3 for pixels in [0, 1]). Logged as summary metrics."
+    )
+
+
+@dataclass
 class ExperimentConfig:
     dataset: DatasetHparams = field(default_factory=DatasetHparams)
     model: ModelHparams = field(default_factory=ModelHparams)
     training: TrainingHparams = field(default_factory=TrainingHparams)
     pruning: PruningHparams = field(default_factory=PruningHparams)
     controls: ControlHparams = field(default_factory=ControlHparams)
+    robustness: RobustnessHparams = field(default_factory=RobustnessHparams)
     seed: int = setting(0, "Seed for initialization, shuffling and pruning ties (replicate i uses seed + i).")
     replicates: int = setting(1, "Independent trials, each with its own seed; summaries give mean and std.")
     experiment_name: Optional[str] = setting(None, "MLflow experiment (default: MODEL-DATASET).")
@@ -240,7 +250,9 @@ class ExperimentConfig:
         for group, name, value in _choice_fields(self):
             choices = group.__dataclass_fields__[name].metadata["choices"]
             _check(value in choices, f"--{_flag(name)} must be one of {', '.join(choices)}, got '{value}'")
-        from lth_tf import criteria, data, models  # registries live beside what they register
+        from lth_tf import criteria, data, models, robustness  # registries live beside what they register
+
+        robustness.parse(self.robustness.robustness)
 
         models.check(self.model.model, self.model)
         criteria.get(p.criterion)
@@ -323,6 +335,7 @@ _GROUPS = {
     "training": TrainingHparams,
     "pruning": PruningHparams,
     "controls": ControlHparams,
+    "robustness": RobustnessHparams,
 }
 
 

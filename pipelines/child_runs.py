@@ -14,7 +14,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from lth_tf import masking, pruning, tracking
+from lth_tf import masking, pruning, robustness, tracking
 from lth_tf.callbacks import MlflowMetrics, Progress
 from lth_tf.config import ExperimentConfig
 from lth_tf.data import Splits
@@ -47,16 +47,18 @@ class ChildRuns:
         align_to: Sequence[int] = (),
         start_step: int = 0,
         iterations: Optional[int] = None,
+        tags: Optional[Dict[str, str]] = None,
     ) -> Tuple[RoundSummary, RoundHistory]:
         """Sets `masks`, trains with `callbacks` (the first sets the starting weights), tracks it.
 
-        Training runs from iteration `start_step` to `iterations` (default: the budget).
+        Training runs from iteration `start_step` to `iterations` (default: the budget);
+        `tags` are added to the child run's own.
         """
         masking.set_masks(model, masks)
         remaining = pruning.remaining_fractions(masks)
         label = f"seed {seed} {kind} round {round_} ({remaining['total']:.1%} remaining)"
         tags = {"kind": kind, "round": str(round_), "replicate": str(replicate), "seed": str(seed),
-                "remaining_fraction": f"{remaining['total']:.6f}"}
+                "remaining_fraction": f"{remaining['total']:.6f}", **(tags or {})}
         with tracking.run_scope(nested=True, run_name=f"{kind} round {round_:02d} seed {seed} "
                                 f"({remaining['total']:.1%})", tags=tags) as child:
             child_id = child.info.run_id
@@ -66,7 +68,9 @@ class ChildRuns:
                 callbacks.append(Progress(label, self.cfg.training.iterations, self.status))
             history = train_round(model, self.splits, self.cfg.training, seed, callbacks, align_to,
                                   start_step, iterations)
-            summary = summarize(round_, kind, replicate, seed, remaining["total"], history)
+            attacked = robustness.evaluate(model, self.splits.eval_batches("test"), self.cfg.robustness.robustness,
+                                           seed)
+            summary = summarize(round_, kind, replicate, seed, remaining["total"], history, attacked)
             per_layer = {f"remaining_fraction.{k}": v for k, v in remaining.items() if k != "total"}
             tracking.log_metrics(child_id, {**summary.metrics(), **per_layer}, step=round_)
         self._record(summary)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import asdict, dataclass, fields
-from typing import Dict, List
+from dataclasses import asdict, dataclass, field, fields
+from typing import Dict, List, Optional
 
 from lth_tf.training import RoundHistory
 
@@ -25,16 +25,20 @@ class RoundSummary:
     early_stop_test_accuracy: float
     final_test_accuracy: float
     final_train_accuracy: float
+    robustness: Dict[str, float] = field(default_factory=dict)
+    """Test accuracy under attack or noise at the end of training (`--robustness`), by metric name."""
 
     def metrics(self) -> Dict[str, float]:
         """The summary as MLflow metrics (numbers only)."""
-        return {k: float(v) for k, v in asdict(self).items() if k not in IDENTIFIERS}
+        plain = {k: float(v) for k, v in asdict(self).items() if k not in IDENTIFIERS and k != "robustness"}
+        return {**plain, **self.robustness}
 
 
 IDENTIFIERS = ("round", "kind", "replicate", "seed")
 
 
-def summarize(round_: int, kind: str, replicate: int, seed: int, remaining: float, history: RoundHistory) -> RoundSummary:
+def summarize(round_: int, kind: str, replicate: int, seed: int, remaining: float, history: RoundHistory,
+              robustness: Optional[Dict[str, float]] = None) -> RoundSummary:
     stop = history.early_stop
     return RoundSummary(
         round=round_,
@@ -48,6 +52,7 @@ def summarize(round_: int, kind: str, replicate: int, seed: int, remaining: floa
         early_stop_test_accuracy=stop["test_accuracy"],
         final_test_accuracy=history.final["test_accuracy"],
         final_train_accuracy=history.final_train_accuracy,
+        robustness=dict(robustness or {}),
     )
 
 
@@ -70,10 +75,14 @@ def _cells(row: RoundSummary) -> List[str]:
 
 
 def to_csv(rows: List[RoundSummary]) -> str:
+    """One row per network; `--robustness` metrics as columns of their own."""
+    extra = sorted({name for r in rows for name in r.robustness})
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=[f.name for f in fields(RoundSummary)])
+    writer = csv.DictWriter(out, fieldnames=[f.name for f in fields(RoundSummary) if f.name != "robustness"] + extra)
     writer.writeheader()
-    writer.writerows(asdict(r) for r in rows)
+    for row in rows:
+        values = asdict(row)
+        writer.writerow({**{k: v for k, v in values.items() if k != "robustness"}, **row.robustness})
     return out.getvalue()
 
 

@@ -35,6 +35,8 @@ KIND_STYLE = {
     "noise": ("C5", "θ0 + Gaussian noise"),
     "rewind": ("C6", "rewound to θk"),
     "prune_at_init": ("C7", "pruned at init (|θ0|)"),
+    "transfer": ("C8", "transferred ticket"),
+    "target_ticket": ("C9", "target's own ticket"),
 }
 METRIC_LABELS = {
     "early_stop_test_accuracy": "Test accuracy at early stop",

@@ -40,7 +40,11 @@ SUMMARY_METRICS = (
 )
 """The per-network summaries a child run logs once; every table and figure reads these."""
 
-KIND_ORDER = ("ticket", "one_shot", "reinit", "random_prune", "fine_tune", "noise", "rewind", "prune_at_init")
+ROBUSTNESS_METRIC = re.compile(r"^(fgsm|noise)_[0-9.e+-]+_test_accuracy$")
+"""Summaries `--robustness` adds (`lth_tf.robustness.metric_name`), one per attack or noise strength."""
+
+KIND_ORDER = ("ticket", "one_shot", "reinit", "random_prune", "fine_tune", "noise", "rewind", "prune_at_init",
+              "transfer", "target_ticket")
 """Known kinds in the order tables list them; unknown kinds follow, alphabetically."""
 
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -185,7 +189,7 @@ def _row(run: Run, parent: ParentRun) -> ChildRow:
         replicate=_int(tags.get("replicate")) or 0,
         seed=seed if seed is not None else parent.seed,
         remaining_fraction=remaining if remaining is not None else float("nan"),
-        metrics={k: metrics[k] for k in SUMMARY_METRICS if k in metrics},
+        metrics={k: v for k, v in metrics.items() if k in SUMMARY_METRICS or ROBUSTNESS_METRIC.match(k)},
     )
 
 
