@@ -76,4 +76,5 @@ def test_rounds_reset_to_theta_k_with_schedule_and_data_order_advanced(store, ti
         next(r for r in mlflow.search_runs([result.experiment_id], output_format="list")
              if r.data.tags.get("kind") == "ticket" and r.data.tags.get("round") == "1").info.run_id, "val_accuracy")
     assert [m.step for m in history] == [30, 40]  # it trains the remaining T - k iterations, numbered from k
-    assert [r.early_stop_iteration > 20 for r in result.rounds if r.kind != "ticket" or r.round] == [True, True]
+    stops = {r.kind: r.early_stop_iteration for r in result.rounds if r.round == 1}
+    assert stops["ticket"] in (30, 40) and stops["rewind"] in (20, 30, 40)  # evaluated from k on
