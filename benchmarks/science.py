@@ -109,17 +109,21 @@ def compare_criteria(name, criteria, overrides):
 
 
 def finished(run_id):
-    """A finished experiment's networks, read back from its `summary/summary.csv` artifact."""
+    """A finished experiment's networks, read back from its `summary/networks.csv` artifact
+    (`summary/summary.csv` in runs written before that name)."""
     import csv
 
     import mlflow
 
-    from lth_tf import tracking
+    from lth_tf import naming, tracking
     from pipelines.lottery import LotteryResult
     from pipelines.summary import RoundSummary
 
     mlflow.set_tracking_uri(tracking.resolve_tracking_uri(None))
-    path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="summary/summary.csv")
+    try:
+        path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=f"{naming.NETWORK_TABLE}.csv")
+    except Exception:  # noqa: BLE001 - a run from before the name: the old table
+        path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="summary/summary.csv")
     types = {f: t for f, t in RoundSummary.__annotations__.items()}
     casts = {"int": int, "float": float, "str": str}
     with open(path) as file:

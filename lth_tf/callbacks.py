@@ -12,7 +12,7 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 import tensorflow as tf
 
-from lth_tf import masking, weights
+from lth_tf import masking, naming, weights
 from lth_tf.weights import network_variables
 from lth_tf.tfkeras import keras
 
@@ -158,14 +158,19 @@ class PeriodicEvaluation(keras.callbacks.Callback):
 
 
 class MlflowMetrics(keras.callbacks.Callback):
-    """Sends each evaluation record to an MLflow run, step = training iteration."""
+    """Sends each evaluation record to an MLflow run, step = training iteration.
+
+    Keras's names (`val_loss`) become grouped ones (`val/loss`), so MLflow charts each
+    split's curves in a section of their own.
+    """
 
     def __init__(self, log: Callable[[Dict[str, float], int], None]):
         super().__init__()
         self.log = log
 
     def on_epoch_end(self, epoch, logs=None):
-        metrics = {k: float(v) for k, v in (logs or {}).items() if k != "iteration" and k not in ("loss", "accuracy")}
+        metrics = {naming.curve_from_record(k): float(v) for k, v in (logs or {}).items()
+                   if k != "iteration" and k not in ("loss", "accuracy")}
         self.log(metrics, int(logs["iteration"]))
 
 

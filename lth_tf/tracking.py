@@ -19,6 +19,7 @@ import mlflow
 import numpy as np
 from mlflow.tracking import MlflowClient
 
+from lth_tf import naming
 from lth_tf.errors import UserError
 
 DEFAULT_DIR = Path("mlruns")
@@ -72,9 +73,10 @@ def run_scope(**start_run_kwargs) -> Iterator[mlflow.ActiveRun]:
 
 
 def log_metrics(run_id: str, metrics: Dict[str, float], step: int) -> None:
+    """Logs `metrics` at `step`, rounded to 7 significant digits (no float32 noise in the UI)."""
     MlflowClient().log_batch(
         run_id,
-        metrics=[mlflow.entities.Metric(k, float(v), mlflow.utils.time.get_current_time_millis(), step)
+        metrics=[mlflow.entities.Metric(k, naming.tracked_value(v), mlflow.utils.time.get_current_time_millis(), step)
                  for k, v in metrics.items()],
     )
 

@@ -1,10 +1,11 @@
 """Every trained network, ticket or control, as one nested MLflow run of the experiment.
 
 A child run is tagged with what it is (`kind`, `round`, `replicate`, `seed`,
-`remaining_fraction`), holds its mask and its metrics with step = iteration, and ends
-with its summary. The parent charts each summary against the round as
-`KIND.METRIC` (the mean over replicates once the last replicate has that round), so the
-MLflow UI compares tickets with their controls round by round.
+`remaining_fraction`, also params so the runs table sorts them), holds its mask and its
+learning curves with step = iteration, and ends with its summary. The parent charts each
+summary against the round as `rounds/KIND/METRIC` (the mean over replicates once the last
+replicate has that round), so the MLflow UI compares tickets with their controls round by
+round. Every name comes from `lth_tf.naming`.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+import mlflow
 import numpy as np
 
-from lth_tf import masking, pruning, robustness, tracking
+from lth_tf import masking, naming, pruning, robustness, tracking
 from lth_tf.callbacks import MlflowMetrics, Progress
 from lth_tf.config import ExperimentConfig
 from lth_tf.data import Splits
@@ -59,9 +61,10 @@ class ChildRuns:
         label = f"seed {seed} {kind} round {round_} ({remaining['total']:.1%} remaining)"
         tags = {"kind": kind, "round": str(round_), "replicate": str(replicate), "seed": str(seed),
                 "remaining_fraction": f"{remaining['total']:.6f}", **(tags or {})}
-        with tracking.run_scope(nested=True, run_name=f"{kind} round {round_:02d} seed {seed} "
-                                f"({remaining['total']:.1%})", tags=tags) as child:
+        with tracking.run_scope(nested=True, run_name=naming.network_run_name(kind, round_, seed, remaining["total"]),
+                                tags=tags) as child:
             child_id = child.info.run_id
+            mlflow.log_params(naming.network_params(round_, replicate, seed, remaining["total"]))
             tracking.log_arrays(masks, f"masks/round_{round_:02d}.npz")
             callbacks = [*callbacks, MlflowMetrics(lambda metrics, step: tracking.log_metrics(child_id, metrics, step))]
             if self.status:
@@ -71,8 +74,9 @@ class ChildRuns:
             attacked = robustness.evaluate(model, self.splits.eval_batches("test"), self.cfg.robustness.robustness,
                                            seed)
             summary = summarize(round_, kind, replicate, seed, remaining["total"], history, attacked)
-            per_layer = {f"remaining_fraction.{k}": v for k, v in remaining.items() if k != "total"}
-            tracking.log_metrics(child_id, {**summary.metrics(), **per_layer}, step=round_)
+            per_layer = {naming.layer_remaining(k): v for k, v in remaining.items() if k != "total"}
+            summary_metrics = {naming.summary(k): v for k, v in summary.metrics().items()}
+            tracking.log_metrics(child_id, {**summary_metrics, **per_layer}, step=round_)
         self._record(summary)
         self.echo(
             f"{label}: early stop at {summary.early_stop_iteration}, test acc "
@@ -85,6 +89,6 @@ class ChildRuns:
         same = self._by_key[(summary.kind, summary.round)]
         same.append(summary)
         if summary.replicate == self.cfg.replicates - 1:
-            means = {f"{summary.kind}.{name}": float(np.mean([s.metrics()[name] for s in same]))
+            means = {naming.per_round(summary.kind, name): float(np.mean([s.metrics()[name] for s in same]))
                      for name in summary.metrics()}
             tracking.log_metrics(self.parent_run_id, means, step=summary.round)

@@ -14,7 +14,7 @@ from typing import Callable, List, Optional, Union
 
 import mlflow
 
-from lth_tf import data, masking, models, tracking, weights
+from lth_tf import data, masking, models, naming, tracking, weights
 from lth_tf.config import ExperimentConfig
 from lth_tf.tfkeras import keras
 from pipelines import report
@@ -104,8 +104,8 @@ def run(
                 result.trials.append(run_trial(network, cfg, runs, replicate, seed))
         finally:
             if result.rounds:
-                tracking.log_text(to_csv(result.rounds), "summary/summary.csv")
-                tracking.log_text(to_markdown(result.rounds), "summary/summary.md")
+                tracking.log_text(to_csv(result.rounds), f"{naming.NETWORK_TABLE}.csv")
+                tracking.log_text(to_markdown(result.rounds), f"{naming.NETWORK_TABLE}.md")
         _log_report(result.run_id, echo)
     return result
 

@@ -1,7 +1,7 @@
 """An experiment's report: the paper's figures and a summary table, on disk and in MLflow.
 
 `write_report` reads the FINISHED child runs of one or more pooled parent runs, averages
-them per kind and round, and writes PNG figures plus `summary.csv` / `summary.md` into a
+them per kind and round, and writes PNG figures plus `mean_std.csv` / `mean_std.md` into a
 folder. `log_report` does the same into a temporary folder and logs it as the parent
 run's `report/` artifacts; `lottery.run` calls it at the end of every experiment, so it
 never fails a finished experiment over a figure: a figure without data is simply not
@@ -19,6 +19,7 @@ from typing import Callable, List, Optional, Sequence
 
 from mlflow.tracking import MlflowClient
 
+from lth_tf import naming
 from lth_tf.errors import UserError
 from lth_tf.reports import aggregate, figures, results, tables
 
@@ -87,9 +88,10 @@ def write_report(parents: Sequence[results.ParentRun], out_dir, rounds: Optional
         if written:
             files.append(written)
     table = tables.summary_markdown(points)
-    (out / "summary.csv").write_text(tables.summary_csv(points))
-    (out / "summary.md").write_text(_heading(found) + "\n" + table)
-    files += [out / "summary.csv", out / "summary.md"]
+    csv_file, md_file = (out / f"{naming.MEAN_STD_TABLE}{suffix}" for suffix in (".csv", ".md"))
+    csv_file.write_text(tables.summary_csv(points))
+    md_file.write_text(_heading(found) + "\n" + table)
+    files += [csv_file, md_file]
     return Report(found, points, chosen, files, table)
 
 
@@ -101,7 +103,7 @@ def _robustness_figure(points, metric: str, context: str):
 
 
 def log_report(parent_run_id: str, rounds: Optional[Sequence[int]] = None, tracking_uri: Optional[str] = None,
-               artifact_path: str = "report") -> List[str]:
+               artifact_path: str = naming.REPORT) -> List[str]:
     """Writes the report of one parent run and logs it as that run's `report/` artifacts.
 
     Uses the current MLflow tracking URI unless `tracking_uri` is given; returns the
@@ -158,6 +160,6 @@ def _check_rounds(rounds: Sequence[int], rows: Sequence[results.ChildRow]) -> Li
 def _curves(client: MlflowClient, rows: Sequence[results.ChildRow], rounds: Sequence[int]):
     """Mean ± std test-accuracy curve per (kind, round) over the chosen rounds' replicates."""
     wanted = [r for r in rows if r.kind in CURVE_KINDS and r.round in rounds]
-    history = results.histories(client, wanted, "test_accuracy")
+    history = results.histories(client, wanted, "test", "accuracy")
     keys = sorted({(r.kind, r.round) for r in wanted})
     return {key: aggregate.curve([history[r.run_id] for r in wanted if (r.kind, r.round) == key]) for key in keys}

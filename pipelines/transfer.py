@@ -29,7 +29,7 @@ import mlflow
 import numpy as np
 from mlflow.tracking import MlflowClient
 
-from lth_tf import data, masking, tracking, weights
+from lth_tf import data, masking, naming, tracking, weights
 from lth_tf.callbacks import StartFrom
 from lth_tf.config import ExperimentConfig
 from lth_tf.errors import UserError
@@ -168,7 +168,7 @@ def run(cfg: ExperimentConfig, ticket_spec: str, compare_to: Optional[str] = Non
                 begin = controls.get(name)(context)
                 runs.train(model, name, ticket.round, 0, seed, begin.masks, [StartFrom(begin.weights)],
                            start_step=begin.step, tags=tags)
-        tracking.log_text(to_csv(runs.summaries), "summary/summary.csv")
+        tracking.log_text(to_csv(runs.summaries), f"{naming.NETWORK_TABLE}.csv")
         _log_figure(client, parent.info.run_id, target_parent, echo,
                     f"{parent_source.params.get('dataset', '?')} ({parent_source.params.get('optimizer', '?')}) "
                     f"ticket on {cfg.dataset.dataset} ({cfg.training.optimizer})")

@@ -198,7 +198,7 @@ def test_pipeline_trains_each_control_from_what_it_claims(store, tiny_config, ti
     assert np.std(noise_start) == pytest.approx(0.5 * np.std(theta0[0]), rel=0.15)
     assert all(r.info.status == "FINISHED" for r in runs)
     parent = next(r for r in runs if r.info.run_id == result.run_id)
-    assert {f"{kind}.early_stop_test_accuracy" for kind in ("ticket", "reinit", "rewind")} <= set(parent.data.metrics)
+    assert {f"rounds/{kind}/early_stop_test_accuracy" for kind in ("ticket", "reinit", "rewind")} <= set(parent.data.metrics)
 
 
 def test_replicates_use_consecutive_seeds_and_average_on_the_parent(store, tiny_config, tiny_splits):
@@ -211,7 +211,7 @@ def test_replicates_use_consecutive_seeds_and_average_on_the_parent(store, tiny_
     assert not np.array_equal(*theta)
     keras.utils.set_random_seed(1)
     np.testing.assert_array_equal(small_model().get_layer("fc1").kernel.numpy(), theta[1])  # a factory: built per seed
-    history = mlflow.tracking.MlflowClient().get_metric_history(result.run_id, "ticket.early_stop_test_accuracy")
+    history = mlflow.tracking.MlflowClient().get_metric_history(result.run_id, "rounds/ticket/early_stop_test_accuracy")
     assert [m.step for m in history] == [0, 1]
     for metric in history:
         expected = np.mean([r.early_stop_test_accuracy for r in result.rounds if r.round == metric.step])

@@ -36,12 +36,15 @@ def test_experiment_lands_in_mlflow_with_parent_rounds_metrics_and_masks(store, 
         assert (child.data.tags["replicate"], child.data.tags["seed"]) == ("0", "0")
         expected = pruning.remaining_fractions(result.trials[0][("ticket", round_)])["total"]
         assert float(child.data.tags["remaining_fraction"]) == pytest.approx(expected, abs=1e-6)
-        val_loss = client.get_metric_history(child.info.run_id, "val_loss")
+        assert child.data.params["round"] == f"{round_:02d}" and child.data.params["seed"] == "0"
+        assert child.info.run_name == f"ticket {expected:.1%} r{round_:02d} s0"
+        val_loss = client.get_metric_history(child.info.run_id, "val/loss")
         assert [m.step for m in val_loss] == [10, 20, 30, 40]
         best = min(val_loss, key=lambda m: (m.value, m.step))
-        assert child.data.metrics["early_stop_iteration"] == best.step
-        test_acc = {m.step: m.value for m in client.get_metric_history(child.info.run_id, "test_accuracy")}
-        assert child.data.metrics["early_stop_test_accuracy"] == pytest.approx(test_acc[best.step])
+        assert child.data.metrics["summary/early_stop_iteration"] == best.step
+        test_acc = {m.step: m.value for m in client.get_metric_history(child.info.run_id, "test/accuracy")}
+        assert child.data.metrics["summary/early_stop_test_accuracy"] == pytest.approx(test_acc[best.step])
+        assert all(float(f"{v:.7g}") == v for v in child.data.metrics.values())  # no float32 noise
         masks = tracking.load_arrays(child.info.run_id, f"masks/round_{round_:02d}.npz")
         assert set(masks) == {"fc1", "fc2", "output"} and all(m.dtype == bool for m in masks.values())
         for key in masks:
@@ -50,17 +53,17 @@ def test_experiment_lands_in_mlflow_with_parent_rounds_metrics_and_masks(store, 
 
     # The parent charts each summary against the round.
     assert parent.data.tags["family"] == tiny_config.family()
-    history = client.get_metric_history(result.run_id, "ticket.early_stop_test_accuracy")
+    history = client.get_metric_history(result.run_id, "rounds/ticket/early_stop_test_accuracy")
     assert [m.step for m in history] == [0, 1, 2]
     assert [m.value for m in history] == pytest.approx([r.early_stop_test_accuracy for r in result.rounds])
     theta0 = tracking.load_arrays(result.run_id, "initial_weights/seed_0.npz")
     assert theta0["fc1/kernel"].shape == (64, 32)
     artifacts = {a.path for a in client.list_artifacts(result.run_id, "summary")}
-    assert artifacts == {"summary/summary.csv", "summary/summary.md"}
-    csv_text = open(mlflow.artifacts.download_artifacts(run_id=result.run_id, artifact_path="summary/summary.csv")).read()
+    assert artifacts == {"summary/networks.csv", "summary/networks.md"}
+    csv_text = open(mlflow.artifacts.download_artifacts(run_id=result.run_id, artifact_path="summary/networks.csv")).read()
     assert len(csv_text.strip().splitlines()) == 4 and "early_stop_iteration" in csv_text
     report = {a.path for a in client.list_artifacts(result.run_id, "report")}
-    assert {"report/accuracy_vs_remaining.png", "report/summary.csv", "report/summary.md"} <= report
+    assert {"report/accuracy_vs_remaining.png", "report/mean_std.csv", "report/mean_std.md"} <= report
 
 
 def test_one_shot_prunes_the_dense_network_straight_to_each_iterative_level(store, tiny_config, tiny_splits):
@@ -117,8 +120,8 @@ def test_interrupted_or_crashed_run_keeps_finished_rounds(store, tiny_config, ti
     parent = by_round.pop(None)
     assert parent.info.status == status
     assert by_round["0"].info.status == "FINISHED" and by_round["1"].info.status == status
-    assert "early_stop_iteration" in by_round["0"].data.metrics
+    assert "summary/early_stop_iteration" in by_round["0"].data.metrics
     assert tracking.load_arrays(by_round["0"].info.run_id, "masks/round_00.npz")["fc1"].all()
-    summary = mlflow.artifacts.download_artifacts(run_id=parent.info.run_id, artifact_path="summary/summary.csv")
+    summary = mlflow.artifacts.download_artifacts(run_id=parent.info.run_id, artifact_path="summary/networks.csv")
     assert len(open(summary).read().strip().splitlines()) == 2  # header + the finished round
     assert mlflow.active_run() is None

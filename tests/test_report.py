@@ -20,6 +20,7 @@ from mlflow.tracking import MlflowClient
 from PIL import Image
 
 from conftest import invoke
+from lth_tf import naming
 from lth_tf.reports import aggregate, figures, results
 from lth_tf.errors import UserError
 from pipelines import compare, report
@@ -37,12 +38,16 @@ def early_stop(kind, round_, seed):
     return 500 - 100 * round_ + 100 * seed + (150 * round_ if kind == "reinit" else 0)
 
 
-def child_metrics(kind, round_, seed):
+def child_metrics(kind, round_, seed, legacy_names=False):
+    """A network's summary metrics, under today's names or (`legacy_names`) those runs had before."""
     acc = accuracy(kind, round_, seed)
-    return {"remaining_fraction": 0.8 ** round_, "early_stop_iteration": early_stop(kind, round_, seed),
-            "early_stop_val_loss": 0.3 - acc / 10, "early_stop_val_accuracy": acc + 0.001,
-            "early_stop_test_accuracy": acc, "final_test_accuracy": acc - 0.002,
-            "final_train_accuracy": 1.0 - 0.01 * round_, "remaining_fraction.fc1": 0.8 ** round_}
+    values = {"remaining_fraction": 0.8 ** round_, "early_stop_iteration": early_stop(kind, round_, seed),
+              "early_stop_val_loss": 0.3 - acc / 10, "early_stop_val_accuracy": acc + 0.001,
+              "early_stop_test_accuracy": acc, "final_test_accuracy": acc - 0.002,
+              "final_train_accuracy": 1.0 - 0.01 * round_}
+    if legacy_names:
+        return {**values, "remaining_fraction.fc1": 0.8 ** round_}
+    return {**{naming.summary(k): v for k, v in values.items()}, naming.layer_remaining("fc1"): 0.8 ** round_}
 
 
 def add_run(client, experiment_id, name, tags, metrics=None, params=None, status="FINISHED", step=0, series=None):
@@ -56,7 +61,7 @@ def add_run(client, experiment_id, name, tags, metrics=None, params=None, status
 
 
 def add_experiment(client, experiment_id, seed=0, replicates=1, kinds=("ticket",), criterion="magnitude",
-                   family=None, contract_tags=True, status="FINISHED"):
+                   family=None, contract_tags=True, status="FINISHED", legacy_names=False):
     """A parent run plus one FINISHED child per kind, round and replicate (seed = seed + replicate)."""
     params = {"model": "lenet_300_100", "dataset": "mnist-5k", "seed": seed, "replicates": replicates,
               "criterion": criterion, "fc_rate": 0.2, "experiment_name": "x", "train_size": 3500}
@@ -74,8 +79,10 @@ def add_experiment(client, experiment_id, seed=0, replicates=1, kinds=("ticket",
                 if contract_tags:
                     tags.update(replicate=str(replicate), seed=str(seed + replicate))
                 acc = accuracy(kind, round_, seed + replicate)
-                add_run(client, experiment_id, f"{kind} {round_}", tags, child_metrics(kind, round_, seed + replicate),
-                        step=round_, series={"test_accuracy": {s: acc * s / 40 for s in (10, 20, 30, 40)}})
+                curve = naming.legacy_curve("test", "accuracy") if legacy_names else naming.curve("test", "accuracy")
+                add_run(client, experiment_id, f"{kind} {round_}", tags,
+                        child_metrics(kind, round_, seed + replicate, legacy_names),
+                        step=round_, series={curve: {s: acc * s / 40 for s in (10, 20, 30, 40)}})
     return parent
 
 
@@ -95,9 +102,11 @@ def synthetic(tmp_path_factory):
     for status in ("FAILED", "KILLED"):
         add_run(client, ids["reps"], "crashed round", {"mlflow.parentRunId": runs["reps"], "kind": "ticket",
                                                        "round": "2", "replicate": "1", "seed": "1"},
-                {"early_stop_test_accuracy": 0.0, "early_stop_iteration": 99999}, status=status, step=2)
-    # Two parents (seeds 3 and 4) without family/replicate/seed tags, as the core pipeline writes them.
-    runs["seeds"] = [add_experiment(client, ids["seeds"], seed=s, contract_tags=False) for s in (3, 4)]
+                {naming.summary("early_stop_test_accuracy"): 0.0, naming.summary("early_stop_iteration"): 99999},
+                status=status, step=2)
+    # Two parents (seeds 3 and 4) as older lth-tf wrote them: no family/replicate/seed tags, ungrouped names.
+    runs["seeds"] = [add_experiment(client, ids["seeds"], seed=s, contract_tags=False, legacy_names=True)
+                     for s in (3, 4)]
     runs["mixed"] = [add_experiment(client, ids["mixed"], criterion=c, seed=s, kinds=("ticket", "reinit"))
                      for c, s in (("magnitude", 0), ("movement", 1))]
     runs["other"] = add_experiment(client, ids["other"], seed=1)
@@ -122,7 +131,7 @@ def test_table_numbers_equal_the_runs_metrics(synthetic, tmp_path):
     client = synthetic["client"]
     parents = results.resolve(client, "reps")
     made = report.write_report(parents, tmp_path, client=client)
-    rows = {(r["kind"], int(r["round"])): r for r in read_csv(tmp_path / "summary.csv")}
+    rows = {(r["kind"], int(r["round"])): r for r in read_csv(tmp_path / "mean_std.csv")}
     assert set(rows) == {(k, r) for k in ("ticket", "reinit", "random_prune") for r in ROUNDS} | {
         ("one_shot", r) for r in (1, 2, 3)}
     # Computed by hand: ticket round 2 over seeds 0 and 1 is 0.92 and 0.94, stopping at 300 and 400;
@@ -136,11 +145,11 @@ def test_table_numbers_equal_the_runs_metrics(synthetic, tmp_path):
     assert float(cell["remaining_percent"]) == pytest.approx(64.0)
     for (kind, round_), row in rows.items():
         for name in results.SUMMARY_METRICS:
-            values = [child_metrics(kind, round_, seed)[name] for seed in (0, 1)]
+            values = [child_metrics(kind, round_, seed, legacy_names=True)[name] for seed in (0, 1)]
             assert float(row[f"{name}_mean"]) == pytest.approx(statistics.mean(values)), (kind, round_, name)
             assert float(row[f"{name}_std"]) == pytest.approx(statistics.stdev(values)), (kind, round_, name)
     assert made.results.skipped == 2 and made.results.trials == 2
-    markdown = (tmp_path / "summary.md").read_text()
+    markdown = (tmp_path / "mean_std.md").read_text()
     assert "2 child run(s) skipped (not FINISHED)" in markdown
     assert "| ticket | 2 | 64.0 | 2 | 0.9300 ± 0.0141 | 350 ± 71 |" in markdown
 
@@ -158,6 +167,10 @@ def test_parents_without_contract_tags_pool_by_experiment_with_seeds_from_params
     dense = next(lv for lv in aggregate.levels(found.rows) if lv.round == 0)
     assert dense.n == 2 and dense.mean["early_stop_test_accuracy"] == pytest.approx((0.96 + 0.98) / 2)
     assert dense.std["early_stop_test_accuracy"] == pytest.approx(0.02 / math.sqrt(2))
+    # Ungrouped metric names (early_stop_test_accuracy, test_accuracy) still read, curves too.
+    assert [r.remaining_fraction for r in found.rows if r.seed == 3] == pytest.approx([0.8 ** r for r in ROUNDS])
+    curves = results.histories(client, found.rows, "test", "accuracy")
+    assert all(sorted(points) == [10, 20, 30, 40] for points in curves.values())
 
 
 def test_same_seed_twice_is_kept_and_noted(synthetic):
@@ -209,7 +222,7 @@ def test_report_draws_every_figure_as_a_valid_png(synthetic, tmp_path):
     client = synthetic["client"]
     made = report.write_report(results.resolve(client, "reps"), tmp_path, client=client)
     names = sorted(p.name for p in made.files)
-    assert names == sorted([*report.FIGURES, "summary.csv", "summary.md"])
+    assert names == sorted([*report.FIGURES, "mean_std.csv", "mean_std.md"])
     assert all(is_png(p) for p in made.files if p.suffix == ".png")
     assert made.rounds == [0, 3]  # 0.8^3 = 51.2% is nearest to every highlighted level
 
@@ -258,7 +271,7 @@ def test_report_command_writes_files_and_prints_the_table(synthetic, tmp_path, c
     folder = tmp_path / "reports" / "reps"
     assert "| kind | round | remaining % | n |" in out and "| reinit | 3 | 51.2 | 2 |" in out
     assert "Note: 2 child run(s) skipped (not FINISHED)." in out
-    for name in [*report.FIGURES, "summary.csv", "summary.md"]:
+    for name in [*report.FIGURES, "mean_std.csv", "mean_std.md"]:
         assert (folder / name).is_file() and f"reports/reps/{name}" in out
 
 
@@ -268,14 +281,14 @@ def test_report_of_a_run_id_goes_to_its_own_folder_and_can_be_logged(synthetic, 
     run_id = synthetic["runs"]["mixed"][1]
     code, out, err = invoke(["report", run_id, "--log"], capsys)
     assert code == 0, err
-    assert (tmp_path / "reports" / "mixed" / "lottery-iterative-seed1" / "summary.csv").is_file()
+    assert (tmp_path / "reports" / "mixed" / "lottery-iterative-seed1" / "mean_std.csv").is_file()
     logged = {a.path for a in synthetic["client"].list_artifacts(run_id, "report")}
-    assert {"report/summary.csv", "report/summary.md", "report/accuracy_vs_remaining.png"} <= logged
+    assert {"report/mean_std.csv", "report/mean_std.md", "report/accuracy_vs_remaining.png"} <= logged
     code, out, err = invoke(["report", "seeds", "--log"], capsys)  # pooled: beside, not over, each run's own
     assert code == 0, err
     for parent in synthetic["runs"]["seeds"]:
         pooled = {a.path for a in synthetic["client"].list_artifacts(parent, "report/pooled")}
-        assert "report/pooled/summary.md" in pooled
+        assert "report/pooled/mean_std.md" in pooled
 
 
 @pytest.mark.parametrize("args, message", [
@@ -339,10 +352,10 @@ def test_log_report_of_a_real_tiny_run_lands_under_report(store, tiny_config, ti
     assert set(logged) == artifacts
     assert {"report/accuracy_vs_remaining.png", "report/early_stop_vs_remaining.png",
             "report/accuracy_over_iterations.png", "report/train_vs_test.png",
-            "report/summary.csv", "report/summary.md"} == artifacts
+            "report/mean_std.csv", "report/mean_std.md"} == artifacts
     png = mlflow.artifacts.download_artifacts(run_id=result.run_id, artifact_path="report/accuracy_vs_remaining.png")
     assert open(png, "rb").read(8) == PNG_MAGIC
-    table = mlflow.artifacts.download_artifacts(run_id=result.run_id, artifact_path="report/summary.csv")
+    table = mlflow.artifacts.download_artifacts(run_id=result.run_id, artifact_path="report/mean_std.csv")
     rows = list(csv.DictReader(open(table)))
     assert [int(r["round"]) for r in rows] == [0, 1, 2]
     for row, summary in zip(rows, result.rounds):

@@ -74,7 +74,7 @@ def test_rounds_reset_to_theta_k_with_schedule_and_data_order_advanced(store, ti
         np.testing.assert_array_equal(starts["rewind"][index], np.where(mask[key], ends[10][index], 0.0))
     history = mlflow.tracking.MlflowClient().get_metric_history(
         next(r for r in mlflow.search_runs([result.experiment_id], output_format="list")
-             if r.data.tags.get("kind") == "ticket" and r.data.tags.get("round") == "1").info.run_id, "val_accuracy")
+             if r.data.tags.get("kind") == "ticket" and r.data.tags.get("round") == "1").info.run_id, "val/accuracy")
     assert [m.step for m in history] == [30, 40]  # it trains the remaining T - k iterations, numbered from k
     stops = {r.kind: r.early_stop_iteration for r in result.rounds if r.round == 1}
     assert stops["ticket"] in (30, 40) and stops["rewind"] in (20, 30, 40)  # evaluated from k on

@@ -53,11 +53,11 @@ def test_each_network_logs_its_robustness_beside_its_summary(store, tiny_config,
         summary, _ = runs.train(trained, "ticket", 0, 0, 0, masking.get_masks(trained), [])
     child = next(r for r in mlflow.search_runs([experiment], output_format="list") if r.info.run_id != parent.info.run_id)
     metrics = child.data.metrics
-    assert metrics["fgsm_0.2_test_accuracy"] == summary.robustness["fgsm_0.2_test_accuracy"]
-    assert metrics["fgsm_0.2_test_accuracy"] <= metrics["final_test_accuracy"]
-    assert "noise_0.5_test_accuracy" in metrics
+    assert metrics["summary/fgsm_0.2_test_accuracy"] == pytest.approx(summary.robustness["fgsm_0.2_test_accuracy"])
+    assert metrics["summary/fgsm_0.2_test_accuracy"] <= metrics["summary/final_test_accuracy"]
+    assert "summary/noise_0.5_test_accuracy" in metrics
     parent_metrics = mlflow.get_run(parent.info.run_id).data.metrics
-    assert parent_metrics["ticket.fgsm_0.2_test_accuracy"] == metrics["fgsm_0.2_test_accuracy"]
+    assert parent_metrics["rounds/ticket/fgsm_0.2_test_accuracy"] == metrics["summary/fgsm_0.2_test_accuracy"]
     from lth_tf.reports import results
     from pipelines.report import write_report
 

@@ -42,11 +42,11 @@ def report(target, out, rounds, tracking_uri, log_to_run):
     round's run id. Writes test accuracy at early stop and early-stop iteration vs percent
     of weights remaining (one series per kind: ticket, one-shot, each control), test
     accuracy over iterations for some rounds, train vs test accuracy, one-shot vs
-    iterative, and summary.csv / summary.md (mean ± std per kind and round).
+    iterative, and mean_std.csv / mean_std.md (mean ± std per kind and round).
     """
     from pathlib import Path
 
-    from lth_tf import tracking
+    from lth_tf import naming, tracking
     from lth_tf.reports import results
     from pipelines.report import default_out_dir, write_report
 
@@ -61,7 +61,7 @@ def report(target, out, rounds, tracking_uri, log_to_run):
     for path in made.files:
         click.echo(f"  {path}")
     if log_to_run:
-        artifact_path = "report" if len(parents) == 1 else "report/pooled"
+        artifact_path = naming.REPORT if len(parents) == 1 else f"{naming.REPORT}/pooled"
         for parent in parents:
             for path in made.files:
                 client.log_artifact(parent.run_id, str(path), artifact_path)

@@ -23,6 +23,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence, Tuple
 
+from lth_tf import naming
 from lth_tf.config import NOT_FAMILY
 from lth_tf.errors import UserError
 
@@ -38,7 +39,7 @@ SUMMARY_METRICS = (
     "final_test_accuracy",
     "final_train_accuracy",
 )
-"""The per-network summaries a child run logs once; every table and figure reads these."""
+"""The per-network summaries a child run logs once (as `summary/NAME`); every table and figure reads these."""
 
 ROBUSTNESS_METRIC = re.compile(r"^(fgsm|noise)_[0-9.e+-]+_test_accuracy$")
 """Summaries `--robustness` adds (`lth_tf.robustness.metric_name`), one per attack or noise strength."""
@@ -171,14 +172,23 @@ def load(client: MlflowClient, parents: Sequence[ParentRun]) -> Results:
     return Results(list(parents), rows, skipped)
 
 
-def histories(client: MlflowClient, rows: Iterable[ChildRow], metric: str) -> Dict[str, Dict[int, float]]:
-    """`{run_id: {iteration: value}}` of one time-series metric (e.g. test_accuracy)."""
-    return {r.run_id: {m.step: m.value for m in client.get_metric_history(r.run_id, metric)} for r in rows}
+def histories(client: MlflowClient, rows: Iterable[ChildRow], split: str, metric: str) -> Dict[str, Dict[int, float]]:
+    """`{run_id: {iteration: value}}` of one learning curve (e.g. `test`, `accuracy`).
+
+    Reads `test/accuracy`, or `test_accuracy` from runs written before grouped names.
+    """
+    def history(run_id: str) -> Dict[int, float]:
+        points = client.get_metric_history(run_id, naming.curve(split, metric)) or \
+            client.get_metric_history(run_id, naming.legacy_curve(split, metric))
+        return {m.step: m.value for m in points}
+
+    return {r.run_id: history(r.run_id) for r in rows}
 
 
 def _row(run: Run, parent: ParentRun) -> ChildRow:
     tags, metrics = run.data.tags, run.data.metrics
-    remaining = metrics.get("remaining_fraction", _float(tags.get("remaining_fraction")))
+    remaining = naming.read_summary(metrics, naming.REMAINING)
+    remaining = remaining if remaining is not None else _float(tags.get("remaining_fraction"))
     seed = _int(tags.get("seed"))
     return ChildRow(
         run_id=run.info.run_id,
@@ -189,8 +199,16 @@ def _row(run: Run, parent: ParentRun) -> ChildRow:
         replicate=_int(tags.get("replicate")) or 0,
         seed=seed if seed is not None else parent.seed,
         remaining_fraction=remaining if remaining is not None else float("nan"),
-        metrics={k: v for k, v in metrics.items() if k in SUMMARY_METRICS or ROBUSTNESS_METRIC.match(k)},
+        metrics={**{k: v for k in SUMMARY_METRICS if (v := naming.read_summary(metrics, k)) is not None},
+                 **_robustness(metrics)},
     )
+
+
+def _robustness(metrics: Dict[str, float]) -> Dict[str, float]:
+    """The `--robustness` summaries of a network's run, by bare name (`fgsm_0.1_test_accuracy`)."""
+    prefix = naming.summary("")
+    return {k[len(prefix):]: v for k, v in metrics.items()
+            if k.startswith(prefix) and ROBUSTNESS_METRIC.match(k[len(prefix):])}
 
 
 def _parent(client: MlflowClient, run: Run, experiment_name: Optional[str] = None) -> ParentRun:

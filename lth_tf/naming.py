@@ -1,0 +1,94 @@
+"""What things are called in MLflow: metric keys, run names, params and artifact paths.
+
+One place for every name a user sees in the MLflow UI, and that code reads back
+(reports, resume, comparisons). MLflow's chart view groups a metric into the section
+named by its key up to the last `/` and sorts sections alphabetically, so the names
+are chosen for that order:
+
+- `rounds/KIND/METRIC` on the parent run, step = round (the mean over replicates): the
+  experiment's story, ticket against controls, sorted first;
+- `summary/METRIC` (and `summary/remaining_fraction/LAYER`) on each network's run, logged
+  once: one value per network, the runs table's columns;
+- `train/…`, `val/…`, `test/…` on each network's run, step = iteration: learning curves.
+
+Runs written before these names (`test_accuracy`, `early_stop_test_accuracy`,
+`ticket.early_stop_test_accuracy`) are still read: `legacy_*` gives their keys.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Dict, Optional
+
+SPLITS = ("train", "val", "test")
+"""The splits with learning curves, in the order they are told."""
+
+ROUNDS = "rounds"
+SUMMARY = "summary"
+REMAINING = "remaining_fraction"
+
+
+def curve(split: str, metric: str) -> str:
+    """`val/loss`: a learning-curve metric, step = training iteration."""
+    return f"{split}/{metric}"
+
+
+def curve_from_record(key: str) -> str:
+    """The tracked name of an evaluation record's key: `val_loss` -> `val/loss`."""
+    split, _, metric = key.partition("_")
+    return curve(split, metric) if split in SPLITS and metric else key
+
+
+def summary(metric: str) -> str:
+    """`summary/early_stop_test_accuracy`: one network's summary, logged once."""
+    return f"{SUMMARY}/{metric}"
+
+
+def layer_remaining(layer: str) -> str:
+    """`summary/remaining_fraction/fc1`: the fraction of one layer's weights left."""
+    return f"{SUMMARY}/{REMAINING}/{layer}"
+
+
+def per_round(kind: str, metric: str) -> str:
+    """`rounds/ticket/early_stop_test_accuracy`: a kind's mean summary on the parent, step = round."""
+    return f"{ROUNDS}/{kind}/{metric}"
+
+
+def legacy_curve(split: str, metric: str) -> str:
+    """The key runs written before grouped names used: `test_accuracy`."""
+    return f"{split}_{metric}"
+
+
+def legacy_per_round(kind: str, metric: str) -> str:
+    return f"{kind}.{metric}"
+
+
+def read_summary(metrics: Dict[str, float], metric: str) -> Optional[float]:
+    """A network's summary metric from its run's metrics, under today's name or the old bare one."""
+    value = metrics.get(summary(metric))
+    return metrics.get(metric) if value is None else value
+
+
+def tracked_value(value: float) -> float:
+    """`value` with 7 significant digits: float32 results lose their noise (0.9340000152587891 -> 0.934)."""
+    value = float(value)
+    return value if not math.isfinite(value) or value == 0 else float(f"{value:.7g}")
+
+
+def network_run_name(kind: str, round_: int, seed: int, remaining: float) -> str:
+    """`ticket 21.1% r07 s0`: what matters first, so a cut-off name still tells the network."""
+    return f"{kind} {remaining:.1%} r{round_:02d} s{seed}"
+
+
+def network_params(round_: int, replicate: int, seed: int, remaining: float) -> Dict[str, str]:
+    """A network's identifiers as params, written so that sorting the text sorts the numbers."""
+    return {"round": f"{round_:02d}", "replicate": f"{replicate:02d}", "seed": str(seed),
+            REMAINING: f"{remaining:.4f}"}
+
+
+NETWORK_TABLE = "summary/networks"
+"""The parent's one-row-per-network table, as `.csv` and `.md` artifacts."""
+MEAN_STD_TABLE = "mean_std"
+"""The report's mean ± std table per kind and round (`report/mean_std.csv`, `.md`)."""
+REPORT = "report"
+"""Artifact folder of the parent's report: figures and the mean ± std table."""
