@@ -48,7 +48,7 @@ def test_bad_specs_are_one_line_errors(spec):
 def test_each_network_logs_its_robustness_beside_its_summary(store, tiny_config, tiny_splits, trained):
     tiny_config.robustness.robustness = ("fgsm:0.2", "noise:0.5")
     experiment = tracking.open_experiment(None, "robust")
-    with tracking.run_scope(experiment_id=experiment) as parent:
+    with tracking.run_scope(experiment_id=experiment, tags={"kind": "experiment"}) as parent:
         runs = ChildRuns(tiny_config, tiny_splits, parent.info.run_id, echo=lambda _: None)
         summary, _ = runs.train(trained, "ticket", 0, 0, 0, masking.get_masks(trained), [])
     child = next(r for r in mlflow.search_runs([experiment], output_format="list") if r.info.run_id != parent.info.run_id)
