@@ -186,7 +186,7 @@ class Progress(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        rate = logs["iteration"] / max(time.perf_counter() - self.started, 1e-9)
+        rate = int(self.model.optimizer.iterations.numpy()) / max(time.perf_counter() - self.started, 1e-9)
         self.echo(
             f"{self.label}  it {logs['iteration']}/{self.iterations}  "
             f"val acc {logs.get('val_accuracy', float('nan')):.4f}  "
