@@ -166,6 +166,23 @@ class RobustnessHparams:
 
 
 @dataclass
+class EngineHparams:
+    workers: int = setting(
+        0, "Train networks in parallel on a local Ray with this many workers (0 = one after another in "
+        "this process): replicates fan out as trials, and each round's controls beside its ticket."
+    )
+    ray_address: Optional[str] = setting(
+        None, "Join an existing Ray cluster instead ('auto', or ray://HOST:PORT); workers log to "
+        "--tracking-uri, which must then be a server they can reach (`lth-tf server`)."
+    )
+    distribute: str = setting(
+        "none", "Train each network on several devices: 'mirrored' (tf.distribute.MirroredStrategy, all local "
+        "GPUs) or 'multi_worker' (MultiWorkerMirroredStrategy, from TF_CONFIG).",
+        choices=("none", "mirrored", "multi_worker"),
+    )
+
+
+@dataclass
 class ExperimentConfig:
     dataset: DatasetHparams = field(default_factory=DatasetHparams)
     model: ModelHparams = field(default_factory=ModelHparams)
@@ -173,6 +190,7 @@ class ExperimentConfig:
     pruning: PruningHparams = field(default_factory=PruningHparams)
     controls: ControlHparams = field(default_factory=ControlHparams)
     robustness: RobustnessHparams = field(default_factory=RobustnessHparams)
+    engine: EngineHparams = field(default_factory=EngineHparams)
     seed: int = setting(0, "Seed for initialization, shuffling and pruning ties (replicate i uses seed + i).")
     replicates: int = setting(1, "Independent trials, each with its own seed; summaries give mean and std.")
     experiment_name: Optional[str] = setting(None, "MLflow experiment (default: MODEL-DATASET).")
@@ -205,6 +223,11 @@ class ExperimentConfig:
     def family(self) -> str:
         """Hash of the settings but the seeds: experiments of one family are replicates of each other."""
         return _hash({k: v for k, v in self.flat().items() if k not in NOT_FAMILY})
+
+    @property
+    def fans_out(self) -> bool:
+        """Networks train on Ray (`pipelines.fanout`) rather than one after another in this process."""
+        return bool(self.engine.workers or self.engine.ray_address)
 
     def seeds(self) -> List[int]:
         return [self.seed + i for i in range(self.replicates)]
@@ -247,6 +270,9 @@ class ExperimentConfig:
         if d.validation_size is not None:
             _check(d.validation_size >= 1, f"--validation-size must be at least 1, got {d.validation_size}")
         _check_options(self)
+        e = self.engine
+        _check(e.workers >= 0, f"--workers must be at least 0, got {e.workers}")
+        _check(not (e.workers and e.ray_address), "--workers starts a local Ray, --ray-address joins one: pass one")
         for group, name, value in _choice_fields(self):
             choices = group.__dataclass_fields__[name].metadata["choices"]
             _check(value in choices, f"--{_flag(name)} must be one of {', '.join(choices)}, got '{value}'")
@@ -270,7 +296,8 @@ def _hash(settings: Dict[str, Any]) -> str:
 
 NOT_IDENTITY = frozenset(
     {"experiment_name", "tracking_uri", "data_dir", "download", "steps_per_execution", "jit_compile",
-     "preset"}  # a preset only fills in other settings, which the identity already covers
+     "preset",  # a preset only fills in other settings, which the identity already covers
+     "workers", "ray_address"}  # where networks train; results are bitwise the same
 )
 """Settings that do not change results: where runs are tracked, where data lives, speed-only switches."""
 NOT_FAMILY = NOT_IDENTITY | {"seed", "replicates"}
@@ -336,6 +363,7 @@ _GROUPS = {
     "pruning": PruningHparams,
     "controls": ControlHparams,
     "robustness": RobustnessHparams,
+    "engine": EngineHparams,
 }
 
 

@@ -51,12 +51,22 @@ def steps_per_execution(requested: int, eval_interval: int, *also: int) -> int:
 
 
 def compile_model(model: keras.Model, hparams, align_to: Sequence[int] = (), start_step: int = 0) -> None:
-    """Compiles with a fresh optimizer: no state carries over from an earlier round."""
+    """Compiles with a fresh optimizer: no state carries over from an earlier round.
+
+    In the model's own distribution strategy scope, where its optimizer and metrics must
+    live (`lth_tf.distribute`; a no-op for a model built outside any strategy).
+    """
+    with model.distribute_strategy.scope():
+        _compile(model, hparams, align_to, start_step)
+
+
+def _compile(model: keras.Model, hparams, align_to: Sequence[int], start_step: int) -> None:
     model.compile(
         optimizer=optimizers.make(hparams, start_step),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-        jit_compile=hparams.jit_compile,
+        # XLA cannot compile a step over variables mirrored on several devices.
+        jit_compile=hparams.jit_compile and model.distribute_strategy.num_replicas_in_sync == 1,
         steps_per_execution=steps_per_execution(hparams.steps_per_execution, hparams.eval_interval, *align_to),
     )
 
@@ -68,8 +78,11 @@ def train_round(
     """Trains from iteration `start_step` to `iterations` (default `hparams.iterations`).
 
     `callbacks` run after the evaluation callback. `align_to`: iterations at which
-    callbacks must see the weights (see `steps_per_execution`).
+    callbacks must see the weights (see `steps_per_execution`). The global generators
+    (dropout) are seeded with `seed` too, so a network trains the same whatever trained
+    before it in this process, or in which process it trains (Ray).
     """
+    keras.utils.set_random_seed(seed)
     end = hparams.iterations if iterations is None else iterations
     evaluation = PeriodicEvaluation(
         {prefix: splits.eval_batches(split) for prefix, split in EVAL_SPLITS.items()}, hparams.eval_interval,

@@ -9,15 +9,17 @@ Data and the model are built before any MLflow run exists, so bad input leaves n
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Union
 
 import mlflow
 
-from lth_tf import data, masking, models, naming, tracking, weights
+from lth_tf import data, distribute, masking, models, naming, tracking, weights
 from lth_tf.config import ExperimentConfig
+from lth_tf.errors import UserError
 from lth_tf.tfkeras import keras
-from pipelines import report
+from pipelines import fanout, report
 from pipelines.child_runs import ChildRuns, Echo
 from pipelines.summary import RoundSummary, to_csv, to_markdown
 from pipelines.trial import MasksByRound, run_trial
@@ -48,15 +50,22 @@ class LotteryResult:
 
 def build_masked_model(cfg: ExperimentConfig, splits: data.Splits, model: ModelSource = None,
                        seed: Optional[int] = None) -> keras.Model:
-    """The masked network, initialized with `seed` (default `cfg.seed`) unless a built model brings its θ0."""
+    """The masked network, initialized with `seed` (default `cfg.seed`) unless a built model brings its θ0.
+
+    Built in the `--distribute` strategy's scope, so that it trains on every device.
+    """
+    if isinstance(model, keras.Model) and cfg.engine.distribute != "none":
+        raise UserError("--distribute builds the network under a tf.distribute strategy: pass a function "
+                        "that builds the model, not a built model")
     keras.utils.set_random_seed(cfg.seed if seed is None else seed)
-    if model is None:
-        model = models.build(cfg.model.model, splits.input_shape, splits.num_classes, cfg.model)
-    elif not isinstance(model, keras.Model):
-        model = model()
-    if masking.masked_layers(model):
-        return model
-    return masking.mask_model(model, cfg.model.unpruned_layers)
+    with distribute.scope(cfg.engine.distribute):
+        if model is None:
+            model = models.build(cfg.model.model, splits.input_shape, splits.num_classes, cfg.model)
+        elif not isinstance(model, keras.Model):
+            model = model()
+        if masking.masked_layers(model):
+            return model
+        return masking.mask_model(model, cfg.model.unpruned_layers)
 
 
 def trial_models(cfg: ExperimentConfig, splits: data.Splits, source: ModelSource):
@@ -88,7 +97,7 @@ def run(
     models_by_trial = trial_models(cfg, splits, model)
     first = next(models_by_trial)  # builds (and checks) the model before any MLflow run exists
     experiment_id = tracking.open_experiment(cfg.tracking_uri, cfg.resolved_experiment_name)
-    with tracking.run_scope(
+    with _engine(cfg), tracking.run_scope(
         experiment_id=experiment_id,
         run_name=f"lottery-{cfg.pruning.mode}-seed{cfg.seed}" + (f"x{cfg.replicates}" if cfg.replicates > 1 else ""),
         tags={"kind": "experiment", "mode": cfg.pruning.mode, "identity": cfg.identity(), "family": cfg.family()},
@@ -100,14 +109,26 @@ def run(
         runs = ChildRuns(cfg, splits, parent.info.run_id, echo, status)
         result.rounds = runs.summaries
         try:
-            for replicate, seed, network in _chain(first, models_by_trial):
-                result.trials.append(run_trial(network, cfg, runs, replicate, seed))
+            if cfg.fans_out:
+                store = fanout.Store(mlflow.get_tracking_uri(), experiment_id, parent.info.run_id)
+                for summaries, tickets in fanout.run_trials(cfg, splits, _chain(first, models_by_trial), store,
+                                                            runs.parent_metrics.record):
+                    result.rounds.extend(summaries)
+                    result.trials.append(tickets)
+            else:
+                for replicate, seed, network in _chain(first, models_by_trial):
+                    result.trials.append(run_trial(network, cfg, runs, replicate, seed))
         finally:
             if result.rounds:
                 tracking.log_text(to_csv(result.rounds), f"{naming.NETWORK_TABLE}.csv")
                 tracking.log_text(to_markdown(result.rounds), f"{naming.NETWORK_TABLE}.md")
         _log_report(result.run_id, echo)
     return result
+
+
+def _engine(cfg: ExperimentConfig):
+    """The Ray session the networks train in, or nothing: one after another in this process."""
+    return fanout.ray_session(cfg.engine) if cfg.fans_out else contextlib.nullcontext()
 
 
 def _log_report(run_id: str, echo: Echo) -> None:

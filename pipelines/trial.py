@@ -98,7 +98,7 @@ def run_trial(model: keras.Model, cfg: ExperimentConfig, runs: ChildRuns, replic
     record = RecordWeights(recorded)
     dense = train("ticket", 0, dense_masks, [reset, record], align_to=recorded)
     initial = reset.initial_weights
-    tracking.log_arrays(reset.initial_by_name(), f"initial_weights/seed_{seed}.npz")
+    tracking.log_arrays(reset.initial_by_name(), f"initial_weights/seed_{seed}.npz", runs.parent_run_id)
     start = record.snapshots[p.reset_to] if p.reset_to else initial
     tickets: MasksByRound = {("ticket", 0): dense_masks}
     control_rounds = set(cfg.control_rounds(p.rounds))
@@ -118,7 +118,7 @@ def run_trial(model: keras.Model, cfg: ExperimentConfig, runs: ChildRuns, replic
             if name in controls.CHAINS:
                 continue
             begin = controls.get(name)(context)
-            train(name, round_, begin.masks, [StartFrom(begin.weights)], begin.step)
+            runs.train_from(model, name, round_, replicate, seed, begin.masks, begin.weights, begin.step)
 
     if p.mode in ("iterative", "both"):
         masks, pruned_from = dense_masks, dense
@@ -138,6 +138,7 @@ def run_trial(model: keras.Model, cfg: ExperimentConfig, runs: ChildRuns, replic
                 controls_at(round_, masks, dense)
     if "fine_tune" in c.controls:
         fine_tune_chain.run(train, prune, dense, dense_masks, cfg)
+    runs.join()  # controls handed to other workers
     return tickets
 
 

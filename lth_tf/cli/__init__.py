@@ -1,11 +1,12 @@
 """`lth-tf`: a thin click shell over the config, the pipelines and MLflow.
 
 `app` holds the command group and the entry point; every other module is one command
-(`run`, `transfer`, `ui`, `report` and `compare`, `presets`), registered on the group when imported
+(`run`, `transfer`, `ui`, `server`, `report` and `compare`, `presets`), registered on the group when
+imported
 here. A new command is a new module plus one import line below.
 """
 
 from lth_tf.cli.app import cli, main
-from lth_tf.cli import presets, report, run, transfer, ui  # noqa: F401  (registers the commands)
+from lth_tf.cli import presets, report, run, server, transfer, ui  # noqa: F401  (registers the commands)
 
 __all__ = ["cli", "main"]

@@ -21,13 +21,14 @@ def run(config_file, **flags):
     iterations (about two minutes on a 2-core CPU). Every round, mask and metric goes to MLflow;
     open it with `lth-tf ui`.
     """
-    from lth_tf import data  # heavy imports after argument parsing
+    from lth_tf import data, distribute  # heavy imports after argument parsing
     from pipelines import lottery, trial
     from pipelines.summary import to_text
 
     overrides = config_module.read_yaml(config_file) if config_file else {}
     overrides.update({k: v for k, v in flags.items() if v is not None})
     cfg = config_module.build_config(overrides)
+    distribute.strategy(cfg.engine.distribute)  # before any other TensorFlow op (multi-worker collectives)
     splits = data.load(cfg.dataset)  # missing data fails here, before anything is printed or tracked
     interactive = sys.stdout.isatty()
     p, c = cfg.pruning, cfg.controls

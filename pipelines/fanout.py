@@ -1,0 +1,188 @@
+"""Trials and controls as Ray tasks: `--workers N` (a local Ray) or `--ray-address` (a cluster).
+
+What fans out is what does not depend on anything else: each replicate's trial is one
+task (its rounds stay sequential: round r prunes the ticket of round r-1), and within a
+round each control is a task of its own, given only what it needs: the network's
+architecture, the round's mask and its starting weights (θ0, θk, fresh or trained
+weights), put in the object store by the trial, never re-derived. The driver owns the
+parent run; workers log each network as a nested run straight to the tracking store
+(SQLite on this machine, `lth-tf server` for a cluster).
+
+Results are bitwise those of the sequential run: every network's training depends only
+on its seed, mask and starting weights (`training.train_round` seeds the global
+generators per network), θ0 travels with the trial, and the parent's means are taken in
+replicate order however the trials finish (`child_runs.ParentMetrics`).
+
+A worker that dies is retried by Ray (`MAX_RETRIES`); the retried network replaces the
+child run its dead attempt left. If retries run out, the other networks still finish,
+the dead one's run ends FAILED, and so does the parent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Callable, Dict, Iterable, Iterator, List, Tuple
+
+import mlflow
+
+from lth_tf import distribute, weights
+from lth_tf.callbacks import StartFrom
+from lth_tf.config import EngineHparams, ExperimentConfig
+from lth_tf.data import Splits
+from lth_tf.errors import UserError
+from lth_tf.masking import MaskedLayer, Masks
+from lth_tf.tfkeras import keras
+from pipelines.child_runs import ChildRuns, end_dangling
+from pipelines.summary import RoundSummary
+from pipelines.trial import MasksByRound, run_trial
+
+MAX_RETRIES = 3
+"""Attempts after a worker dies (its process is killed, its machine lost). Errors are not retried: they would repeat."""
+
+
+@dataclass
+class Blueprint:
+    """A network that another process can rebuild exactly: architecture (JSON) and weights."""
+
+    architecture: str
+    initial: weights.Snapshot
+
+    @classmethod
+    def of(cls, model: keras.Model) -> "Blueprint":
+        return cls(model.to_json(), weights.take(model))
+
+    def build(self, strategy: str = "none") -> keras.Model:
+        return rebuild(self.architecture, strategy, self.initial)
+
+
+def rebuild(architecture: str, strategy: str = "none", snapshot: weights.Snapshot = None) -> keras.Model:
+    """The masked network from its JSON, under `--distribute`'s strategy; `snapshot` written into it, if given."""
+    with distribute.scope(strategy):
+        model = keras.models.model_from_json(architecture, custom_objects={"MaskedLayer": MaskedLayer})
+    if snapshot is not None:
+        weights.restore(model, snapshot)
+    return model
+
+
+@dataclass
+class Store:
+    """Where a worker logs: the tracking URI, the experiment and the parent run."""
+
+    tracking_uri: str
+    experiment_id: str
+    parent_run_id: str
+
+    def attach(self) -> None:
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_experiment(experiment_id=self.experiment_id)
+
+
+@contextlib.contextmanager
+def ray_session(engine: EngineHparams) -> Iterator[None]:
+    """Starts a local Ray with `workers` CPUs, or joins `ray_address`; a running session is reused."""
+    try:
+        import ray
+    except ImportError:
+        raise UserError("--workers and --ray-address need Ray: pip install 'lth-tf[ray]'") from None
+
+    if ray.is_initialized():
+        yield
+        return
+    try:
+        if engine.ray_address:
+            ray.init(address=engine.ray_address, log_to_driver=True)
+        else:
+            ray.init(num_cpus=engine.workers, include_dashboard=False, log_to_driver=True)
+    except (ConnectionError, ValueError, RuntimeError) as error:
+        raise UserError(f"cannot start or join Ray ({engine.ray_address or 'local'}): "
+                        f"{str(error).splitlines()[0]}") from None
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+def network_resources() -> Dict[str, float]:
+    """What one network asks Ray for: a GPU when the cluster has any, a CPU otherwise."""
+    import ray
+
+    return {"num_gpus": 1} if ray.cluster_resources().get("GPU", 0) else {"num_cpus": 1}
+
+
+def _train_trial(blueprint: Blueprint, shared, store: Store, replicate: int, seed: int,
+                 resources: Dict[str, float]) -> Tuple[List[RoundSummary], MasksByRound]:
+    """A Ray task: one replicate's tickets in order; its controls spawned as tasks of their own."""
+    import ray
+
+    cfg, splits = ray.get(shared[0])
+    store.attach()
+    model = blueprint.build(cfg.engine.distribute)
+    architecture = ray.put(blueprint.architecture)
+    control = ray.remote(_train_control).options(max_retries=MAX_RETRIES, **resources)
+
+    def spawn(kind, round_, replicate_, seed_, masks, start, start_step) -> Callable[[], RoundSummary]:
+        ref = control.remote(architecture, shared, store, kind, round_, replicate_, seed_,
+                             ray.put(masks), ray.put(start), start_step)
+        return lambda: ray.get(ref)
+
+    runs = ChildRuns(cfg, splits, store.parent_run_id, log_parent_means=False, spawn=spawn, on_worker=True)
+    tickets = run_trial(model, cfg, runs, replicate, seed)
+    return runs.summaries, tickets
+
+
+def _train_control(architecture: str, shared, store: Store, kind: str, round_: int, replicate: int, seed: int,
+                   masks: Masks, start: weights.Snapshot, start_step: int = 0) -> RoundSummary:
+    """A Ray task: one control network, from its mask, starting weights and starting iteration."""
+    import ray
+
+    cfg, splits = ray.get(shared[0])
+    store.attach()
+    runs = ChildRuns(cfg, splits, store.parent_run_id, log_parent_means=False, on_worker=True)
+    summary, _ = runs.train(rebuild(architecture, cfg.engine.distribute), kind, round_, replicate, seed, masks,
+                            [StartFrom(start)], start_step=start_step)
+    return summary
+
+
+def run_trials(cfg: ExperimentConfig, splits: Splits, trials: Iterable[Tuple[int, int, keras.Model]],
+               store: Store, record: Callable[[RoundSummary], None]) -> List[Tuple[List[RoundSummary], MasksByRound]]:
+    """Every replicate's trial as a Ray task; `record`s summaries as trials finish; results in replicate order.
+
+    A trial that fails for good does not stop the others: they finish (their networks stay
+    in the store), then the first failure is raised.
+    """
+    import ray
+
+    resources = network_resources()
+    shared = [ray.put((cfg, splits))]  # in a list, so tasks receive the reference and pass it on
+    task = ray.remote(_train_trial).options(max_retries=MAX_RETRIES, **resources)
+    replicate_of = {task.remote(Blueprint.of(model), shared, store, replicate, seed, resources): replicate
+                    for replicate, seed, model in trials}
+    results, failures, pending = {}, [], list(replicate_of)
+    try:
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            try:
+                summaries, tickets = ray.get(done[0])
+            except ray.exceptions.RayError as error:
+                failures.append(error)
+                continue
+            for summary in summaries:
+                record(summary)
+            results[replicate_of[done[0]]] = (summaries, tickets)
+    except BaseException as error:
+        for ref in pending:
+            ray.cancel(ref, force=True, recursive=True)
+        end_dangling(store.parent_run_id, "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")
+        raise
+    if failures:
+        end_dangling(store.parent_run_id, "FAILED")
+        raise RuntimeError(f"{len(failures)} trial(s) failed after {MAX_RETRIES} retries: "
+                           f"{_first_line(failures[0])}")
+    return [results[replicate] for replicate in sorted(results)]
+
+
+def _first_line(error: BaseException) -> str:
+    cause = getattr(error, "cause", None) or error
+    text = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {text[-1] if text else ''}"

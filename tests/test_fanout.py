@@ -1,0 +1,110 @@
+"""Ray fan-out into a real `lth-tf server`: same results as the sequential run, a killed worker retried.
+
+One MLflow server process (started through the CLI, on 127.0.0.1) and one local Ray with
+two workers serve the whole module: both take seconds to start.
+"""
+
+import os
+import signal
+import sys
+import threading
+import time
+
+import mlflow
+import numpy as np
+import pytest
+from mlflow.entities import ViewType
+
+from lth_tf import mlflow_server, tracking
+from lth_tf.config import build_config
+from pipelines import lottery
+
+ray = pytest.importorskip("ray")
+
+SETTINGS = {"iterations": 20, "eval_interval": 10, "rounds": 1, "batch_size": 30, "steps_per_execution": 5,
+            "jit_compile": False, "replicates": 2, "controls": "reinit", "model": "lenet_300_100"}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`lth-tf server` as a real process on a free loopback port; stopped (with its children) at the end."""
+    root = tmp_path_factory.mktemp("server")
+    port = mlflow_server.free_port()
+    args = [sys.executable, "-m", "lth_tf", "server", "--port", str(port),
+            "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}", "--artifacts-destination", str(root / "artifacts")]
+    with open(root / "server.log", "wb") as log:
+        process = mlflow_server.start(args, log)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            mlflow_server.wait_until_healthy(url, process)
+            yield url
+        finally:
+            mlflow_server.stop(process)
+    with pytest.raises(ProcessLookupError):  # nothing of the server's process group outlived it
+        os.killpg(process.pid, 0)
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def sequential(server, tiny_splits):
+    return lottery.run(build_config({**SETTINGS, "tracking_uri": server, "experiment_name": "sequential"}),
+                       tiny_splits, echo=lambda line: None)
+
+
+def children(run_id, view=ViewType.ACTIVE_ONLY):
+    parent = mlflow.MlflowClient().get_run(run_id)
+    return mlflow.MlflowClient().search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{run_id}'",
+                                             run_view_type=view)
+
+
+def network(run):
+    return tuple(run.data.tags[k] for k in ("kind", "round", "replicate"))
+
+
+def kill_first_control(server, stop):
+    """Waits for a control's run to start on a worker, then SIGKILLs that worker; returns what it killed."""
+    client = mlflow.MlflowClient(server)
+    while not stop.is_set():
+        experiment = client.get_experiment_by_name("ray")
+        runs = experiment and client.search_runs([experiment.experiment_id],
+                                                 "tags.kind = 'reinit' and attributes.status = 'RUNNING'")
+        if runs:
+            pid = int(runs[0].data.tags["worker"].rsplit(":", 1)[1])
+            os.kill(pid, signal.SIGKILL)
+            return network(runs[0])
+        time.sleep(0.05)
+    return None
+
+
+def test_workers_match_the_sequential_run_and_retry_a_killed_worker(server, local_ray, sequential, tiny_splits):
+    killed, stop = [], threading.Event()
+    killer = threading.Thread(target=lambda: killed.append(kill_first_control(server, stop)))
+    killer.start()
+    try:
+        fanned = lottery.run(build_config({**SETTINGS, "tracking_uri": server, "experiment_name": "ray",
+                                           "workers": 2}), tiny_splits, echo=lambda line: None)
+    finally:
+        stop.set()
+        killer.join()
+
+    assert fanned.rounds == sequential.rounds  # every summary, bitwise, in the sequential order
+    client = mlflow.MlflowClient(server)
+    assert client.get_run(fanned.run_id).info.status == "FINISHED"
+    assert client.get_run(fanned.run_id).data.metrics == client.get_run(sequential.run_id).data.metrics
+    live, reference = children(fanned.run_id), {network(r): r for r in children(sequential.run_id)}
+    assert sorted(network(r) for r in live) == sorted(reference)  # no duplicates, none missing
+    for run in live:
+        assert run.info.status == "FINISHED"
+        assert run.data.metrics == reference[network(run)].data.metrics
+        mask = f"masks/round_{int(run.data.tags['round']):02d}.npz"
+        got, want = tracking.load_arrays(run.info.run_id, mask), tracking.load_arrays(reference[network(run)].info.run_id, mask)
+        assert got.keys() == want.keys() and all(np.array_equal(got[k], want[k]) for k in got)
+    assert killed and killed[0] is not None, "no control's worker was caught running"
+    replaced = [r for r in children(fanned.run_id, ViewType.DELETED_ONLY) if network(r) == killed[0]]
+    assert replaced, "the killed attempt's run was not replaced by its retry"
