@@ -10,9 +10,9 @@ import time
 from typing import Callable, Dict, List, Optional
 
 import numpy as np
-import tensorflow as tf
 
 from lth_tf import masking, naming, weights
+from lth_tf.evaluation import Arrays, Evaluator
 from lth_tf.weights import network_variables
 from lth_tf.tfkeras import keras
 
@@ -133,26 +133,30 @@ class PeriodicEvaluation(keras.callbacks.Callback):
     """Every "epoch" (= one evaluation interval) evaluates validation and test sets.
 
     Adds `val_loss`, `val_accuracy`, `test_loss`, `test_accuracy` and `iteration` to the
-    epoch's logs (so later callbacks see them) and keeps every record in `records`.
+    epoch's logs (so later callbacks see them) and keeps every record in `records`. Both
+    splits go through one compiled pass (`evaluation.Evaluator`), traced once per round.
     Iterations count from `start`, the iteration at which the round began.
     """
 
-    def __init__(self, datasets: Dict[str, tf.data.Dataset], eval_interval: int, start: int = 0):
+    def __init__(self, splits: Dict[str, Arrays], eval_interval: int, jit_compile: bool = False, start: int = 0):
         super().__init__()
-        self.datasets = datasets
+        self.splits = splits
         self.eval_interval, self.start = eval_interval, start
+        self.jit_compile = jit_compile
         self.records: List[Dict[str, float]] = []
 
     def on_train_begin(self, logs=None):
         self.records = []
+        self.evaluator = Evaluator(self.model, self.splits, self.jit_compile)
+
+    def evaluate(self) -> Dict[str, float]:
+        return self.evaluator()
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
         record = {"iteration": self.start + (epoch + 1) * self.eval_interval}
         record.update({f"train_{k}": float(v) for k, v in logs.items() if k in ("loss", "accuracy")})
-        for prefix, dataset in self.datasets.items():
-            results = self.model.evaluate(dataset, verbose=0, return_dict=True)
-            record.update({f"{prefix}_{k}": float(v) for k, v in results.items()})
+        record.update(self.evaluate())
         logs.update(record)
         self.records.append(record)
 

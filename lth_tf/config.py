@@ -79,7 +79,15 @@ class TrainingHparams:
     steps_per_execution: int = setting(
         50, "Training steps per compiled call (speed only; lowered to a divisor of --eval-interval)."
     )
-    jit_compile: bool = setting(True, "Compile training steps with XLA (speed only).")
+    jit_compile: Optional[bool] = setting(
+        None, "Compile training and evaluation with XLA (speed only). Default: chosen per model and device "
+        "from measurement: on for dense nets, off for conv nets on CPU (oneDNN is faster), on for a GPU."
+    )
+    precision: str = setting(
+        "float32", "Keras mixed precision policy: float32, mixed_bfloat16 (2x faster conv nets on CPUs with AMX; "
+        "see README: Speed) or mixed_float16 (GPUs). Masks, θ0, pruning scores and logits stay float32.",
+        choices=("float32", "mixed_bfloat16", "mixed_float16"),
+    )
     momentum: float = setting(
         0.0, "Momentum of --optimizer sgd (the paper's ResNet and VGG use 0.9); Adam ignores it."
     )

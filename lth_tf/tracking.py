@@ -12,6 +12,7 @@ import contextlib
 import io
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Dict, Iterator, Optional
 
@@ -83,9 +84,27 @@ def log_metrics(run_id: str, metrics: Dict[str, float], step: int) -> None:
 
 def log_arrays(arrays: Dict[str, np.ndarray], artifact_file: str, run_id: Optional[str] = None) -> None:
     """Saves `{name: array}` as an .npz artifact (no pickle: load with `np.load`)."""
+    log_bytes(npz_bytes(arrays), artifact_file, run_id)
+
+
+def npz_bytes(arrays: Dict[str, np.ndarray]) -> bytes:
+    """An .npz archive that compresses only what pays: masks yes, weights no.
+
+    Trained or initial float weights shrink by ~7% at `savez_compressed`'s cost of ~3 s
+    for VGG-19's 20M; they are stored as they are. Masks shrink ~5x at zlib's fastest
+    level (0.3 s for 20M, vs 1.9 s at the default level for a further 1.4x).
+    """
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    log_bytes(buffer.getvalue(), artifact_file, run_id)
+    with zipfile.ZipFile(buffer, "w", allowZip64=True) as archive:
+        for name, array in arrays.items():
+            array = np.asarray(array)
+            entry = io.BytesIO()
+            np.lib.format.write_array(entry, array, allow_pickle=False)
+            packed = array.dtype.kind in "bui"
+            archive.writestr(f"{name}.npy", entry.getbuffer(),
+                             compress_type=zipfile.ZIP_DEFLATED if packed else zipfile.ZIP_STORED,
+                             compresslevel=1 if packed else None)
+    return buffer.getvalue()
 
 
 def log_text(text: str, artifact_file: str, run_id: Optional[str] = None) -> None:

@@ -16,9 +16,10 @@ import math
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence
 
-from lth_tf import optimizers
+from lth_tf import compile_settings, optimizers
 from lth_tf.callbacks import EVAL_SPLITS, PeriodicEvaluation
 from lth_tf.data import Splits
+from lth_tf.evaluation import Evaluator
 from lth_tf.tfkeras import keras
 
 
@@ -50,6 +51,15 @@ def steps_per_execution(requested: int, eval_interval: int, *also: int) -> int:
     return 1
 
 
+def uses_xla(hparams, model: keras.Model) -> bool:
+    """`--jit-compile`, or the measured choice (`compile_settings`) when it is not given.
+
+    XLA cannot compile a step over variables mirrored on several devices.
+    """
+    return (compile_settings.resolve_jit_compile(hparams.jit_compile, model)
+            and model.distribute_strategy.num_replicas_in_sync == 1)
+
+
 def compile_model(model: keras.Model, hparams, align_to: Sequence[int] = (), start_step: int = 0) -> None:
     """Compiles with a fresh optimizer: no state carries over from an earlier round.
 
@@ -65,8 +75,7 @@ def _compile(model: keras.Model, hparams, align_to: Sequence[int], start_step: i
         optimizer=optimizers.make(hparams, start_step),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-        # XLA cannot compile a step over variables mirrored on several devices.
-        jit_compile=hparams.jit_compile and model.distribute_strategy.num_replicas_in_sync == 1,
+        jit_compile=uses_xla(hparams, model),
         steps_per_execution=steps_per_execution(hparams.steps_per_execution, hparams.eval_interval, *align_to),
     )
 
@@ -84,8 +93,9 @@ def train_round(
     """
     keras.utils.set_random_seed(seed)
     end = hparams.iterations if iterations is None else iterations
+    jit_compile = uses_xla(hparams, model)
     evaluation = PeriodicEvaluation(
-        {prefix: splits.eval_batches(split) for prefix, split in EVAL_SPLITS.items()}, hparams.eval_interval,
+        {prefix: getattr(splits, split) for prefix, split in EVAL_SPLITS.items()}, hparams.eval_interval, jit_compile,
         start_step,
     )
     compile_model(model, hparams, align_to, start_step)
@@ -96,5 +106,5 @@ def train_round(
         callbacks=[evaluation, *callbacks],
         verbose=0,
     )
-    train = model.evaluate(splits.eval_batches("train"), verbose=0, return_dict=True)
-    return RoundHistory(evaluation.records, float(train["accuracy"]))
+    train = Evaluator(model, {"train": splits.train}, jit_compile)()
+    return RoundHistory(evaluation.records, train["train_accuracy"])

@@ -114,7 +114,7 @@ class ChildRuns:
                 callbacks.append(Progress(label, self.cfg.training.iterations, self.status))
             history = train_round(model, self.splits, self.cfg.training, seed, callbacks, align_to,
                                   start_step, iterations)
-            attacked = robustness.evaluate(model, self.splits.eval_batches("test"), self.cfg.robustness.robustness,
+            attacked = robustness.evaluate(model, self.splits.test, self.cfg.robustness.robustness,
                                            seed)
             summary = summarize(round_, kind, replicate, seed, remaining["total"], history, attacked)
             per_layer = {naming.layer_remaining(k): v for k, v in remaining.items() if k != "total"}

@@ -10,12 +10,13 @@ Data and the model are built before any MLflow run exists, so bad input leaves n
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Union
 
 import mlflow
 
-from lth_tf import data, distribute, masking, models, naming, tracking, weights
+from lth_tf import compile_settings, data, distribute, masking, models, naming, precision, tracking, weights
 from lth_tf.config import ExperimentConfig
 from lth_tf.errors import UserError
 from lth_tf.tfkeras import keras
@@ -58,11 +59,14 @@ def build_masked_model(cfg: ExperimentConfig, splits: data.Splits, model: ModelS
         raise UserError("--distribute builds the network under a tf.distribute strategy: pass a function "
                         "that builds the model, not a built model")
     keras.utils.set_random_seed(cfg.seed if seed is None else seed)
-    with distribute.scope(cfg.engine.distribute):
+    with distribute.scope(cfg.engine.distribute), precision.policy(cfg.training.precision):
         if model is None:
             model = models.build(cfg.model.model, splits.input_shape, splits.num_classes, cfg.model)
         elif not isinstance(model, keras.Model):
             model = model()
+        else:
+            precision.check_built(model, cfg.training.precision)
+        model = precision.float32_logits(model)
         if masking.masked_layers(model):
             return model
         return masking.mask_model(model, cfg.model.unpruned_layers)
@@ -85,6 +89,12 @@ def trial_models(cfg: ExperimentConfig, splits: data.Splits, source: ModelSource
         yield replicate, seed, built
 
 
+def with_resolved_jit_compile(cfg: ExperimentConfig, model: keras.Model) -> ExperimentConfig:
+    """`cfg` with `--jit-compile` decided (see `compile_settings`), never left to 'auto'."""
+    jit_compile = compile_settings.resolve_jit_compile(cfg.training.jit_compile, model)
+    return dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, jit_compile=jit_compile))
+
+
 def run(
     cfg: ExperimentConfig,
     splits: Optional[data.Splits] = None,
@@ -96,6 +106,8 @@ def run(
     splits = splits or data.load(cfg.dataset)
     models_by_trial = trial_models(cfg, splits, model)
     first = next(models_by_trial)  # builds (and checks) the model before any MLflow run exists
+    echo(f"compile: {compile_settings.describe(cfg.training.jit_compile, first[2])}, precision {cfg.training.precision}")
+    cfg = with_resolved_jit_compile(cfg, first[2])  # what ran, in the params and the identity
     experiment_id = tracking.open_experiment(cfg.tracking_uri, cfg.resolved_experiment_name)
     with _engine(cfg), tracking.run_scope(
         experiment_id=experiment_id,

@@ -25,6 +25,24 @@ def test_keep_top_keeps_highest_scores_and_breaks_ties_by_lower_index():
     np.testing.assert_array_equal(kept, [[True, False, True], [True, False, False]])
 
 
+def test_selection_keeps_exactly_what_a_stable_full_sort_keeps():
+    rng = np.random.default_rng(3)
+    for size, count in [(1, 1), (7, 0), (50, 50), (200, 37), (1000, 999), (1000, 500)]:
+        scores = rng.integers(0, 4, size).astype(np.float32)  # many ties
+        mask = rng.random(size) < 0.8
+        mask[:count] = True  # enough survivors
+        flat = np.where(mask, scores.astype(np.float64), -np.inf)
+        expected = np.zeros(size, bool)
+        expected[np.argsort(-flat, kind="stable")[:count]] = True
+        np.testing.assert_array_equal(pruning.keep_top(scores, mask, count), expected)
+
+
+def test_nan_scores_rank_below_every_number_and_never_revive_pruned_weights():
+    scores = np.array([np.nan, 1.0, np.nan, -5.0, 9.0])
+    mask = np.array([True, True, True, True, False])
+    np.testing.assert_array_equal(pruning.keep_top(scores, mask, 3), [True, True, False, True, False])
+
+
 def test_pruned_weights_never_come_back():
     rng = np.random.default_rng(0)
     mask = rng.random(100) < 0.5

@@ -3,6 +3,7 @@
 import mlflow
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from conftest import small_model
 from lth_tf import masking, robustness, tracking, training
@@ -22,7 +23,7 @@ def trained(tiny_splits):
 
 
 def test_fgsm_never_beats_clean_accuracy_and_grows_with_eps(trained, tiny_splits):
-    test = tiny_splits.eval_batches("test")
+    test = tiny_splits.test
     clean = robustness.clean_accuracy(trained, test)
     assert clean > 0.5  # learned something, so an attack has something to break
     scores = robustness.evaluate(trained, test, ["fgsm:0", "fgsm:0.05", "fgsm:0.3", "noise:0", "noise:0.3"], seed=0)
@@ -34,7 +35,7 @@ def test_fgsm_never_beats_clean_accuracy_and_grows_with_eps(trained, tiny_splits
 
 
 def test_fgsm_moves_every_input_by_eps_in_the_gradients_sign(trained, tiny_splits):
-    x, y = next(iter(tiny_splits.eval_batches("test")))
+    x, y = (tf.constant(a) for a in tiny_splits.test)
     moved = robustness.fgsm_batch(trained, x, y, 0.1).numpy()
     np.testing.assert_allclose(np.abs(moved - x.numpy())[np.abs(moved - x.numpy()) > 0], 0.1, rtol=1e-5)
 

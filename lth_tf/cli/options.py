@@ -16,7 +16,7 @@ def option_for(name: str, field) -> click.Option:
     flag = "--" + name.replace("_", "-")
     if "bool" in kind:
         return click.Option([f"{flag}/--no-{flag[2:]}", name], default=None,
-                            help=help_text + f"  [default: {'on' if field.default else 'off'}]")
+                            help=help_text + f"  [default: {_on_off(field.default)}]")
     if meta.get("choices"):
         kind_type = click.Choice(meta["choices"])
     elif "Tuple" in kind:  # a comma-separated list, parsed by the config
@@ -25,6 +25,10 @@ def option_for(name: str, field) -> click.Option:
         kind_type = next((t for key, t in _TYPES.items() if key in kind.replace("Optional", "")), click.STRING)
     metavar = ("N,N,..." if "Tuple[int" in kind else "NAMES") if "Tuple" in kind else None
     return click.Option([flag, name], type=kind_type, default=None, help=help_text, metavar=metavar)
+
+
+def _on_off(default) -> str:
+    return "auto" if default is None else "on" if default else "off"
 
 
 def with_settings(command):

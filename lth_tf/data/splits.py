@@ -22,8 +22,6 @@ SPLIT_SEED = 0
 """Validation is held out with this fixed seed, not the experiment's, so every experiment
 on a dataset (every seed, replicate and control) is judged on the same examples."""
 
-EVAL_BATCH_SIZE = 1000
-
 
 @dataclass
 class Splits:
@@ -77,8 +75,6 @@ class Splits:
         options.autotune.enabled = False
         return batches.with_options(options)
 
-    def eval_batches(self, split: str) -> tf.data.Dataset:
-        return tf.data.Dataset.from_tensor_slices(getattr(self, split)).batch(EVAL_BATCH_SIZE).cache()
 
 
 def hold_out(x: np.ndarray, y: np.ndarray, size: int) -> Tuple[Arrays, Arrays]:

@@ -35,7 +35,7 @@ def _masked_gradient(weight: tf.Tensor, mask: tf.Variable) -> tf.Tensor:
 
     @tf.custom_gradient
     def identity(value):
-        return tf.identity(value), lambda upstream: upstream * mask
+        return tf.identity(value), lambda upstream: upstream * tf.cast(mask, upstream.dtype)
 
     return identity(tf.convert_to_tensor(weight))
 
@@ -98,7 +98,7 @@ class MaskedLayer(keras.layers.Wrapper):
                 self.add_weight(
                     name=f"{attribute}_mask",
                     shape=weight.shape,
-                    dtype=weight.dtype,
+                    dtype=getattr(weight, "true_dtype", weight.dtype),  # float32 under mixed precision
                     initializer="ones",
                     trainable=False,
                 )
