@@ -24,7 +24,7 @@ def find_tickets(model: Model, train=None, test=None, validation=None, *, datase
     """Runs a lottery-ticket experiment on your model and data; returns a `LotteryResult`.
 
     model: a tf_keras Model (its current weights are θ0; its layers are trained in place,
-        so afterwards it holds the last round's weights), a zero-argument function building
+        and get θ0 back at the end, so a second call repeats the experiment), a zero-argument function building
         one (called after seeding with `seed`), or a registry name ("conv4").
     train, test, validation: finite `tf.data.Dataset`s of (x, y) or `(x, y)` arrays, y
         integer class indices; without `validation`, `validation_size` (default 5,000)
@@ -58,7 +58,12 @@ def find_tickets(model: Model, train=None, test=None, validation=None, *, datase
     else:
         d = cfg.dataset
         splits = python.splits(d.dataset, train, test, validation, d.validation_size, d.normalization, d.augment)
-    return lottery.run(cfg, splits=splits, model=model, echo=echo or (lambda _: None))
+    theta0 = model.get_weights() if isinstance(model, keras.Model) else None
+    try:
+        return lottery.run(cfg, splits=splits, model=model, echo=echo or (lambda _: None))
+    finally:  # the model is trained in place; it leaves as it came, so a second call starts from θ0 too
+        if theta0 is not None:
+            model.set_weights(theta0)
 
 
 def _checked_model(model):

@@ -13,7 +13,7 @@ import numpy as np
 
 from lth_tf import masking, naming, weights
 from lth_tf.evaluation import Arrays, Evaluator
-from lth_tf.weights import network_variables
+from lth_tf.weights import network_variables  # noqa: F401 - re-exported for callers of callbacks
 from lth_tf.tfkeras import keras
 
 EVAL_SPLITS = {"val": "validation", "test": "test"}
@@ -41,11 +41,8 @@ class ResetToInitialWeights(keras.callbacks.Callback):
         weights.restore(self.model, self.initial_weights)
 
     def initial_by_name(self) -> Dict[str, np.ndarray]:
-        """θ0 keyed by variable name (`fc1/kernel`), as saved to MLflow."""
-        return {
-            v.name.rsplit(":", 1)[0]: value
-            for v, value in zip(network_variables(self.model), self.initial_weights)
-        }
+        """θ0 keyed by unique weight path (`fc1/kernel`, `encoder/fc/kernel`), as saved to MLflow."""
+        return weights.named(self.model, self.initial_weights)
 
     def initial_prunable(self, model: keras.Model) -> Dict[str, np.ndarray]:
         """θ0 of the masked weights, keyed like the masks."""

@@ -77,7 +77,12 @@ class TrainingHparams:
         100, "Evaluate validation and test sets every this many iterations (must divide --iterations)."
     )
     steps_per_execution: int = setting(
-        50, "Training steps per compiled call (speed only; lowered to a divisor of --eval-interval)."
+        50, "Training steps per compiled call (speed only: measured bitwise-equal results; lowered to a "
+        "divisor of --eval-interval)."
+    )
+    deterministic: bool = setting(
+        False, "Deterministic TensorFlow ops (tf.config.experimental.enable_op_determinism, process-wide): "
+        "the same settings give bitwise-equal results on every run of one machine and software stack."
     )
     jit_compile: Optional[bool] = setting(
         None, "Compile training and evaluation with XLA (speed only). Default: chosen per model and device "
@@ -115,7 +120,9 @@ class PruningHparams:
     fc_rate: float = setting(0.2, "Fraction of remaining fully-connected weights pruned per round.")
     conv_rate: float = setting(0.1, "Fraction of remaining convolution weights pruned per round.")
     output_rate: Optional[float] = setting(
-        None, "Fraction of remaining output-layer weights pruned per round (default: half of --fc-rate)."
+        None, "Fraction of remaining output-layer weights pruned per round (default: half of --fc-rate); "
+        "layerwise only: --strategy global ranks the output layer with the others at --global-rate "
+        "(leave it dense with --unpruned-layers)."
     )
     global_rate: float = setting(0.2, "Fraction of all remaining weights pruned per round with --strategy global.")
     criterion: str = setting(
@@ -253,6 +260,8 @@ class ExperimentConfig:
             _check(0 < value < 1, f"--{_flag(name)} must be between 0 and 1 (exclusive), got {value}")
         if p.output_rate is not None:
             _check(0 <= p.output_rate < 1, f"--output-rate must be in [0, 1), got {p.output_rate}")
+            _check(p.strategy == "layerwise", "--output-rate applies to --strategy layerwise only; --strategy "
+                   "global prunes the output layer at --global-rate (leave it dense with --unpruned-layers)")
         for name in ("iterations", "batch_size", "eval_interval", "steps_per_execution"):
             _check(getattr(t, name) >= 1, f"--{_flag(name)} must be at least 1, got {getattr(t, name)}")
         _check(t.learning_rate > 0, f"--learning-rate must be positive, got {t.learning_rate}")
@@ -262,6 +271,8 @@ class ExperimentConfig:
         )
         c = self.controls
         _check(self.replicates >= 1, f"--replicates must be at least 1, got {self.replicates}")
+        _check(0 <= self.seed and self.seed + self.replicates <= 2**32,
+               f"--seed must be in 0..{2**32 - self.replicates} (seeds are unsigned 32-bit), got {self.seed}")
         for round_ in c.control_rounds:
             _check(1 <= round_ <= p.rounds, f"--control-rounds: {round_} is not a pruned round (1..{p.rounds})")
         _check(c.noise_scale >= 0, f"--noise-scale must be non-negative, got {c.noise_scale}")
@@ -303,11 +314,15 @@ def _hash(settings: Dict[str, Any]) -> str:
 
 
 NOT_IDENTITY = frozenset(
-    {"experiment_name", "tracking_uri", "data_dir", "download", "steps_per_execution", "jit_compile",
+    {"experiment_name", "tracking_uri", "data_dir", "download", "steps_per_execution",
      "preset",  # a preset only fills in other settings, which the identity already covers
      "workers", "ray_address"}  # where networks train; results are bitwise the same
 )
-"""Settings that do not change results: where runs are tracked, where data lives, speed-only switches."""
+"""Settings that do not change results: where runs are tracked, where data lives, speed-only switches.
+
+Decided by measurement (`benchmarks/determinism.py`): `steps_per_execution` leaves every
+bit of the trained weights alone; `jit_compile` does not (XLA fuses arithmetic
+differently), so it is part of the identity, as is `deterministic`."""
 NOT_FAMILY = NOT_IDENTITY | {"seed", "replicates"}
 """Experiments differing only in these (and `NOT_IDENTITY`) are replicates of each other."""
 
@@ -437,7 +452,11 @@ def read_yaml(path: str) -> Dict[str, Any]:
     if not file.is_file():
         raise UserError(f"config file not found: {path}")
     try:
-        data = yaml.safe_load(file.read_text())
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise UserError(f"config file {path} is not a text file (expected UTF-8 YAML)") from None
+    except OSError as error:
+        raise UserError(f"config file {path} cannot be read: {error.strerror or error}") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""

@@ -8,7 +8,8 @@ count as n iterative rounds.
 
 Ties. Weights are ranked by score, highest kept; among equal scores the weight with the
 lower flat index (row-major order; layers in model order for the global strategy) is
-kept. Already-pruned weights are never kept again, so masks are nested.
+kept. Already-pruned weights are never kept again, so masks are nested; a NaN score (from
+a diverged round) ranks lowest among the survivors.
 
 Rates per layer kind, as the paper: convolutions use `conv_rate`, other prunable layers
 `fc_rate`, and the model's last prunable layer (the output layer) `output_rate`, unless it
@@ -21,6 +22,8 @@ import math
 from typing import Dict, List
 
 import numpy as np
+
+from tf_keras.src.layers.convolutional import base_conv
 
 from lth_tf.tfkeras import keras
 
@@ -69,8 +72,8 @@ def top(values: np.ndarray, count: int) -> np.ndarray:
     return chosen
 
 
-CONV_LAYERS = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D, keras.layers.SeparableConv2D,
-               keras.layers.SeparableConv1D)
+CONV_LAYERS = (base_conv.Conv,)
+"""Every Keras convolution: Conv1D/2D/3D and their transposes, separable and depthwise ones."""
 
 
 def layer_kinds(keys: List[str], layers: List[keras.layers.Layer], output_layer=None) -> Dict[str, str]:

@@ -4,18 +4,24 @@ The default store is SQLite plus an artifact folder inside ./mlruns (MLflow 3 re
 the plain file store by default). `--tracking-uri` or $MLFLOW_TRACKING_URI point
 elsewhere. Runs always end with a status that says what happened: FINISHED, FAILED
 (an error) or KILLED (Ctrl-C / SIGTERM), so finished rounds stay intact and readable.
+Array artifacts (masks, θ0) carry their SHA-256 as a run tag and are verified on load.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
+import logging
 import os
+import random
 import tempfile
+import time
 import zipfile
 from pathlib import Path
-from typing import Dict, Iterator, Optional
+from typing import Callable, Dict, Iterator, List, Optional, Tuple, TypeVar
 
+import filelock
 import mlflow
 import numpy as np
 from mlflow.tracking import MlflowClient
@@ -24,6 +30,8 @@ from lth_tf import naming
 from lth_tf.errors import UserError
 
 DEFAULT_DIR = Path("mlruns")
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def default_tracking_uri() -> str:
@@ -42,7 +50,9 @@ def resolve_tracking_uri(uri: Optional[str]) -> str:
 def open_experiment(tracking_uri: Optional[str], name: str) -> str:
     """Points MLflow at the store and makes `name` the active experiment; returns its id.
 
-    The default store is created on first use.
+    The default store is created on first use. Several processes may do this at once on
+    one SQLite store, even a fresh one: creating (migrating) the store and the
+    experiment happen under a file lock beside the database (see `store_lock`).
     """
     uri = resolve_tracking_uri(tracking_uri)
     is_default = uri == default_tracking_uri()
@@ -50,41 +60,114 @@ def open_experiment(tracking_uri: Optional[str], name: str) -> str:
         (DEFAULT_DIR / "artifacts").mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
     try:
-        experiment = mlflow.get_experiment_by_name(name)
-        if experiment is None:
-            mlflow.create_experiment(name, artifact_location=default_artifact_root() if is_default else None)
-        return mlflow.set_experiment(name).experiment_id
+        with store_lock(uri):
+            experiment = mlflow.get_experiment_by_name(name)
+            if experiment is None:
+                mlflow.create_experiment(name, artifact_location=default_artifact_root() if is_default else None)
+        return retry_locked(mlflow.set_experiment, name).experiment_id
+    except UserError:
+        raise
     except Exception as error:  # any store problem is the user's to fix (URI, permissions)
         raise UserError(f"cannot open MLflow store {uri}: {str(error).splitlines()[0]}") from None
+
+
+def sqlite_path(uri: str) -> Optional[Path]:
+    """The database file of a `sqlite:///` URI (None for other stores and in-memory SQLite)."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    path = uri[len("sqlite:///"):].split("?", 1)[0]
+    return Path(path) if path and path != ":memory:" else None
+
+
+@contextlib.contextmanager
+def store_lock(uri: str, timeout: float = 600) -> Iterator[None]:
+    """Holds `<database>.lock` while this process first opens a SQLite store.
+
+    MLflow creates and migrates a SQLite schema on first use; two processes doing that at
+    once leave a half-migrated database that never opens again. The lock (the `filelock`
+    package) makes them take turns; other stores (a tracking server) need no lock.
+    """
+    path = sqlite_path(uri)
+    if path is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with filelock.FileLock(f"{path}.lock", timeout=timeout):
+            yield
+    except filelock.Timeout:
+        raise UserError(f"MLflow store {uri} stayed locked by another process for {timeout:.0f} s "
+                        f"(lock file {path}.lock)") from None
+
+
+def retry_locked(call: Callable[..., T], *args, attempts: int = 10, **kwargs) -> T:
+    """`call(*args, **kwargs)`, retried while SQLite answers `database is locked`.
+
+    MLflow waits 20 s for SQLite's write lock; with many processes logging into one file
+    that can run out. Waiting with jittered backoff (up to about two minutes in all) is
+    right for a store shared by a handful of runs; beyond that, use a tracking server.
+    """
+    for attempt in range(attempts):
+        try:
+            return call(*args, **kwargs)
+        except Exception as error:  # noqa: BLE001 - only the lock error is retried
+            if "database is locked" not in str(error) or attempt == attempts - 1:
+                raise
+            time.sleep(min(0.25 * 2 ** attempt, 15.0) * (0.5 + random.random()))
+    raise AssertionError("unreachable")
+
+
+ended_unfinished: List[Tuple[str, str]] = []
+"""(run id, FAILED or KILLED) of every run this process ended on an error or interrupt: what the CLI reports."""
 
 
 @contextlib.contextmanager
 def run_scope(**start_run_kwargs) -> Iterator[mlflow.ActiveRun]:
     """`mlflow.start_run` whose end status tells an error (FAILED) from an interrupt (KILLED)."""
-    run = mlflow.start_run(**start_run_kwargs)
+    run = retry_locked(mlflow.start_run, **start_run_kwargs)
     try:
         yield run
-    except KeyboardInterrupt:
-        mlflow.end_run("KILLED")
+    except BaseException as error:
+        status = "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
+        retry_locked(mlflow.end_run, status)
+        ended_unfinished.append((run.info.run_id, status))
         raise
-    except BaseException:
-        mlflow.end_run("FAILED")
-        raise
-    mlflow.end_run("FINISHED")
+    retry_locked(mlflow.end_run, "FINISHED")
+
+
+def log_params(params: Dict[str, object]) -> None:
+    retry_locked(mlflow.log_params, params)
+
+
+def set_tag(key: str, value: str, run_id: Optional[str] = None) -> None:
+    run_id = run_id or mlflow.active_run().info.run_id
+    retry_locked(MlflowClient().set_tag, run_id, key, value)
 
 
 def log_metrics(run_id: str, metrics: Dict[str, float], step: int) -> None:
     """Logs `metrics` at `step`, rounded to 7 significant digits (no float32 noise in the UI)."""
-    MlflowClient().log_batch(
+    retry_locked(
+        MlflowClient().log_batch,
         run_id,
         metrics=[mlflow.entities.Metric(k, naming.tracked_value(v), mlflow.utils.time.get_current_time_millis(), step)
                  for k, v in metrics.items()],
     )
 
 
+def hash_tag(artifact_file: str) -> str:
+    """The run tag that holds an artifact's SHA-256: `sha256/masks/round_02.npz`."""
+    return f"sha256/{artifact_file}"
+
+
 def log_arrays(arrays: Dict[str, np.ndarray], artifact_file: str, run_id: Optional[str] = None) -> None:
-    """Saves `{name: array}` as an .npz artifact (no pickle: load with `np.load`)."""
-    log_bytes(npz_bytes(arrays), artifact_file, run_id)
+    """Saves `{name: array}` as an .npz artifact (no pickle: load with `np.load`), its SHA-256 as a tag.
+
+    The tag is written first, so an artifact of this version never exists without its hash.
+    """
+    content = npz_bytes(arrays)
+    run_id = run_id or mlflow.active_run().info.run_id
+    set_tag(hash_tag(artifact_file), hashlib.sha256(content).hexdigest(), run_id)
+    log_bytes(content, artifact_file, run_id)
 
 
 def npz_bytes(arrays: Dict[str, np.ndarray]) -> bytes:
@@ -121,10 +204,28 @@ def log_bytes(content: bytes, artifact_file: str, run_id: Optional[str] = None) 
 
 
 def load_arrays(run_id: str, artifact_file: str) -> Dict[str, np.ndarray]:
-    """Reads an .npz artifact back (e.g. a round's mask)."""
-    local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact_file)
-    with np.load(local, allow_pickle=False) as archive:
-        return {k: archive[k] for k in archive.files}
+    """Reads an .npz artifact back (e.g. a round's mask), verified against its recorded SHA-256.
+
+    A changed or truncated file is refused with a `UserError` naming it. Artifacts of runs
+    logged before lth-tf recorded hashes have none: they load with a warning. Arrays are
+    never unpickled.
+    """
+    where = f"artifact {artifact_file} of run {run_id}"
+    expected = MlflowClient().get_run(run_id).data.tags.get(hash_tag(artifact_file))
+    try:
+        local = Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact_file))
+    except Exception as error:  # noqa: BLE001 - missing file or unreachable store: one line
+        raise UserError(f"{where} cannot be read: {str(error).splitlines()[0]}") from None
+    content = local.read_bytes()
+    if expected is None:
+        logger.warning("warning: %s has no recorded SHA-256 (logged before lth-tf recorded them); loaded unverified", where)
+    elif hashlib.sha256(content).hexdigest() != expected:
+        raise UserError(f"{where} does not match its recorded SHA-256 (changed or truncated); refusing to load it")
+    try:
+        with np.load(io.BytesIO(content), allow_pickle=False) as archive:
+            return {k: archive[k] for k in archive.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
+        raise UserError(f"{where} is not a readable .npz file ({type(error).__name__})") from None
 
 
 def open_store(tracking_uri: Optional[str]) -> MlflowClient:
@@ -136,4 +237,7 @@ def open_store(tracking_uri: Optional[str]) -> MlflowClient:
     if uri == default_tracking_uri() and not (DEFAULT_DIR / "mlflow.db").exists():
         raise UserError("no runs yet in ./mlruns; run `lth-tf run` first (or pass --tracking-uri)")
     mlflow.set_tracking_uri(uri)
-    return MlflowClient(uri)
+    client = MlflowClient(uri)
+    with store_lock(uri):  # never read a store another process is still creating
+        retry_locked(client.search_experiments, max_results=1)
+    return client

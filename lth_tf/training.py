@@ -16,6 +16,8 @@ import math
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence
 
+import tensorflow as tf
+
 from lth_tf import compile_settings, optimizers
 from lth_tf.callbacks import EVAL_SPLITS, PeriodicEvaluation
 from lth_tf.data import Splits
@@ -30,8 +32,14 @@ class RoundHistory:
 
     @property
     def early_stop(self) -> Dict[str, float]:
-        """The record at minimum validation loss (the earliest, on ties)."""
-        return min(self.records, key=lambda r: (r["val_loss"], r["iteration"]))
+        """The record at minimum validation loss (the earliest, on ties; a NaN loss never wins)."""
+        return min(self.records, key=lambda r: (math.isnan(r["val_loss"]), r["val_loss"], r["iteration"]))
+
+    @property
+    def diverged_at(self) -> Optional[int]:
+        """The first evaluated iteration whose training or validation loss is not finite, if any."""
+        return next((int(r["iteration"]) for r in self.records
+                     if not all(math.isfinite(r.get(k, 0.0)) for k in ("train_loss", "val_loss"))), None)
 
     @property
     def final(self) -> Dict[str, float]:
@@ -66,6 +74,8 @@ def compile_model(model: keras.Model, hparams, align_to: Sequence[int] = (), sta
     In the model's own distribution strategy scope, where its optimizer and metrics must
     live (`lth_tf.distribute`; a no-op for a model built outside any strategy).
     """
+    if hparams.deterministic:  # process-wide, and TF offers no public way back: once on, it stays on
+        tf.config.experimental.enable_op_determinism()
     with model.distribute_strategy.scope():
         _compile(model, hparams, align_to, start_step)
 

@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from lth_tf import masking
+from lth_tf.errors import UserError
 from lth_tf.tfkeras import keras
 
 Snapshot = List[np.ndarray]
@@ -51,13 +52,68 @@ def with_prunable(model: keras.Model, snapshot: Snapshot, values: Dict[str, np.n
     return out
 
 
+def named(model: keras.Model, snapshot: Snapshot) -> Dict[str, np.ndarray]:
+    """The snapshot keyed by unique weight paths, as θ0 is saved to MLflow.
+
+    A weight's path is its layer's path (`masking.layer_paths`: `fc1`, or `encoder/fc` in
+    a sub-model) and its name inside the layer: `fc1/kernel`, `encoder/fc/bias`. Variable
+    names alone are not unique once two sub-models hold a layer of the same name.
+    """
+    return dict(zip(weight_paths(model), snapshot, strict=True))
+
+
+def from_named(model: keras.Model, arrays: Dict[str, np.ndarray]) -> Snapshot:
+    """The snapshot back from `named` arrays (e.g. a θ0 artifact); every weight must be there."""
+    paths = weight_paths(model)
+    missing = [p for p in paths if p not in arrays]
+    if missing:
+        raise ValueError(f"the arrays lack weights of the model: {', '.join(missing[:5])}")
+    return [np.asarray(arrays[p]) for p in paths]
+
+
+def weight_paths(model: keras.Model) -> List[str]:
+    """A unique path per network variable, in `network_variables` order."""
+    by_ref = {}
+    for path, layer in masking.layer_paths(model):
+        inner = layer.layer if isinstance(layer, masking.MaskedLayer) else layer
+        if isinstance(inner, keras.Model):
+            continue
+        for variable in inner.weights:
+            name = variable.name.split(":")[0]
+            name = name[len(inner.name) + 1:] if name.startswith(inner.name + "/") else name.rsplit("/", 1)[-1]
+            by_ref.setdefault(variable.ref(), f"{path}/{name}")
+    paths, seen = [], set()
+    for variable in network_variables(model):
+        path = by_ref.get(variable.ref(), variable.name.split(":")[0])
+        while path in seen:  # two variables of one layer under one name: keep both
+            path += "_"
+        seen.add(path)
+        paths.append(path)
+    return paths
+
+
 def fresh_initialization(model: keras.Model, seed: int) -> Snapshot:
     """θ drawn anew from the model's own initializers, seeded with `seed`.
 
     Cloning the model re-runs every layer's initializer, so this works for any
     Sequential or functional model, including a user's, without knowing its layers.
-    (An initializer constructed with a fixed seed of its own draws the same values.)
+    Masked layers are rebuilt around a fresh copy of the layer they wrap, so custom
+    `PrunableLayer`s need no registration. (An initializer constructed with a fixed seed
+    of its own draws the same values.)
     """
     keras.utils.set_random_seed(seed)
-    clone = keras.models.clone_model(model)
+    clone = keras.models.clone_model(model, clone_function=_fresh_copy)
     return take(clone)
+
+
+def _fresh_copy(layer: keras.layers.Layer) -> keras.layers.Layer:
+    if isinstance(layer, keras.Model):
+        return keras.models.clone_model(layer, clone_function=_fresh_copy)
+    if isinstance(layer, masking.MaskedLayer):
+        return masking.MaskedLayer(_fresh_copy(layer.layer), name=layer.name)
+    try:
+        return layer.__class__.from_config(layer.get_config())
+    except Exception as error:  # noqa: BLE001 - a user's layer: say which, and what to do
+        raise UserError(f"layer '{layer.name}' ({type(layer).__name__}) cannot be re-created from its "
+                        f"config to draw fresh weights ({type(error).__name__}); implement get_config() "
+                        "on it so that from_config(get_config()) rebuilds it") from None

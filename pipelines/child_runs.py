@@ -107,7 +107,7 @@ class ChildRuns:
         name = naming.network_run_name(kind, round_, seed, remaining["total"])
         with tracking.run_scope(nested=True, parent_run_id=self.parent_run_id, run_name=name, tags=tags) as child:
             child_id = child.info.run_id
-            mlflow.log_params(naming.network_params(round_, replicate, seed, remaining["total"]))
+            tracking.log_params(naming.network_params(round_, replicate, seed, remaining["total"]))
             tracking.log_arrays(masks, f"masks/round_{round_:02d}.npz")
             callbacks = [*callbacks, MlflowMetrics(lambda metrics, step: tracking.log_metrics(child_id, metrics, step))]
             if self.status:
@@ -120,6 +120,10 @@ class ChildRuns:
             per_layer = {naming.layer_remaining(k): v for k, v in remaining.items() if k != "total"}
             summary_metrics = {naming.summary(k): v for k, v in summary.metrics().items()}
             tracking.log_metrics(child_id, {**summary_metrics, **per_layer}, step=round_)
+            if history.diverged_at is not None:
+                tracking.set_tag("diverged_at", str(history.diverged_at), child_id)
+                self.echo(f"warning: {label} diverged: its loss is not finite from iteration "
+                          f"{history.diverged_at}; its NaN weights rank lowest when the next mask is pruned")
         self._record(summary)
         self.summaries.append(summary)
         self.echo(

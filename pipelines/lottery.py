@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Union
 
 import mlflow
+import numpy as np
 
 from lth_tf import compile_settings, data, distribute, masking, models, naming, precision, tracking, weights
 from lth_tf.config import ExperimentConfig
@@ -84,7 +85,8 @@ def trial_models(cfg: ExperimentConfig, splits: data.Splits, source: ModelSource
         if built is None:
             yield replicate, seed, build_masked_model(cfg, splits, source, seed)
             continue
-        if replicate > 0:
+        if replicate > 0:  # dense again first: the last trial's masks must not zero the new θ0
+            masking.set_masks(built, {k: np.ones_like(m) for k, m in masking.get_masks(built).items()})
             weights.restore(built, weights.fresh_initialization(built, seed))
         yield replicate, seed, built
 
@@ -104,6 +106,7 @@ def run(
 ) -> LotteryResult:
     """Runs every trial and tracks it; returns the summaries and the tickets' masks."""
     splits = splits or data.load(cfg.dataset)
+    splits.check_batch_size(cfg.training.batch_size)
     models_by_trial = trial_models(cfg, splits, model)
     first = next(models_by_trial)  # builds (and checks) the model before any MLflow run exists
     echo(f"compile: {compile_settings.describe(cfg.training.jit_compile, first[2])}, precision {cfg.training.precision}")
@@ -116,8 +119,7 @@ def run(
     ) as parent:
         result = LotteryResult(experiment_id, parent.info.run_id)
         prunable = sum(m.size for m in masking.get_masks(first[2]).values())
-        mlflow.log_params({**cfg.flat(), **splits.sizes(), "prunable_weights": prunable,
-                           "output_rate_used": cfg.output_rate})
+        tracking.log_params(parent_params(cfg, splits, prunable))
         runs = ChildRuns(cfg, splits, parent.info.run_id, echo, status)
         result.rounds = runs.summaries
         try:
@@ -136,6 +138,16 @@ def run(
                 tracking.log_text(to_markdown(result.rounds), f"{naming.NETWORK_TABLE}.md")
         _log_report(result.run_id, echo)
     return result
+
+
+def parent_params(cfg: ExperimentConfig, splits: data.Splits, prunable: int) -> dict:
+    """The parent's params: every setting, the split sizes, and the rates pruning really used.
+
+    `output_rate_used` is logged with the layerwise strategy only: the global strategy ranks
+    the output layer in its one pool at `global_rate`.
+    """
+    used = {"output_rate_used": cfg.output_rate} if cfg.pruning.strategy == "layerwise" else {}
+    return {**cfg.flat(), **splits.sizes(), "prunable_weights": prunable, **used}
 
 
 def _engine(cfg: ExperimentConfig):

@@ -38,9 +38,8 @@ class Trained:
 
 def layer_rates(model: keras.Model, cfg: ExperimentConfig) -> Dict[str, float]:
     """The per-round pruning rate of each masked weight, from its layer kind."""
-    layers = masking.masked_layers(model)
-    keys = [key for layer in layers for key, _, _ in layer.pruned_weights]
-    owners = [layer.layer for layer in layers for _ in layer.pruned_weights]
+    masked = masking.masked_weights(model)
+    keys, owners = [w.key for w in masked], [w.layer for w in masked]
     by_kind = {"fc": cfg.pruning.fc_rate, "conv": cfg.pruning.conv_rate, "output": cfg.output_rate}
     return {key: by_kind[kind] for key, kind in pruning.layer_kinds(keys, owners, masking.output_layer(model)).items()}
 

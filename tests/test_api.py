@@ -115,3 +115,19 @@ def test_unusable_models_and_data_get_one_line_errors_and_no_run(store, model, t
         lth_tf.find_tickets(model, train, _arrays(20, 1), validation_size=10, **FAST)
     assert "\n" not in str(error.value)
     assert not (store / "mlruns" / "mlflow.db").exists()
+
+
+def test_reinit_of_a_custom_prunable_layer_and_a_second_call_start_from_the_models_theta0(store):
+    keras.utils.set_random_seed(3)
+    model = users_model()
+    theta0 = model.get_layer("custom").kernel.numpy().copy()
+    data = (_arrays(100, 0), _arrays(20, 1))
+    settings = dict(FAST, rounds=1, controls="reinit", validation_size=20)
+    first = lth_tf.find_tickets(model, *data, **settings)
+    np.testing.assert_array_equal(model.get_layer("custom").kernel.numpy(), theta0)  # left as it came
+    second = lth_tf.find_tickets(model, *data, **settings)
+    assert [r.kind for r in first.rounds] == ["ticket", "ticket", "reinit"]
+    for result in (first, second):
+        np.testing.assert_array_equal(
+            tracking.load_arrays(result.run_id, "initial_weights/seed_0.npz")["custom/kernel"], theta0)
+    np.testing.assert_array_equal(first.masks[1]["custom"], second.masks[1]["custom"])

@@ -72,6 +72,6 @@ def test_malformed_yaml_and_non_mapping_are_rejected(tmp_path):
 
 def test_identity_follows_results_not_bookkeeping():
     base = config.build_config({})
-    assert base.identity() == config.build_config({"experiment_name": "other", "jit_compile": False}).identity()
+    assert base.identity() == config.build_config({"experiment_name": "other", "steps_per_execution": 10}).identity()
     assert base.identity() != config.build_config({"fc_rate": 0.3}).identity()
     assert base.identity() != config.build_config({"seed": 1}).identity()

@@ -228,5 +228,6 @@ def test_replicates_of_a_built_model_keep_its_theta0_first_then_redraw(store, ti
     theta = [tracking.load_arrays(result.run_id, f"initial_weights/seed_{s}.npz")["fc1/kernel"] for s in (0, 1)]
     np.testing.assert_array_equal(theta[0], own)
     assert not np.isclose(theta[1], own).any()
+    assert np.count_nonzero(theta[1]) == theta[1].size  # drawn dense, not through trial 0's masks
     assert np.std(theta[1]) == pytest.approx(np.std(own), rel=0.1)  # redrawn from the same initializer
     assert len(result.trials) == 2 and [m["fc1"].sum() for m in result.masks] == [64 * 32, 1638]

@@ -158,8 +158,8 @@ def test_parents_without_contract_tags_pool_by_experiment_with_seeds_from_params
     client = synthetic["client"]
     parents = results.resolve(client, "seeds")  # no family tag: their params differ only in the seed
     assert [p.seed for p in parents] == [3, 4]
-    legacy = [results.ParentRun(str(i), "1", "e", "r", "FINISHED", {"seed": str(i), "criterion": c, "jit_compile": j}, {})
-              for i, c, j in ((0, "magnitude", "True"), (1, "magnitude", "False"), (2, "movement", "True"))]
+    legacy = [results.ParentRun(str(i), "1", "e", "r", "FINISHED", {"seed": str(i), "criterion": c, "steps_per_execution": j}, {})
+              for i, c, j in ((0, "magnitude", "50"), (1, "magnitude", "10"), (2, "movement", "50"))]
     assert legacy[0].family == legacy[1].family != legacy[2].family
     found = results.load(client, parents)
     assert {(r.replicate, r.seed) for r in found.rows} == {(0, 3), (0, 4)}

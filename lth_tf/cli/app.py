@@ -40,11 +40,22 @@ def main(argv=None) -> None:
         click.echo(f"Error: {error}", err=True)
         sys.exit(2)
     except (KeyboardInterrupt, click.Abort):
-        click.echo("\nInterrupted: finished rounds are in MLflow; the run is marked KILLED.", err=True)
+        runs = _ended_runs()
+        click.echo("\nInterrupted" + (f": finished rounds are in MLflow; {runs}." if runs else "."), err=True)
         sys.exit(130)
-    except Exception as error:  # a crash: the runs are marked FAILED; say so in one line
+    except Exception as error:  # a crash: say in one line what it left behind
         if os.environ.get("LTH_TF_DEBUG"):
             raise
+        runs = _ended_runs()
         click.echo(f"Error: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''} "
-                   "(the run is marked FAILED; set LTH_TF_DEBUG=1 for the traceback)", err=True)
+                   f"({runs + '; ' if runs else ''}set LTH_TF_DEBUG=1 for the traceback)", err=True)
         sys.exit(1)
+
+
+def _ended_runs() -> str:
+    """'run 3f2a... is marked FAILED' for the top run this process ended unfinished, '' if none."""
+    tracking = sys.modules.get("lth_tf.tracking")  # never imported: no run was ever started
+    if tracking is None or not tracking.ended_unfinished:
+        return ""
+    run_id, status = tracking.ended_unfinished[-1]  # the parent ends last
+    return f"run {run_id} is marked {status}"

@@ -8,6 +8,8 @@ are scaled to [0, 1], floating-point arrays are taken as they are. `y` arrays ho
 class indices 0..C-1 (not one-hot), one per example.
 """
 
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -42,10 +44,12 @@ def load(arg: str, _hparams) -> RawData:
     path = Path(arg).expanduser()
     if not path.is_file():
         raise UserError(f"npz file not found: {path}")
+    if not zipfile.is_zipfile(path):  # np.load would guess at pickles and say so
+        raise UserError(f"{path} is not a .npz file (save arrays with numpy.savez)")
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {k: archive[k] for k in archive.files}
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
         raise UserError(f"{path} is not a readable .npz file ({str(error).splitlines()[0]})") from None
     missing = [k for k in REQUIRED if k not in arrays]
     if missing or (("x_val" in arrays) != ("y_val" in arrays)):

@@ -44,6 +44,11 @@ class Splits:
     def sizes(self) -> dict:
         return {f"{split}_size": len(getattr(self, split)[1]) for split in ("train", "validation", "test")}
 
+    def check_batch_size(self, batch_size: int) -> None:
+        n = len(self.train[1])
+        if batch_size > n:
+            raise UserError(f"--batch-size {batch_size} exceeds the {n} training examples")
+
     def train_batches(self, batch_size: int, seed: int, start: int = 0) -> tf.data.Dataset:
         """Endless batches; every epoch is a fresh full permutation, the same for the same seed.
 
@@ -52,11 +57,10 @@ class Splits:
         first `start` batches (a round that begins at iteration k sees the dense run's
         batches from its k-th on) without computing them.
         """
+        self.check_batch_size(batch_size)
         x, y = (tf.constant(a) for a in self.train)
         n = len(self.train[1])
         per_epoch = n // batch_size
-        if per_epoch == 0:
-            raise ValueError(f"batch size {batch_size} exceeds the {n} training examples")
 
         def epoch(index):
             order = tf.random.experimental.stateless_shuffle(tf.range(n), seed=tf.stack([seed, index]))

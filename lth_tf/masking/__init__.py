@@ -18,7 +18,7 @@ weights by hand calls `apply_masks` afterwards.
 from __future__ import annotations
 
 import fnmatch
-from typing import Dict, List, Tuple
+from typing import Dict, Iterator, List, NamedTuple, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -46,7 +46,7 @@ def prunable_attributes(layer: keras.layers.Layer) -> List[str]:
     Raises `UserError` for a layer with trainable weights that tfmot does not know how to
     prune, or whose prunable weights are not plain attributes of the layer.
     """
-    if isinstance(layer, prunable_layer.PrunableLayer) or hasattr(layer, "get_prunable_weights"):
+    if _declares_prunable_weights(layer):
         weights = layer.get_prunable_weights()
         by_id = {id(v): name for name, v in vars(layer).items() if isinstance(v, tf.Variable)}
         missing = [w.name for w in weights if id(w) not in by_id]
@@ -76,6 +76,11 @@ def prunable_attributes(layer: keras.layers.Layer) -> List[str]:
     return []
 
 
+def _declares_prunable_weights(layer) -> bool:
+    """A custom layer that names its prunable weights itself (tfmot's `PrunableLayer`)."""
+    return isinstance(layer, prunable_layer.PrunableLayer) or hasattr(layer, "get_prunable_weights")
+
+
 @keras.utils.register_keras_serializable(package="lth_tf")
 class MaskedLayer(keras.layers.Wrapper):
     """Wraps a prunable layer and holds one non-trainable 0/1 mask per prunable weight."""
@@ -83,15 +88,22 @@ class MaskedLayer(keras.layers.Wrapper):
     def __init__(self, layer: keras.layers.Layer, **kwargs):
         kwargs.setdefault("name", f"masked_{layer.name}")
         super().__init__(layer, **kwargs)
-        self.attributes = prunable_attributes(layer)
-        if not self.attributes:
-            raise UserError(f"layer '{layer.name}' has no prunable weights to mask")
+        self.attributes: List[str] = []
+        if layer.built or not _declares_prunable_weights(layer):
+            self._find_attributes()
         self.masks: List[tf.Variable] = []
         if not hasattr(self, "_batch_input_shape") and hasattr(layer, "_batch_input_shape"):
             self._batch_input_shape = layer._batch_input_shape
 
+    def _find_attributes(self) -> None:
+        self.attributes = prunable_attributes(self.layer)
+        if not self.attributes:
+            raise UserError(f"layer '{self.layer.name}' has no prunable weights to mask")
+
     def build(self, input_shape=None):
-        super().build(input_shape)
+        super().build(input_shape)  # builds the wrapped layer: a PrunableLayer's weights exist from here on
+        if not self.attributes:
+            self._find_attributes()
         for attribute in self.attributes:
             weight = getattr(self.layer, attribute)
             self.masks.append(
@@ -120,15 +132,6 @@ class MaskedLayer(keras.layers.Wrapper):
     def compute_output_shape(self, input_shape):
         return self.layer.compute_output_shape(input_shape)
 
-    @property
-    def pruned_weights(self) -> List[Tuple[str, tf.Variable, tf.Variable]]:
-        """(mask key, weight variable, mask variable) for each masked weight."""
-        keys = [self.layer.name] if len(self.attributes) == 1 else [
-            f"{self.layer.name}/{a}" for a in self.attributes
-        ]
-        return [(k, getattr(self.layer, a), m) for k, a, m in zip(keys, self.attributes, self.masks)]
-
-
 def _check_graph_model(model) -> None:
     if not isinstance(model, keras.Model):
         raise UserError(
@@ -146,20 +149,22 @@ def mask_model(model: keras.Model, unpruned_layers=()) -> keras.Model:
     """Returns `model` with every prunable layer wrapped in a `MaskedLayer` (all ones).
 
     Layers are shared with `model`, not copied, so the weights are the model's own.
-    `unpruned_layers` are layer names or shell-style patterns (`*_shortcut`) left unmasked.
+    `unpruned_layers` are layer names or paths (`encoder/fc`), or shell-style patterns
+    of them (`*_shortcut`), left unmasked.
     """
     _check_graph_model(model)
     patterns = tuple(unpruned_layers)
-    names = [layer.name for layer in _all_layers(model)]
-    unknown = [p for p in patterns if not any(fnmatch.fnmatchcase(n, p) for n in names)]
+    paths = list(layer_paths(model))
+    unknown = [p for p in patterns if not any(_matches(path, layer, p) for path, layer in paths)]
     if unknown:
         raise UserError(f"--unpruned-layers names no layer of the model: {', '.join(sorted(unknown))}")
+    left_dense = {id(layer) for path, layer in paths if any(_matches(path, layer, p) for p in patterns)}
 
     def wrap(layer):
         if isinstance(layer, keras.Model):
             _check_graph_model(layer)
             return keras.models.clone_model(layer, clone_function=wrap)
-        if isinstance(layer, MaskedLayer) or any(fnmatch.fnmatchcase(layer.name, p) for p in patterns):
+        if isinstance(layer, MaskedLayer) or id(layer) in left_dense:
             return layer
         return MaskedLayer(layer) if prunable_attributes(layer) else layer
 
@@ -169,11 +174,27 @@ def mask_model(model: keras.Model, unpruned_layers=()) -> keras.Model:
     return masked
 
 
-def _all_layers(model):
+def _matches(path: str, layer, pattern: str) -> bool:
+    return fnmatch.fnmatchcase(path, pattern) or fnmatch.fnmatchcase(layer.name, pattern)
+
+
+def layer_paths(model: keras.Model, prefix: str = "") -> Iterator[Tuple[str, keras.layers.Layer]]:
+    """(path, layer) for every layer in order, nested models included.
+
+    A path is the layer's name behind the names of the sub-models that hold it
+    (`encoder/fc`); a top-level layer's path is its name. Paths are unique where names
+    are not: two sub-models may each hold an `fc`. A masked layer goes by its wrapped
+    layer's name, so masking a model does not change its paths.
+    """
     for layer in model.layers:
-        yield layer
+        path = prefix + (layer.layer.name if isinstance(layer, MaskedLayer) else layer.name)
+        yield path, layer
         if isinstance(layer, keras.Model):
-            yield from _all_layers(layer)
+            yield from layer_paths(layer, path + "/")
+
+
+def _all_layers(model):
+    return (layer for _, layer in layer_paths(model))
 
 
 def masked_layers(model: keras.Model) -> List[MaskedLayer]:
@@ -198,13 +219,39 @@ def _is_prunable(layer) -> bool:
         return False
 
 
+class MaskedWeight(NamedTuple):
+    key: str
+    """The mask key: the layer's path (`encoder/fc`), plus `/attribute` if it masks several weights."""
+    layer: keras.layers.Layer
+    """The wrapped layer that owns the weight."""
+    weight: tf.Variable
+    mask: tf.Variable
+
+
+def masked_weights(model: keras.Model) -> List[MaskedWeight]:
+    """Every masked weight of the model in order, keyed by a unique path."""
+    out, seen = [], set()
+    for path, layer in layer_paths(model):
+        if not isinstance(layer, MaskedLayer) or id(layer) in seen:  # a shared layer counts once
+            continue
+        seen.add(id(layer))
+        for attribute, mask in zip(layer.attributes, layer.masks):
+            key = path if len(layer.attributes) == 1 else f"{path}/{attribute}"
+            out.append(MaskedWeight(key, layer.layer, getattr(layer.layer, attribute), mask))
+    keys = [w.key for w in out]
+    duplicated = sorted({k for k in keys if keys.count(k) > 1})
+    if duplicated:
+        raise UserError(f"model '{model.name}' has several masked weights at {', '.join(duplicated)}; "
+                        "give its layers and sub-models distinct names")
+    return out
+
+
 def _pruned_weights(model):
-    for layer in masked_layers(model):
-        yield from layer.pruned_weights
+    return [(w.key, w.weight, w.mask) for w in masked_weights(model)]
 
 
 def get_masks(model: keras.Model) -> Masks:
-    """`{layer_name: bool array}`: True where a weight survives."""
+    """`{layer path: bool array}`: True where a weight survives."""
     return {key: mask.numpy().astype(bool) for key, _, mask in _pruned_weights(model)}
 
 
@@ -235,7 +282,7 @@ def mask_variables(model: keras.Model) -> List[tf.Variable]:
 
 
 def prunable_weights(model: keras.Model) -> Dict[str, tf.Variable]:
-    """`{layer_name: weight variable}` for every masked weight, keyed like the masks."""
+    """`{layer path: weight variable}` for every masked weight, keyed like the masks."""
     return {key: weight for key, weight, _ in _pruned_weights(model)}
 
 
