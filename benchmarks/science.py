@@ -22,6 +22,14 @@ output 10% per round, 15 rounds down to 3.6%, validation and test every eval int
 
     python benchmarks/science.py [--datasets mnist-5k,fashion-mnist] [--replicates 1]
     python benchmarks/science.py --from-run RUN_ID     # print a finished run's figures again
+
+Criteria comparison: `--criteria magnitude,movement,local_change` runs the tickets (no
+controls) once per pruning criterion, same seeds and budget, and prints ticket test
+accuracy at early stop per level side by side (`local_change` is the seed notes' idea:
+prune the weights that change too slowly near the end of training).
+
+    python benchmarks/science.py --datasets mnist-5k --criteria magnitude,movement,local_change \
+        --rounds 8 --iterations 1000
 """
 
 from __future__ import annotations
@@ -84,6 +92,23 @@ def report(name, result, seconds):
         print(f"  {fraction:6.1%}  " + "  ".join(cells) + f"  {stops[round_][1]:.0f}")
 
 
+def compare_criteria(name, criteria, overrides):
+    """Tickets found with each criterion, same budget and seeds: test accuracy at early stop per level."""
+    by_criterion, took = {}, {}
+    for criterion in criteria:
+        cfg = build_config({**overrides, "criterion": criterion, "controls": "",
+                            "experiment_name": f"science-{name}-criteria"})
+        started = time.perf_counter()
+        by_criterion[criterion] = lottery.run(cfg, echo=lambda line: None)
+        took[criterion] = time.perf_counter() - started
+    tickets = {c: mean_by(r.rounds, "ticket", "early_stop_test_accuracy") for c, r in by_criterion.items()}
+    print(f"\n== {name}: criteria ({', '.join(f'{c} run {r.run_id}, {took[c]:.0f} s' for c, r in by_criterion.items())})")
+    print("remaining  " + "  ".join(f"{c:>13s}" for c in criteria))
+    first = tickets[criteria[0]]
+    for round_, (fraction, _) in first.items():
+        print(f"  {fraction:7.1%}  " + "  ".join(f"{tickets[c][round_][1]:13.4f}" for c in criteria))
+
+
 def finished(run_id):
     """A finished experiment's networks, read back from its `summary/networks.csv` artifact
     (`summary/summary.csv` in runs written before that name)."""
@@ -103,7 +128,8 @@ def finished(run_id):
     types = {f: t for f, t in RoundSummary.__annotations__.items()}
     casts = {"int": int, "float": float, "str": str}
     with open(path) as file:
-        rows = [RoundSummary(**{k: casts[types[k]](v) for k, v in row.items()}) for row in csv.DictReader(file)]
+        rows = [RoundSummary(**{k: casts[types[k]](v) for k, v in row.items() if k in types and k != "robustness"})
+                for row in csv.DictReader(file)]
     return LotteryResult(experiment_id="", run_id=run_id, rounds=rows)
 
 
@@ -112,6 +138,9 @@ def main():
     parser.add_argument("--datasets", default="mnist-5k,fashion-mnist")
     parser.add_argument("--replicates", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--iterations", type=int, help="Override the dataset's iterations per network.")
+    parser.add_argument("--criteria", help="Compare pruning criteria instead (comma-separated, e.g. "
+                        "magnitude,movement,local_change).")
     parser.add_argument("--from-run", metavar="RUN_ID", help="Print the figures of a finished run; train nothing.")
     args = parser.parse_args()
     if args.from_run:
@@ -121,8 +150,13 @@ def main():
         if name == "fashion-mnist" and not os.path.isdir(FASHION):
             print(f"\n== fashion-mnist: skipped, {FASHION} is not installed (apt install dataset-fashion-mnist)")
             continue
-        cfg = build_config({**BUDGETS[name], "rounds": args.rounds, "replicates": args.replicates,
-                            "controls": "reinit,random_prune", "control_rounds": "",
+        budget = {**BUDGETS[name], "rounds": args.rounds, "replicates": args.replicates}
+        if args.iterations:
+            budget["iterations"] = args.iterations
+        if args.criteria:
+            compare_criteria(name, args.criteria.split(","), budget)
+            continue
+        cfg = build_config({**budget, "controls": "reinit,random_prune", "control_rounds": "",
                             "experiment_name": f"science-{name}"})
         started = time.perf_counter()
         result = lottery.run(cfg, echo=lambda line: None)

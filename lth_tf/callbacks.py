@@ -11,7 +11,7 @@ from typing import Callable, Dict, List, Optional
 
 import numpy as np
 
-from lth_tf import naming, weights
+from lth_tf import masking, naming, weights
 from lth_tf.evaluation import Arrays, Evaluator
 from lth_tf.weights import network_variables  # noqa: F401 - re-exported for callers of callbacks
 from lth_tf.tfkeras import keras
@@ -105,18 +105,63 @@ class RecordWeights(keras.callbacks.Callback, Resumable):
             self.snapshots.setdefault(done, []).append(arrays[key])
 
 
+class LocalChange(keras.callbacks.Callback):
+    """How fast each masked weight moves near the end of training: the `local_change` criterion's evidence.
+
+    The seed notes' idea: prune the weights that, from one iteration to the next, change
+    too slowly. Over the last `window` iterations before `end` (absolute iterations; the
+    round began at `start`), this sums |w_t - w_{t-1}| and divides by the iterations
+    covered. Keras shows callbacks the weights only between compiled calls, so each
+    difference spans `steps_per_execution` iterations (exactly one with
+    --steps-per-execution 1); the window's first iteration must be such a boundary
+    (`training.steps_per_execution(..., begins)`). Weights are read only inside the
+    window, so the rest of training runs untouched.
+    """
+
+    def __init__(self, start: int, end: int, window: int):
+        super().__init__()
+        self.start, self.begins = start, max(start, end - window)
+        self.scores: Optional[Dict[str, np.ndarray]] = None
+
+    def on_train_begin(self, logs=None):
+        self.total, self.previous, self.first, self.last = None, None, None, None
+        if self.begins == self.start:
+            self._observe(self.start)
+
+    def on_train_batch_end(self, batch, logs=None):
+        done = self.start + int(self.model.optimizer.iterations.numpy())
+        if done >= self.begins:
+            self._observe(done)
+
+    def on_train_end(self, logs=None):
+        if self.first is None or self.last == self.first:
+            raise ValueError(f"local_change saw the weights fewer than twice after iteration {self.begins}; "
+                             "widen --local-change-window")
+        self.scores = {k: total / (self.last - self.first) for k, total in self.total.items()}
+
+    def _observe(self, iteration: int) -> None:
+        now = {k: v.numpy() for k, v in masking.prunable_weights(self.model).items()}
+        if self.previous is None:
+            self.total, self.first = {k: np.zeros_like(w) for k, w in now.items()}, iteration
+        else:
+            for key, value in now.items():
+                self.total[key] += np.abs(value - self.previous[key])
+        self.previous, self.last = now, iteration
+
+
 class PeriodicEvaluation(keras.callbacks.Callback, Resumable):
     """Every "epoch" (= one evaluation interval) evaluates validation and test sets.
 
     Adds `val_loss`, `val_accuracy`, `test_loss`, `test_accuracy` and `iteration` to the
     epoch's logs (so later callbacks see them) and keeps every record in `records`. Both
     splits go through one compiled pass (`evaluation.Evaluator`), traced once per round.
+    Iterations count from `start`, the iteration at which the round began.
     """
 
-    def __init__(self, splits: Dict[str, Arrays], eval_interval: int, jit_compile: bool = False):
+    def __init__(self, splits: Dict[str, Arrays], eval_interval: int, jit_compile: bool = False, start: int = 0):
         super().__init__()
         self.splits = splits
-        self.eval_interval = eval_interval
+        self.eval_interval, self.start = eval_interval, start
         self.jit_compile = jit_compile
         self.records: List[Dict[str, float]] = []
 
@@ -129,7 +174,7 @@ class PeriodicEvaluation(keras.callbacks.Callback, Resumable):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
-        record = {"iteration": (epoch + 1) * self.eval_interval}
+        record = {"iteration": self.start + (epoch + 1) * self.eval_interval}
         record.update({f"train_{k}": float(v) for k, v in logs.items() if k in ("loss", "accuracy")})
         record.update(self.evaluate())
         logs.update(record)
@@ -176,7 +221,7 @@ class Progress(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        rate = logs["iteration"] / max(time.perf_counter() - self.started, 1e-9)
+        rate = int(self.model.optimizer.iterations.numpy()) / max(time.perf_counter() - self.started, 1e-9)
         self.echo(
             f"{self.label}  it {logs['iteration']}/{self.iterations}  "
             f"val acc {logs.get('val_accuracy', float('nan')):.4f}  "

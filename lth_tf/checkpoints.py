@@ -45,8 +45,10 @@ class NetworkCheckpoint:
             return 0
         return int(state.model_checkpoint_path.rsplit("-", 1)[1])
 
-    def callback(self, eval_interval: int, resumables: Sequence[Resumable]) -> keras.callbacks.Callback:
-        return _SaveAndRestore(self, eval_interval, resumables)
+    def callback(self, eval_interval: int, resumables: Sequence[Resumable],
+                 start_step: int = 0) -> keras.callbacks.Callback:
+        """Saves every `every` iterations of a fit that begins at iteration `start_step`."""
+        return _SaveAndRestore(self, eval_interval, resumables, start_step)
 
     def manager(self, model: keras.Model) -> tf.train.CheckpointManager:
         if self._manager is None:
@@ -66,9 +68,11 @@ class _SaveAndRestore(keras.callbacks.Callback):
     starting weights) and saves one every `every` iterations (after the MLflow metrics).
     Must therefore be the last callback of the `fit`."""
 
-    def __init__(self, checkpoint: NetworkCheckpoint, eval_interval: int, resumables: Sequence[Resumable]):
+    def __init__(self, checkpoint: NetworkCheckpoint, eval_interval: int, resumables: Sequence[Resumable],
+                 start_step: int = 0):
         super().__init__()
         self.checkpoint, self.eval_interval, self.resumables = checkpoint, eval_interval, list(resumables)
+        self.start_step = start_step
 
     def on_train_begin(self, logs=None):
         iteration = self.checkpoint.latest_iteration()
@@ -84,7 +88,7 @@ class _SaveAndRestore(keras.callbacks.Callback):
             resumable.load_state({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
 
     def on_epoch_end(self, epoch, logs=None):
-        iteration = (epoch + 1) * self.eval_interval
+        iteration = self.start_step + (epoch + 1) * self.eval_interval  # absolute, as the curves' steps
         if not self.checkpoint.every or iteration % self.checkpoint.every:
             return
         arrays = {f"{i}:{k}": v for i, r in enumerate(self.resumables) for k, v in r.state().items()}

@@ -138,12 +138,23 @@ class PruningHparams:
     global_rate: float = setting(0.2, "Fraction of all remaining weights pruned per round with --strategy global.")
     criterion: str = setting(
         "magnitude", "Which weights survive: magnitude (largest final, the paper's), movement "
-        "(|final - initial|), magnitude_increase (|final| - |initial|) or random."
+        "(|final - initial|), magnitude_increase (|final| - |initial|), local_change (largest mean |w_t - w_t-1| "
+        "over the last --local-change-window iterations: the seed notes' idea) or random."
+    )
+    local_change_window: int = setting(
+        100, "--criterion local_change: the last this many iterations of a round over which each weight's "
+        "per-iteration change is averaged."
     )
     mode: str = setting(
         "iterative", "iterative: round r prunes the ticket of round r-1; one_shot: round r prunes the dense "
         "round-0 network straight to the same level; both: the two side by side.",
         choices=("iterative", "one_shot", "both"),
+    )
+    reset_to: int = setting(
+        0, "Iteration k whose weights θk of the dense run the survivors reset to every round; the round then "
+        "trains the remaining iterations with the learning-rate schedule, warmup and data order advanced to k "
+        "(rewinding, Frankle et al. 2020: needed for VGG-19/ResNet tickets at standard learning rates). "
+        "0 = θ0, the paper's reset. A multiple of --eval-interval."
     )
 
 
@@ -151,9 +162,11 @@ class PruningHparams:
 class ControlHparams:
     controls: Tuple[str, ...] = setting(
         ("reinit",), "Controls trained beside the tickets, comma-separated ('' for none): reinit (ticket's "
-        "mask, fresh weights: the comparison that makes a ticket a winning one), "
-        "random_prune (random mask, same per-layer counts, θ0), fine_tune (prune the trained weights and "
-        "keep training, no reset), noise (θ0 + noise), rewind (reset to θk of the dense run)."
+        "mask, fresh weights: the comparison that makes a ticket a winning one), random_prune (random mask, "
+        "same per-layer counts, the ticket's start), prune_at_init (mask by |θ0| before training, same "
+        "per-layer counts, trained from θ0), noise (θ0 + noise), rewind (reset to θk of the dense run, "
+        "schedule and data advanced to k), fine_tune (the conventional baseline as a chain of its own: prune "
+        "the previous round's fine-tuned network and keep training it, never reset; runs every round)."
     )
     control_rounds: Tuple[int, ...] = setting(
         (3, 7, 12), "Rounds at which the controls run, comma-separated; rounds past --rounds are skipped; "
@@ -161,7 +174,23 @@ class ControlHparams:
         "at the default rates: the paper's comparison points."
     )
     noise_scale: float = setting(0.5, "Noise control: standard deviations of each layer's θ0 added to θ0.")
-    rewind_to: int = setting(500, "Rewind control: the dense run's iteration k whose weights θk survivors reset to.")
+    fine_tune_iterations: Optional[int] = setting(
+        None, "fine_tune chain: iterations each round keeps training the pruned network (default: --iterations)."
+    )
+    rewind_to: int = setting(
+        500, "Rewind control: the dense run's iteration k whose weights θk survivors reset to; it trains the "
+        "remaining iterations with schedule and data order advanced to k, as --reset-to. A multiple of "
+        "--eval-interval."
+    )
+
+
+@dataclass
+class RobustnessHparams:
+    robustness: Tuple[str, ...] = setting(
+        (), "Also measure every network's test accuracy under attack or noise, comma-separated: fgsm:EPS "
+        "(one-step Fast Gradient Sign attack of strength EPS) and noise:SIGMA (Gaussian input noise), in "
+        "input units (e.g. fgsm:0.1,noise:0.3 for pixels in [0, 1]). Logged as summary metrics."
+    )
 
 
 @dataclass
@@ -229,6 +258,7 @@ class ExperimentConfig:
     controls: ControlHparams = field(default_factory=ControlHparams)
     durability: ResumeHparams = field(default_factory=ResumeHparams)
     supermask: SupermaskHparams = field(default_factory=SupermaskHparams)
+    robustness: RobustnessHparams = field(default_factory=RobustnessHparams)
     engine: EngineHparams = field(default_factory=EngineHparams)
     seed: int = setting(0, "Seed for initialization, shuffling and pruning ties (replicate i uses seed + i).")
     replicates: int = setting(1, "Independent trials, each with its own seed; summaries give mean and std.")
@@ -319,11 +349,16 @@ class ExperimentConfig:
         for round_ in c.control_rounds:
             _check(round_ >= 1, f"--control-rounds: {round_} is not a pruned round (1 or more)")
         _check(c.noise_scale >= 0, f"--noise-scale must be non-negative, got {c.noise_scale}")
+        if c.fine_tune_iterations is not None:
+            _check(c.fine_tune_iterations >= t.eval_interval and c.fine_tune_iterations % t.eval_interval == 0,
+                   f"--fine-tune-iterations must be a positive multiple of --eval-interval ({t.eval_interval}), "
+                   f"got {c.fine_tune_iterations}")
         if "rewind" in c.controls:
-            _check(
-                1 <= c.rewind_to < t.iterations,
-                f"--rewind-to must be an iteration of the dense run (1..{t.iterations - 1}), got {c.rewind_to}",
-            )
+            _check_start_step("rewind-to", c.rewind_to, t, minimum=1)
+        _check_start_step("reset-to", p.reset_to, t, minimum=0)
+        _check(p.criterion != "local_change" or 1 <= p.local_change_window <= t.iterations - p.reset_to,
+               f"--local-change-window must be in 1..{t.iterations - p.reset_to} (the iterations a round trains), "
+               f"got {p.local_change_window}")
         r = self.durability
         _check(not (r.resume and r.restart), "--resume and --restart exclude each other")
         if r.checkpoint_interval is not None:
@@ -342,14 +377,16 @@ class ExperimentConfig:
                 continue
             choices = group.__dataclass_fields__[name].metadata["choices"]
             _check(value in choices, f"--{_flag(name)} must be one of {', '.join(choices)}, got '{value}'")
-        from lth_tf import criteria, data, models  # registries live beside what they register
+        from lth_tf import criteria, data, models, robustness  # registries live beside what they register
+
+        robustness.parse(self.robustness.robustness)
 
         models.check(self.model.model, self.model)
         criteria.get(p.criterion)
         from pipelines import controls  # the pipelines own the controls
 
         for name in c.controls:
-            controls.get(name)
+            controls.check(name)
         data.parse(d.dataset)
         return self
 
@@ -402,6 +439,13 @@ def _check_supermask(s: SupermaskHparams) -> None:
     _check(s.score_weight_decay >= 0, f"--score-weight-decay must be at least 0, got {s.score_weight_decay}")
 
 
+def _check_start_step(flag: str, value: int, t: TrainingHparams, minimum: int) -> None:
+    """An iteration of the dense run at which a round may begin: on an evaluation boundary, before the end."""
+    _check(minimum <= value < t.iterations and value % t.eval_interval == 0,
+           f"--{flag} must be a multiple of --eval-interval ({t.eval_interval}) in {minimum}..{t.iterations - 1}, "
+           f"got {value}")
+
+
 def _check(ok: bool, message: str) -> None:
     if not ok:
         raise UserError(message)
@@ -446,6 +490,7 @@ _GROUPS = {
     "controls": ControlHparams,
     "durability": ResumeHparams,
     "supermask": SupermaskHparams,
+    "robustness": RobustnessHparams,
     "engine": EngineHparams,
 }
 

@@ -18,6 +18,7 @@ Runs written before these names (`test_accuracy`, `early_stop_test_accuracy`,
 from __future__ import annotations
 
 import math
+import re
 from typing import Dict, Optional
 
 SPLITS = ("train", "val", "test")
@@ -67,6 +68,17 @@ def read_summary(metrics: Dict[str, float], metric: str) -> Optional[float]:
     """A network's summary metric from its run's metrics, under today's name or the old bare one."""
     value = metrics.get(summary(metric))
     return metrics.get(metric) if value is None else value
+
+
+ROBUSTNESS_SUMMARY = re.compile(r"^(fgsm|noise)_[0-9.e+-]+_test_accuracy$")
+"""Summaries `--robustness` adds (`lth_tf.robustness.metric_name`), one per attack or noise strength."""
+
+
+def read_robustness(metrics: Dict[str, float]) -> Dict[str, float]:
+    """The `--robustness` summaries of a network's run, by bare name (`fgsm_0.1_test_accuracy`)."""
+    prefix = summary("")
+    return {k[len(prefix):]: v for k, v in metrics.items()
+            if k.startswith(prefix) and ROBUSTNESS_SUMMARY.match(k[len(prefix):])}
 
 
 def tracked_value(value: float) -> float:

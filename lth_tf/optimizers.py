@@ -3,8 +3,12 @@
 The schedule is one Keras `LearningRateSchedule`: the rate is multiplied by
 `lr_drop_factor` at each iteration of `lr_drops`, and during the first
 `warmup_iterations` it rises linearly from 0 (the paper's warmup for VGG-19 and
-ResNet). Its step is the optimizer's own iteration count, so every round, which starts
-with a fresh optimizer, replays the same schedule.
+ResNet). Its step is the optimizer's own iteration count plus the round's start step,
+so every round, which starts with a fresh optimizer, replays the same schedule; a round
+that resets to θk (rewinding, `--reset-to k`) starts it at iteration k, where the dense
+run was when it passed θk, as open_lth's `start_step` does. Only the schedule is
+advanced: Adam's moment estimates start empty, so its bias correction counts the
+round's own steps from 1.
 
 Weight decay is L2 regularization, as in the paper's ResNet and VGG (coefficient 1e-4):
 the gradient of (weight_decay / 2) * ||kernel||^2, that is weight_decay * kernel, is added
@@ -27,21 +31,23 @@ from lth_tf.tfkeras import keras
 
 @keras.utils.register_keras_serializable(package="lth_tf")
 class StepSchedule(keras.optimizers.schedules.LearningRateSchedule):
-    """`rate * factor^(drops passed) * min(1, (step + 1) / warmup)` at optimizer step `step` (from 0).
+    """`rate * factor^(drops passed) * min(1, (step + 1) / warmup)` at training iteration `step` (from 0).
 
     A drop at iteration d applies from the d-th update on (step d, counting from 0), so
     the first d updates use the higher rate. Warmup reaches the full rate at update
     `warmup` (step `warmup - 1`). With `cosine_steps` T the rate is further multiplied by
     (1 + cos(π·min(step, T)/T)) / 2, edge-popup's cosine schedule, reaching 0 at step T.
+    `start` is added to the optimizer's step: the iteration at which the round begins.
     """
 
-    def __init__(self, rate: float, drops=(), factor: float = 0.1, warmup: int = 0, cosine_steps: int = 0):
-        self.rate, self.factor, self.warmup = float(rate), float(factor), int(warmup)
+    def __init__(self, rate: float, drops=(), factor: float = 0.1, warmup: int = 0, cosine_steps: int = 0,
+                 start: int = 0):
+        self.rate, self.factor, self.warmup, self.start = float(rate), float(factor), int(warmup), int(start)
         self.drops = tuple(int(d) for d in drops)
         self.cosine_steps = int(cosine_steps)
 
     def __call__(self, step):
-        step = tf.cast(step, tf.float32)
+        step = tf.cast(step, tf.float32) + float(self.start)
         rate = tf.constant(self.rate, tf.float32)
         for drop in self.drops:
             rate = tf.where(step >= drop, rate * self.factor, rate)
@@ -53,7 +59,7 @@ class StepSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
     def get_config(self):
         return {"rate": self.rate, "drops": self.drops, "factor": self.factor, "warmup": self.warmup,
-                "cosine_steps": self.cosine_steps}
+                "cosine_steps": self.cosine_steps, "start": self.start}
 
 
 def is_decayed(variable: tf.Variable) -> bool:
@@ -80,19 +86,19 @@ def _with_l2(base):
     return L2Decayed
 
 
-def learning_rate(hparams):
-    """A float when the rate is constant (the plain case), else a `StepSchedule`."""
+def learning_rate(hparams, start_step: int = 0):
+    """A float when the rate is constant (the plain case), else a `StepSchedule` from `start_step`."""
     if not hparams.lr_drops and not hparams.warmup_iterations and not hparams.cosine_decay:
         return hparams.learning_rate
     return StepSchedule(hparams.learning_rate, hparams.lr_drops, hparams.lr_drop_factor, hparams.warmup_iterations,
-                        hparams.iterations if hparams.cosine_decay else 0)
+                        hparams.iterations if hparams.cosine_decay else 0, start_step)
 
 
-def make(hparams) -> keras.optimizers.Optimizer:
-    """A fresh optimizer for one round, from `TrainingHparams`."""
+def make(hparams, start_step: int = 0) -> keras.optimizers.Optimizer:
+    """A fresh optimizer for one round that begins at iteration `start_step`, from `TrainingHparams`."""
     base, options = keras.optimizers.Adam, {}
     if hparams.optimizer == "sgd":
         base, options = keras.optimizers.SGD, {"momentum": hparams.momentum}
     if hparams.weight_decay:
-        return _with_l2(base)(hparams.weight_decay, learning_rate=learning_rate(hparams), **options)
-    return base(learning_rate=learning_rate(hparams), **options)
+        return _with_l2(base)(hparams.weight_decay, learning_rate=learning_rate(hparams, start_step), **options)
+    return base(learning_rate=learning_rate(hparams, start_step), **options)

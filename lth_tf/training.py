@@ -3,6 +3,11 @@
 The budget is counted in iterations (batches), as the paper does, and `fit` runs it as
 `iterations / eval_interval` Keras "epochs" of `eval_interval` steps each, so Keras's
 epoch-end hook is the evaluation hook. The optimizer and its schedule: `optimizers`.
+
+A round may begin at iteration k > 0 (`start_step`: rewinding to θk, as open_lth's
+`start_step`): it trains the remaining `iterations - k`, with the learning-rate
+schedule and the data order where the dense run had them at iteration k, and reports
+iterations k + 1 .. `iterations`, so its curves line up with the dense run's.
 """
 
 from __future__ import annotations
@@ -64,7 +69,7 @@ def uses_xla(hparams, model: keras.Model) -> bool:
             and model.distribute_strategy.num_replicas_in_sync == 1)
 
 
-def compile_model(model: keras.Model, hparams, align_to: Sequence[int] = ()) -> None:
+def compile_model(model: keras.Model, hparams, align_to: Sequence[int] = (), start_step: int = 0) -> None:
     """Compiles with a fresh optimizer: no state carries over from an earlier round.
 
     In the model's own distribution strategy scope, where its optimizer and metrics must
@@ -73,12 +78,12 @@ def compile_model(model: keras.Model, hparams, align_to: Sequence[int] = ()) -> 
     if hparams.deterministic:  # process-wide, and TF offers no public way back: once on, it stays on
         tf.config.experimental.enable_op_determinism()
     with model.distribute_strategy.scope():
-        _compile(model, hparams, align_to)
+        _compile(model, hparams, align_to, start_step)
 
 
-def _compile(model: keras.Model, hparams, align_to: Sequence[int]) -> None:
+def _compile(model: keras.Model, hparams, align_to: Sequence[int], start_step: int) -> None:
     model.compile(
-        optimizer=optimizers.make(hparams),
+        optimizer=optimizers.make(hparams, start_step),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         jit_compile=uses_xla(hparams, model),
@@ -88,31 +93,35 @@ def _compile(model: keras.Model, hparams, align_to: Sequence[int]) -> None:
 
 def train_round(
     model: keras.Model, splits: Splits, hparams, seed: int, callbacks=(), align_to: Sequence[int] = (),
-    checkpoint: Optional[NetworkCheckpoint] = None,
+    start_step: int = 0, iterations: Optional[int] = None, checkpoint: Optional[NetworkCheckpoint] = None,
 ) -> RoundHistory:
-    """Trains for `hparams.iterations`; `callbacks` run after the evaluation callback.
+    """Trains from iteration `start_step` to `iterations` (default `hparams.iterations`).
 
-    `align_to`: iterations at which callbacks must see the weights (see `steps_per_execution`).
-    `checkpoint`: continue from its last checkpoint, if any, and write new ones (`checkpoints`).
-    The global generators (dropout) are seeded with `seed` too, so a network trains the
-    same whatever trained before it in this process, or in which process it trains (Ray).
+    `callbacks` run after the evaluation callback. `align_to`: iterations at which
+    callbacks must see the weights (see `steps_per_execution`). `checkpoint`: continue
+    from its last checkpoint, if any, and write new ones (`checkpoints`). The global
+    generators (dropout) are seeded with `seed` too, so a network trains the same whatever
+    trained before it in this process, or in which process it trains (Ray).
     """
     keras.utils.set_random_seed(seed)
+    end = hparams.iterations if iterations is None else iterations
     jit_compile = uses_xla(hparams, model)
     evaluation = PeriodicEvaluation(
-        {prefix: getattr(splits, split) for prefix, split in EVAL_SPLITS.items()}, hparams.eval_interval, jit_compile
+        {prefix: getattr(splits, split) for prefix, split in EVAL_SPLITS.items()}, hparams.eval_interval, jit_compile,
+        start_step,
     )
     callbacks = [evaluation, *callbacks]
-    done = 0
+    done = start_step  # the iteration reached: where the data and the epochs continue from
     if checkpoint is not None:
-        done = checkpoint.latest_iteration()
-        callbacks.append(checkpoint.callback(hparams.eval_interval, [c for c in callbacks if isinstance(c, Resumable)]))
-    compile_model(model, hparams, align_to)
+        done = max(start_step, checkpoint.latest_iteration())
+        callbacks.append(checkpoint.callback(hparams.eval_interval, [c for c in callbacks if isinstance(c, Resumable)],
+                                             start_step))
+    compile_model(model, hparams, align_to, start_step)
     model.fit(
         splits.train_batches(hparams.batch_size, seed, start=done),
         steps_per_epoch=hparams.eval_interval,
-        initial_epoch=done // hparams.eval_interval,
-        epochs=math.ceil(hparams.iterations / hparams.eval_interval),
+        initial_epoch=(done - start_step) // hparams.eval_interval,
+        epochs=math.ceil((end - start_step) / hparams.eval_interval),
         callbacks=callbacks,
         verbose=0,
     )

@@ -32,7 +32,7 @@ import mlflow
 import numpy as np
 from mlflow.entities import Run
 
-from lth_tf import masking, naming, pruning, tracking, weights
+from lth_tf import masking, naming, pruning, robustness, tracking, weights
 from lth_tf.callbacks import MlflowMetrics, Progress, StartFrom
 from lth_tf.checkpoints import NetworkCheckpoint
 from lth_tf.config import ExperimentConfig
@@ -46,8 +46,9 @@ from pipelines.summary import RoundSummary, summarize
 
 Echo = Callable[[str], None]
 Kept = Dict[str, weights.Snapshot]
-Spawn = Callable[[str, int, int, int, masking.Masks, weights.Snapshot], Callable[[], RoundSummary]]
-"""Starts training a network elsewhere: (kind, round, replicate, seed, masks, start) -> wait for its summary."""
+Spawn = Callable[[str, int, int, int, masking.Masks, weights.Snapshot, int], Callable[[], RoundSummary]]
+"""Starts training a network elsewhere: (kind, round, replicate, seed, masks, start, start step) -> wait for
+its summary."""
 
 
 class ParentMetrics:
@@ -105,13 +106,17 @@ class ChildRuns:
         masks: Optional[masking.Masks],
         callbacks: Sequence[keras.callbacks.Callback],
         align_to: Sequence[int] = (),
+        *,
         keep: Optional[Mapping[str, Callable[[], weights.Snapshot]]] = None,
         hparams=None,
         tags: Optional[Dict[str, str]] = None,
         mask_file: Optional[str] = None,
+        start_step: int = 0,
+        iterations: Optional[int] = None,
     ) -> Tuple[RoundSummary, Kept]:
         """Sets `masks`, trains with `callbacks` (the first sets the starting weights), tracks it.
 
+        Training runs from iteration `start_step` to `iterations` (default: the budget).
         `keep`: snapshots later rounds need, taken after training and saved with the run;
         returned (read back from MLflow if the network had finished before).
         `masks=None`: the model chooses its own masks while training (a supermask); they are
@@ -151,10 +156,11 @@ class ChildRuns:
             if self.status:
                 callbacks.append(Progress(label, self.cfg.training.iterations, self.status))
             history = train_round(model, self.splits, hparams or self.cfg.training, seed, callbacks, align_to,
-                                  checkpoint)
+                                  start_step, iterations, checkpoint)
             if masks is None:
                 mask_sha256 = tracking.log_arrays(masking.get_masks(model), mask_file)
-            summary = summarize(round_, kind, replicate, seed, remaining["total"], history)
+            attacked = robustness.evaluate(model, self.splits.test, self.cfg.robustness.robustness, seed)
+            summary = summarize(round_, kind, replicate, seed, remaining["total"], history, attacked)
             summary = summary.as_tracked()  # what MLflow holds, so a resumed run reads back the same
             per_layer = {naming.layer_remaining(k): v for k, v in remaining.items() if k != "total"}
             log({**{naming.summary(k): v for k, v in summary.metrics().items()}, **per_layer}, step=round_)
@@ -198,17 +204,18 @@ class ChildRuns:
         return summary, kept
 
     def train_from(self, model: keras.Model, kind: str, round_: int, replicate: int, seed: int,
-                   masks: masking.Masks, start: weights.Snapshot) -> None:
-        """A network started from `start` whose trained weights nobody needs (a control).
+                   masks: masking.Masks, start: weights.Snapshot, start_step: int = 0) -> None:
+        """A network started from `start` at iteration `start_step` whose trained weights nobody needs (a control).
 
         Trained here, or with `spawn` handed to another worker while the trial goes on;
         `join` collects it, in its place in `summaries`.
         """
         if self.spawn is None:
-            self.train(model, kind, round_, replicate, seed, masks, [StartFrom(start)])
+            self.train(model, kind, round_, replicate, seed, masks, [StartFrom(start)], start_step=start_step)
             return
         self.summaries.append(None)
-        self._pending.append((len(self.summaries) - 1, self.spawn(kind, round_, replicate, seed, masks, start)))
+        self._pending.append((len(self.summaries) - 1,
+                              self.spawn(kind, round_, replicate, seed, masks, start, start_step)))
 
     def join(self) -> List[RoundSummary]:
         """Waits for every spawned network; returns all summaries in the order they were started."""

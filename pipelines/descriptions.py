@@ -20,6 +20,8 @@ NETWORKS = {
     "ticket": "the ticket of round {round}: the previous round's survivors with the lowest scores pruned, "
               "the rest reset to θ0",
     "one_shot": "the one-shot ticket of round {round}: the dense network pruned once to this level, reset to θ0",
+    "transfer": "a transferred ticket of round {round}: a ticket found in another experiment (its source_run "
+                "tag), its mask and θ0 trained on this run's data and settings",
     "supermask": "a supermask (edge-popup): the random weights, never trained, of which each layer uses those "
                  "with the largest learned scores",
 }

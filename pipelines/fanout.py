@@ -121,9 +121,9 @@ def _train_trial(blueprint: Blueprint, shared, store: Store, replicate: int, see
     architecture = ray.put(blueprint.architecture)
     control = ray.remote(_train_control).options(max_retries=MAX_RETRIES, **resources)
 
-    def spawn(kind, round_, replicate_, seed_, masks, start) -> Callable[[], RoundSummary]:
+    def spawn(kind, round_, replicate_, seed_, masks, start, start_step) -> Callable[[], RoundSummary]:
         ref = control.remote(architecture, shared, store, kind, round_, replicate_, seed_,
-                             ray.put(masks), ray.put(start))
+                             ray.put(masks), ray.put(start), start_step)
         return lambda: ray.get(ref)
 
     runs = ChildRuns(cfg, splits, store.parent_run_id, log_parent_means=False, spawn=spawn, on_worker=True)
@@ -132,14 +132,15 @@ def _train_trial(blueprint: Blueprint, shared, store: Store, replicate: int, see
 
 
 def _train_control(architecture: str, shared, store: Store, kind: str, round_: int, replicate: int, seed: int,
-                   masks: Masks, start: weights.Snapshot) -> RoundSummary:
-    """A Ray task: one control network, from its mask and starting weights."""
+                   masks: Masks, start: weights.Snapshot, start_step: int = 0) -> RoundSummary:
+    """A Ray task: one control network, from its mask, starting weights and starting iteration."""
     import ray
 
     cfg, splits = ray.get(shared[0])
     store.attach()
     runs = ChildRuns(cfg, splits, store.parent_run_id, log_parent_means=False, on_worker=True)
-    summary, _ = runs.train(rebuild(architecture, cfg.engine.distribute), kind, round_, replicate, seed, masks, [StartFrom(start)])
+    summary, _ = runs.train(rebuild(architecture, cfg.engine.distribute), kind, round_, replicate, seed, masks,
+                            [StartFrom(start)], start_step=start_step)
     return summary
 
 

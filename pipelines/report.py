@@ -55,7 +55,8 @@ def write_report(parents: Sequence[results.ParentRun], out_dir, rounds: Optional
     if not found.rows:
         raise UserError(f"no finished rounds in run(s) {', '.join(p.run_id for p in parents)}"
                         + (f" ({found.skipped} unfinished)" if found.skipped else ""))
-    points = aggregate.levels(found.rows)
+    robust = sorted({m for r in found.rows for m in r.metrics if naming.ROBUSTNESS_SUMMARY.match(m)})
+    points = aggregate.levels(found.rows, (*results.SUMMARY_METRICS, *robust))
     chosen = _check_rounds(rounds, found.rows) if rounds else aggregate.default_rounds(points)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -72,6 +73,8 @@ def write_report(parents: Sequence[results.ParentRun], out_dir, rounds: Optional
             points, f"Train vs test accuracy (generalization gap): {context}", path),
         "one_shot_vs_iterative.png": lambda path: figures.one_shot_vs_iterative(
             points, f"One-shot vs iterative pruning: {context}", path),
+        **{f"robustness_{metric.replace('_test_accuracy', '')}.png": _robustness_figure(points, metric, context)
+           for metric in robust},
     }
     files = []
     for name, draw in drawings.items():
@@ -90,6 +93,13 @@ def write_report(parents: Sequence[results.ParentRun], out_dir, rounds: Optional
     md_file.write_text(_heading(found) + "\n" + table)
     files += [csv_file, md_file]
     return Report(found, points, chosen, files, table)
+
+
+def _robustness_figure(points, metric: str, context: str):
+    """Accuracy under one attack or noise strength vs remaining: tickets, dense (line), controls."""
+    kind, strength = metric.split("_")[:2]
+    what = f"FGSM attack, eps {strength}" if kind == "fgsm" else f"Gaussian input noise, sigma {strength}"
+    return lambda path: figures.metric_vs_remaining(points, metric, f"Test accuracy under {what}: {context}", path)
 
 
 def log_report(parent_run_id: str, rounds: Optional[Sequence[int]] = None, tracking_uri: Optional[str] = None,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from statistics import fmean
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 from lth_tf import naming, tracking
 from lth_tf.training import RoundHistory
@@ -28,22 +28,29 @@ class RoundSummary:
     early_stop_test_accuracy: float
     final_test_accuracy: float
     final_train_accuracy: float
+    robustness: Dict[str, float] = field(default_factory=dict)
+    """Test accuracy under attack or noise at the end of training (`--robustness`), by metric name."""
 
     def metrics(self) -> Dict[str, float]:
         """The summary as metrics (numbers only); `naming` gives their MLflow names."""
-        return {k: float(v) for k, v in asdict(self).items() if k not in IDENTIFIERS}
+        plain = {k: float(v) for k, v in asdict(self).items() if k not in IDENTIFIERS and k != "robustness"}
+        return {**plain, **self.robustness}
 
     def as_tracked(self) -> "RoundSummary":
         """The summary with the values MLflow keeps (`naming.tracked_value`)."""
-        return replace(self, **{k: naming.tracked_value(v) for k, v in self.metrics().items()
-                                if k != "early_stop_iteration"})
+        tracked = {k: naming.tracked_value(v) for k, v in self.metrics().items()}
+        plain = {f.name: tracked[f.name] for f in fields(self)
+                 if f.name in tracked and f.name != "early_stop_iteration"}
+        return replace(self, **plain, robustness={k: tracked[k] for k in self.robustness})
 
     @classmethod
     def from_run(cls, tags: Dict[str, str], metrics: Dict[str, float]) -> "RoundSummary":
         """The summary a finished network's run holds (its tags and metrics): the one place that reads
         summaries back from MLflow, the inverse of `metrics` and of the child run's tags."""
-        values = {f.name: naming.read_summary(metrics, f.name) for f in fields(cls) if f.name not in IDENTIFIERS}
+        values = {f.name: naming.read_summary(metrics, f.name) for f in fields(cls)
+                  if f.name not in IDENTIFIERS and f.name != "robustness"}
         values["early_stop_iteration"] = int(values["early_stop_iteration"])
+        values["robustness"] = naming.read_robustness(metrics)
         return cls(round=int(tags["round"]), kind=tags["kind"], replicate=int(tags["replicate"]),
                    seed=int(tags["seed"]), **values)
 
@@ -52,7 +59,8 @@ IDENTIFIERS = ("round", "kind", "replicate", "seed")
 """Fields that say which network a summary is about: the child run's tags, not metrics."""
 
 
-def summarize(round_: int, kind: str, replicate: int, seed: int, remaining: float, history: RoundHistory) -> RoundSummary:
+def summarize(round_: int, kind: str, replicate: int, seed: int, remaining: float, history: RoundHistory,
+              robustness: Optional[Dict[str, float]] = None) -> RoundSummary:
     stop = history.early_stop
     return RoundSummary(
         round=round_,
@@ -66,6 +74,7 @@ def summarize(round_: int, kind: str, replicate: int, seed: int, remaining: floa
         early_stop_test_accuracy=stop["test_accuracy"],
         final_test_accuracy=history.final["test_accuracy"],
         final_train_accuracy=history.final_train_accuracy,
+        robustness=dict(robustness or {}),
     )
 
 
@@ -88,10 +97,14 @@ def _cells(row: RoundSummary) -> List[str]:
 
 
 def to_csv(rows: List[RoundSummary]) -> str:
+    """One row per network; `--robustness` metrics as columns of their own."""
+    extra = sorted({name for r in rows for name in r.robustness})
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=[f.name for f in fields(RoundSummary)])
+    writer = csv.DictWriter(out, fieldnames=[f.name for f in fields(RoundSummary) if f.name != "robustness"] + extra)
     writer.writeheader()
-    writer.writerows(asdict(r) for r in rows)
+    for row in rows:
+        values = asdict(row)
+        writer.writerow({**{k: v for k, v in values.items() if k != "robustness"}, **row.robustness})
     return out.getvalue()
 
 

@@ -1,27 +1,43 @@
 """One trial: a seed's dense network, its tickets round by round, and their controls.
 
-Iterative: round r prunes the ticket trained in round r-1 and resets the survivors to θ0.
+Iterative: round r prunes the ticket trained in round r-1 and resets the survivors to
+θ0, or, with `--reset-to k`, to θk of the dense run and trains the remaining iterations
+with the schedule and data order advanced to k (rewinding, open_lth's `start_step`).
 One-shot: round r prunes the dense round-0 network straight to round r's level, so both
 modes reach the same remaining fractions and can be compared level by level. Controls
 run beside the tickets of the primary mode (iterative, unless only one-shot runs), each
-sharing the round's mask or θ0 as `pipelines.controls` describes.
+sharing the round's mask or starting weights as `pipelines.controls` describes; the
+`fine_tune` baseline is a chain of its own (`pipelines.fine_tune_chain`).
 """
 
 from __future__ import annotations
 
-from typing import Dict, Tuple
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 from mlflow.tracking import MlflowClient
 
 from lth_tf import criteria, masking, naming, pruning, tracking, weights
-from lth_tf.callbacks import RecordWeights, ResetToInitialWeights
+from lth_tf.callbacks import LocalChange, RecordWeights, ResetToInitialWeights, StartFrom
 from lth_tf.config import ExperimentConfig
 from lth_tf.tfkeras import keras
-from pipelines import controls
+from pipelines import controls, fine_tune_chain
 from pipelines.child_runs import ChildRuns
 
 MasksByRound = Dict[Tuple[str, int], masking.Masks]
+
+
+@dataclass
+class Trained:
+    """A trained network as the next pruning step sees it."""
+
+    weights: Optional[weights.Snapshot]
+    """Its trained weights (None when nothing prunes from it: a one-shot ticket)."""
+    change: Optional[Dict[str, np.ndarray]] = None
+    """Per-iteration change of each masked weight near the end of training (`local_change` only)."""
+    kept: Dict[str, weights.Snapshot] = field(default_factory=dict)
+    """Other snapshots taken as it trained (θ0, θk of the dense run)."""
 
 
 def layer_rates(model: keras.Model, cfg: ExperimentConfig) -> Dict[str, float]:
@@ -40,12 +56,13 @@ def next_masks(
     masks: masking.Masks,
     level: int,
     rng: np.random.Generator,
+    change: Optional[Dict[str, np.ndarray]] = None,
 ) -> masking.Masks:
     """Prunes `trained` (under `masks`) down to `level` rounds' worth; masks stay nested."""
     final = weights.prunable_part(model, trained)
     start = weights.prunable_part(model, initial)
     score = criteria.get(cfg.pruning.criterion)
-    scores = {k: score(final[k], start[k], rng) for k in masks}
+    scores = {k: score(final[k], start[k], rng, (change or {}).get(k)) for k in masks}
     if cfg.pruning.strategy == "global":
         return pruning.prune_global(scores, masks, cfg.pruning.global_rate, level)
     return pruning.prune_layerwise(scores, masks, layer_rates(model, cfg), level)
@@ -53,57 +70,92 @@ def next_masks(
 
 def pruning_rng(seed: int, kind: str, level: int) -> np.random.Generator:
     """The generator a pruning step may use (the random criterion does), fixed by seed, mode, level."""
-    return np.random.default_rng([seed, level, 0 if kind == "ticket" else 1])
+    return np.random.default_rng([seed, level, {"ticket": 0, "one_shot": 1}.get(kind, 2)])
+
+
+def trainer(model: keras.Model, cfg: ExperimentConfig, runs: ChildRuns, replicate: int, seed: int):
+    """`train(kind, round, masks, callbacks, start_step, end) -> Trained`: one tracked network.
+
+    Records the evidence the criterion needs (`LocalChange`) alongside the weights. What
+    later rounds prune from (and `keep`) is saved with the network's run, so that a
+    resumed trial reads it back instead of retraining a network that had finished.
+    """
+    def train(kind: str, round_: int, masks: masking.Masks, callbacks: List[keras.callbacks.Callback],
+              start_step: int = 0, end: Optional[int] = None, align_to=(), keep=None,
+              pruned_later: bool = True) -> Trained:
+        stop = cfg.training.iterations if end is None else end
+        keep = dict(keep or {})
+        if pruned_later:
+            keep["trained"] = lambda: weights.take(model)
+        if pruned_later and cfg.pruning.criterion in criteria.NEEDS_CHANGE:
+            watch = LocalChange(start_step, stop, cfg.pruning.local_change_window)
+            callbacks, align_to = [*callbacks, watch], [*align_to, watch.begins]
+            keep["change"] = lambda: [watch.scores[k] for k in sorted(watch.scores)]
+        _, kept = runs.train(model, kind, round_, replicate, seed, masks, callbacks, align_to, keep=keep,
+                             start_step=start_step, iterations=end)
+        change = dict(zip(sorted(masks), kept.pop("change"))) if "change" in kept else None
+        return Trained(kept.pop("trained", None), change, kept)
+
+    return train
+
+
+def _snapshot_at(record: RecordWeights, iteration: int):
+    return lambda: record.snapshots[iteration]
 
 
 def run_trial(model: keras.Model, cfg: ExperimentConfig, runs: ChildRuns, replicate: int, seed: int) -> MasksByRound:
     """Trains everything one seed contributes; returns the tickets' masks by (kind, round)."""
     p, c = cfg.pruning, cfg.controls
+    train = trainer(model, cfg, runs, replicate, seed)
     reset = ResetToInitialWeights()
     dense_masks = {k: np.ones_like(m) for k, m in masking.get_masks(model).items()}
-    rewinding = "rewind" in c.controls
-    record = RecordWeights([c.rewind_to] if rewinding else [])
-    keep = {"initial": lambda: reset.initial_weights, "trained": lambda: weights.take(model)}
-    if rewinding:
-        keep["rewind"] = lambda: record.snapshots[c.rewind_to]
-    _, kept = runs.train(model, "ticket", 0, replicate, seed, dense_masks, [reset, record],
-                         align_to=[c.rewind_to] if rewinding else [], keep=keep)
-    initial, dense_trained, rewind_weights = kept["initial"], kept["trained"], kept.get("rewind")
+    recorded = sorted({p.reset_to, *([c.rewind_to] if "rewind" in c.controls else [])} - {0})
+    record = RecordWeights(recorded)
+    keep = {"initial": lambda: reset.initial_weights, **{f"theta_{k}": _snapshot_at(record, k) for k in recorded}}
+    dense = train("ticket", 0, dense_masks, [reset, record], align_to=recorded, keep=keep)
+    initial = dense.kept["initial"]
     reset.initial_weights = initial  # a dense network that finished before a resume was never captured here
     reset.set_model(model)
     _log_initial_weights(reset, seed, runs.parent_run_id)
+    theta = {k: dense.kept[f"theta_{k}"] for k in recorded}
+    start = theta[p.reset_to] if p.reset_to else initial
     tickets: MasksByRound = {("ticket", 0): dense_masks}
     control_rounds = set(cfg.control_rounds(p.rounds))
     primary = "one_shot" if p.mode == "one_shot" else "ticket"
 
-    def controls_at(round_: int, masks: masking.Masks, pruned_from: weights.Snapshot) -> None:
+    def prune(pruned_from: Trained, masks: masking.Masks, round_: int, kind: str) -> masking.Masks:
+        return next_masks(model, cfg, pruned_from.weights, initial, masks, round_, pruning_rng(seed, kind, round_),
+                          pruned_from.change)
+
+    def controls_at(round_: int, masks: masking.Masks, pruned_from: Trained) -> None:
         if round_ not in control_rounds:
             return
-        context = controls.RoundContext(model, round_, seed, masks, initial, pruned_from,
-                                        rewind_weights, c.noise_scale)
+        context = controls.RoundContext(model, round_, seed, masks, initial, pruned_from.weights,
+                                        theta.get(c.rewind_to), c.noise_scale, start, p.reset_to, c.rewind_to)
         for name in c.controls:
-            start = controls.get(name)(context)
-            runs.train_from(model, name, round_, replicate, seed, start.masks, start.weights)
+            if name in controls.CHAINS:
+                continue
+            begin = controls.get(name)(context)
+            runs.train_from(model, name, round_, replicate, seed, begin.masks, begin.weights, begin.step)
 
     if p.mode in ("iterative", "both"):
-        masks, pruned_from = dense_masks, dense_trained
+        masks, pruned_from = dense_masks, dense
         for round_ in range(1, p.rounds + 1):
-            masks = next_masks(model, cfg, pruned_from, initial, masks, round_, pruning_rng(seed, "ticket", round_))
+            masks = prune(pruned_from, masks, round_, "ticket")
             tickets[("ticket", round_)] = masks
-            _, kept = runs.train(model, "ticket", round_, replicate, seed, masks, [reset],
-                                 keep={"trained": lambda: weights.take(model)})
-            trained = kept["trained"]
+            trained = train("ticket", round_, masks, [StartFrom(start)], p.reset_to)
             if primary == "ticket":
                 controls_at(round_, masks, pruned_from)
             pruned_from = trained
     if p.mode in ("one_shot", "both"):
         for round_ in range(1, p.rounds + 1):
-            masks = next_masks(model, cfg, dense_trained, initial, dense_masks, round_,
-                               pruning_rng(seed, "one_shot", round_))
+            masks = prune(dense, dense_masks, round_, "one_shot")
             tickets[("one_shot", round_)] = masks
-            runs.train(model, "one_shot", round_, replicate, seed, masks, [reset])
+            train("one_shot", round_, masks, [StartFrom(start)], p.reset_to, pruned_later=False)
             if primary == "one_shot":
-                controls_at(round_, masks, dense_trained)
+                controls_at(round_, masks, dense)
+    if "fine_tune" in c.controls:
+        fine_tune_chain.run(train, prune, dense, dense_masks, cfg)
     runs.join()  # controls handed to other workers
     return tickets
 
@@ -118,4 +170,6 @@ def _log_initial_weights(reset: ResetToInitialWeights, seed: int, parent_run_id:
 def networks_per_trial(cfg: ExperimentConfig) -> int:
     p = cfg.pruning
     tickets = 1 + p.rounds * (2 if p.mode == "both" else 1)
-    return tickets + len(cfg.controls.controls) * len(cfg.control_rounds(p.rounds))
+    per_round = [name for name in cfg.controls.controls if name not in controls.CHAINS]
+    chains = p.rounds * (len(cfg.controls.controls) - len(per_round))
+    return tickets + len(per_round) * len(cfg.control_rounds(p.rounds)) + chains

@@ -58,11 +58,16 @@ def test_random_prune_keeps_per_layer_counts_on_theta0_with_another_mask():
         assert (start.masks[key] != ticket).any()
 
 
-def test_fine_tune_starts_from_the_weights_the_mask_was_pruned_from():
+def test_prune_at_init_keeps_the_largest_theta0_with_the_tickets_counts_and_trains_from_theta0():
     model = seeded_model()
-    trained = [w + 1.0 for w in weights.take(model)]
-    start = controls.get("fine_tune")(context(model, pruned_from=trained))
-    assert start.weights is trained
+    ctx = context(model)
+    start = controls.get("prune_at_init")(ctx)
+    assert start.weights is ctx.initial and start.step == 0
+    theta0 = weights.prunable_part(model, ctx.initial)
+    for key, ticket in ctx.masks.items():
+        kept = start.masks[key]
+        assert kept.sum() == ticket.sum()
+        assert np.abs(theta0[key][kept]).min() >= np.abs(theta0[key][~kept]).max()
 
 
 @pytest.mark.parametrize("scale", [0.5, 2.0])
@@ -115,7 +120,7 @@ def test_random_criterion_ignores_the_weights_and_is_seeded():
 
 def test_pipeline_trains_each_control_from_what_it_claims(store, tiny_config, tiny_splits, monkeypatch):
     """End to end: every control's fit begins where its definition says, and lands tagged in MLflow."""
-    tiny_config.controls.controls = ("reinit", "random_prune", "fine_tune", "noise", "rewind")
+    tiny_config.controls.controls = ("reinit", "random_prune", "fine_tune", "noise", "rewind", "prune_at_init")
     tiny_config.controls.control_rounds = (2,)
     tiny_config.controls.rewind_to = 20
     starts, ends, theta_k = {}, {}, {}
@@ -137,9 +142,9 @@ def test_pipeline_trains_each_control_from_what_it_claims(store, tiny_config, ti
 
     real = child_runs.train_round
 
-    def watched(model, splits, hp, seed, callbacks, align_to, checkpoint):
+    def watched(model, splits, hp, seed, callbacks, align_to, *args):
         tags = mlflow.active_run().data.tags
-        return real(model, splits, hp, seed, [*callbacks, Watch((tags["kind"], tags["round"]))], align_to, checkpoint)
+        return real(model, splits, hp, seed, [*callbacks, Watch((tags["kind"], tags["round"]))], align_to, *args)
 
     monkeypatch.setattr(child_runs, "train_round", watched)
     keras.utils.set_random_seed(0)
@@ -148,7 +153,7 @@ def test_pipeline_trains_each_control_from_what_it_claims(store, tiny_config, ti
 
     kinds = [(r.kind, r.round) for r in result.rounds]
     assert kinds == [("ticket", 0), ("ticket", 1), ("ticket", 2), ("reinit", 2), ("random_prune", 2),
-                     ("fine_tune", 2), ("noise", 2), ("rewind", 2)]
+                     ("noise", 2), ("rewind", 2), ("prune_at_init", 2), ("fine_tune", 1), ("fine_tune", 2)]
     model_keys = ["fc1/kernel", "fc1/bias", "fc2/kernel", "fc2/bias", "output/kernel", "output/bias"]
     theta0 = tracking.load_arrays(result.run_id, "initial_weights/seed_0.npz")
     theta0 = [theta0[k] for k in model_keys]
@@ -164,7 +169,6 @@ def test_pipeline_trains_each_control_from_what_it_claims(store, tiny_config, ti
             np.testing.assert_array_equal(start[index], masked(expected_snapshot, masks)[key], err_msg=kind)
 
     assert_start("ticket", theta0, ticket_mask)
-    assert_start("fine_tune", ends[("ticket", "1")], ticket_mask)  # round 1's trained ticket, no reset
     assert_start("rewind", theta_k["value"], ticket_mask)
     reinit = starts[("reinit", "2")]
     assert (reinit[0] != 0).sum() == ticket_mask["fc1"].sum()
@@ -172,6 +176,19 @@ def test_pipeline_trains_each_control_from_what_it_claims(store, tiny_config, ti
 
     runs = mlflow.search_runs([result.experiment_id], output_format="list")
     by_kind = {r.data.tags.get("kind"): r for r in runs if r.data.tags.get("round") == "2"}
+
+    def mask_of(kind, round_):
+        run = next(r for r in runs if r.data.tags.get("kind") == kind and r.data.tags.get("round") == str(round_))
+        return tracking.load_arrays(run.info.run_id, f"masks/round_{round_:02d}.npz")
+
+    # The fine-tune chain never resets: each round starts from the previous chain network's end, pruned.
+    for round_, previous in ((1, ("ticket", "0")), (2, ("fine_tune", "1"))):
+        start, mask = starts[("fine_tune", str(round_))], mask_of("fine_tune", round_)
+        for key, index in kernels.items():
+            np.testing.assert_array_equal(start[index], np.where(mask[key], ends[previous][index], 0.0))
+            assert not np.array_equal(start[index][mask[key]], theta0[index][mask[key]])
+    assert {k: m.sum() for k, m in mask_of("fine_tune", 2).items()} == {k: m.sum() for k, m in ticket_mask.items()}
+    assert_start("prune_at_init", theta0, mask_of("prune_at_init", 2))
     random_mask = tracking.load_arrays(by_kind["random_prune"].info.run_id, "masks/round_02.npz")
     for key in ticket_mask:
         assert random_mask[key].sum() == ticket_mask[key].sum()

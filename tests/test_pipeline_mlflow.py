@@ -113,8 +113,8 @@ def test_every_round_starts_from_theta0_times_its_mask(store, tiny_config, tiny_
 
     real_train_round = child_runs.train_round
     monkeypatch.setattr(child_runs, "train_round",
-                        lambda model, splits, hp, seed, callbacks, align_to, checkpoint: real_train_round(
-                            model, splits, hp, seed, [*callbacks, RecordStart()], align_to, checkpoint))
+                        lambda model, splits, hp, seed, callbacks, align_to, *rest: real_train_round(
+                            model, splits, hp, seed, [*callbacks, RecordStart()], align_to, *rest))
     result = run_tiny(tiny_config, tiny_splits)
     theta0 = tracking.load_arrays(result.run_id, "initial_weights/seed_0.npz")
     keras.utils.set_random_seed(tiny_config.seed)

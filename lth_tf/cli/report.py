@@ -82,7 +82,7 @@ def _parse_labels(ctx, param, values):
 @click.argument("targets", nargs=-1, required=True, metavar="A B [C...]")
 @click.option("--kind", default="ticket", show_default=True,
               help="Which networks to compare: ticket, one_shot, reinit, random_prune, fine_tune, noise, rewind, "
-                   "supermask (`lth-tf supermask` runs).")
+                   "prune_at_init, supermask (`lth-tf supermask` runs).")
 @click.option("--metric", type=click.Choice(SUMMARY_METRICS), default=SUMMARY_METRICS[0], show_default=True,
               help="Summary metric on the y axis.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None,

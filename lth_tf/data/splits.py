@@ -54,8 +54,9 @@ class Splits:
 
         With `augment`, each batch is flipped and cropped with draws keyed by the seed and
         the batch number, so augmented batches repeat per seed too. Batch i is a pure
-        function of (seed, i), so `start` (the batches a killed run had consumed) resumes
-        the exact order without replaying it.
+        function of (seed, i), so `start` skips the first `start` batches without computing
+        them: a killed run resumes the exact order, and a round that begins at iteration k
+        (rewinding) sees the dense run's batches from its k-th on.
         """
         self.check_batch_size(batch_size)
         x, y = (tf.constant(a) for a in self.train)

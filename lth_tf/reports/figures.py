@@ -31,9 +31,12 @@ KIND_STYLE = {
     "one_shot": ("C1", "one-shot ticket"),
     "reinit": ("C3", "random reinit"),
     "random_prune": ("C2", "random pruning"),
-    "fine_tune": ("C4", "pruned + fine-tuned"),
+    "fine_tune": ("C4", "prune + fine-tune chain"),
     "noise": ("C5", "θ0 + Gaussian noise"),
     "rewind": ("C6", "rewound to θk"),
+    "prune_at_init": ("C7", "pruned at init (|θ0|)"),
+    "transfer": ("C8", "transferred ticket"),
+    "target_ticket": ("C9", "target's own ticket"),
     "supermask": ("C8", "supermask (weights untrained)"),
 }
 METRIC_LABELS = {

@@ -41,7 +41,8 @@ SUMMARY_METRICS = (
 )
 """The per-network summaries a child run logs once (as `summary/NAME`); every table and figure reads these."""
 
-KIND_ORDER = ("ticket", "one_shot", "reinit", "random_prune", "fine_tune", "noise", "rewind", "supermask")
+KIND_ORDER = ("ticket", "one_shot", "reinit", "random_prune", "fine_tune", "noise", "rewind", "prune_at_init",
+              "transfer", "target_ticket", "supermask")
 """Known kinds in the order tables list them; unknown kinds follow, alphabetically."""
 
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -195,7 +196,8 @@ def _row(run: Run, parent: ParentRun) -> ChildRow:
         replicate=_int(tags.get("replicate")) or 0,
         seed=seed if seed is not None else parent.seed,
         remaining_fraction=remaining if remaining is not None else float("nan"),
-        metrics={k: v for k in SUMMARY_METRICS if (v := naming.read_summary(metrics, k)) is not None},
+        metrics={**{k: v for k in SUMMARY_METRICS if (v := naming.read_summary(metrics, k)) is not None},
+                 **naming.read_robustness(metrics)},
     )
 
 

@@ -1,0 +1,194 @@
+"""Ticket transfer: a ticket found on one dataset or optimizer, trained on another.
+
+Morcos et al., "One ticket to win them all" (NeurIPS 2019), and the seed notes' "what if
+we train a winning ticket on different data?". The source is a finished lottery
+experiment (its first trial): each chosen round's mask and the trial's θ0, read back
+from MLflow (`tracking.load_arrays`, which checks the artifacts' recorded hashes where
+the store has them). Each becomes a nested run of a new parent run, trained on the
+target's data with the target's settings from θ0 at iteration 0, tagged `kind=transfer`,
+`source_run`, `source_round`, beside the target's controls for the same mask
+(`reinit`: the transferred mask on fresh weights; `random_prune`: a random mask of the
+same per-layer counts on the transferred θ0). With `--compare-to`, the target's own
+tickets (a finished experiment on the target data) join the parent's transfer figure.
+
+Different class counts: the output layer's weights are drawn afresh (from its own
+initializer, with the trial's seed) and left unpruned. Its source mask picked output
+units of other classes, so there is no ticket to transfer there; a mask of our own
+choosing (random, or by some rate) would mix a second intervention into the comparison,
+and the output layer is a small share of the weights (1,000 of LeNet-300-100's 266,200).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+from mlflow.tracking import MlflowClient
+
+from lth_tf import data, masking, tracking, weights
+from lth_tf.callbacks import StartFrom
+from lth_tf.config import ExperimentConfig
+from lth_tf.errors import UserError
+from lth_tf.reports import aggregate, figures, results
+from pipelines import controls
+from pipelines.child_runs import ChildRuns, Echo
+from pipelines.lottery import build_masked_model, with_resolved_jit_compile
+from pipelines.summary import RoundSummary, log_network_table
+
+KIND = "transfer"
+TARGET_TICKET = "target_ticket"
+"""The target's own tickets (`--compare-to`), as the figure names them."""
+FIGURE = "transfer/accuracy_vs_remaining.png"
+
+
+@dataclass
+class SourceTicket:
+    """One round of the source experiment's first trial."""
+
+    run_id: str
+    round: int
+    seed: int
+    masks: masking.Masks
+    initial: Dict[str, np.ndarray]
+    """θ0 of the source trial, by variable name (`fc1/kernel`)."""
+
+
+@dataclass
+class TransferResult:
+    experiment_id: str
+    run_id: str
+    rounds: List[RoundSummary]
+
+
+def parse_ticket(spec: str) -> Tuple[str, Optional[List[int]]]:
+    """'RUN' or 'RUN:all' -> (RUN, None: every round); 'RUN:3' -> (RUN, [3])."""
+    run_id, _, which = spec.partition(":")
+    if not results.is_run_id(run_id):
+        raise UserError(f"--ticket: expected RUN_ID[:ROUND|all] with a 32-hex-digit run id, got '{spec}'")
+    if which in ("", "all"):
+        return run_id, None
+    if not which.isdigit():
+        raise UserError(f"--ticket: the round must be a number or 'all', got '{which}'")
+    return run_id, [int(which)]
+
+
+def source_parent(client: MlflowClient, run_id: str) -> results.ParentRun:
+    return results.resolve(client, run_id)[0]
+
+
+def load_source(client: MlflowClient, parent: results.ParentRun, rounds: Optional[Sequence[int]]) -> List[SourceTicket]:
+    """The chosen rounds' masks (tickets; one-shot ones if only those ran) and θ0 of the first trial."""
+    rows = [r for r in results.load(client, [parent]).rows if r.replicate == 0]
+    kind = "ticket" if any(r.kind == "ticket" and r.round > 0 for r in rows) else "one_shot"
+    by_round = {r.round: r for r in rows if r.kind == kind or (r.kind == "ticket" and r.round == 0)}
+    chosen = sorted(by_round) if rounds is None else list(rounds)
+    missing = [r for r in chosen if r not in by_round]
+    if missing:
+        raise UserError(f"--ticket: run {parent.run_id} has no finished round {missing[0]} "
+                        f"(rounds: {','.join(map(str, sorted(by_round)))})")
+    seed = by_round[chosen[0]].seed
+    initial = tracking.load_arrays(parent.run_id, f"initial_weights/seed_{seed}.npz")
+    return [SourceTicket(parent.run_id, r, seed, tracking.load_arrays(by_round[r].run_id, f"masks/round_{r:02d}.npz"),
+                         initial) for r in chosen]
+
+
+def transplant(model, ticket: SourceTicket) -> Tuple[weights.Snapshot, masking.Masks, List[str]]:
+    """(θ0, masks) of `ticket` fitted to the target `model`; the names of re-initialized weights.
+
+    Shapes must match except in the output layer (another class count), which keeps the
+    target model's fresh weights and is left unpruned (see the module's docstring).
+    """
+    output = masking.output_layer(model)
+    output_refs = {v.ref() for v in output.weights} if output is not None else set()
+    start, redrawn = [], []
+    for variable, fresh in zip(weights.network_variables(model), weights.take(model)):
+        name = variable.name.rsplit(":", 1)[0]
+        source = ticket.initial.get(name)
+        if source is not None and source.shape == fresh.shape:
+            start.append(source)
+        elif variable.ref() in output_refs:
+            start.append(fresh)
+            redrawn.append(name)
+        else:
+            raise UserError(f"the source's θ0 does not fit the target model at '{name}' (source "
+                            f"{None if source is None else source.shape}, target {fresh.shape}): transfer needs "
+                            "the same architecture and input shape")
+    masks, output_keys = {}, _output_keys(model, output)
+    for key, target in masking.get_masks(model).items():
+        source = ticket.masks.get(key)
+        if source is not None and source.shape == target.shape:
+            masks[key] = source
+        elif key in output_keys:
+            masks[key] = np.ones_like(target)
+        else:
+            raise UserError(f"the source's mask does not fit the target model at '{key}'")
+    return start, masks, redrawn
+
+
+def _output_keys(model, output) -> set:
+    return {w.key for w in masking.masked_weights(model) if w.layer is output}
+
+
+def run(cfg: ExperimentConfig, ticket_spec: str, compare_to: Optional[str] = None, echo: Echo = print,
+        status: Optional[Echo] = None, splits: Optional[data.Splits] = None) -> TransferResult:
+    """Trains every chosen source ticket and its controls on the target; one parent run."""
+    source_id, rounds = parse_ticket(ticket_spec)
+    client = tracking.open_store(cfg.tracking_uri)
+    parent_source = source_parent(client, source_id)
+    target_parent = source_parent(client, compare_to) if compare_to else None
+    tickets = load_source(client, parent_source, rounds)
+    splits = splits or data.load(cfg.dataset)
+    seed = tickets[0].seed
+    model = build_masked_model(cfg, splits, None, seed)
+    initial, _, redrawn = transplant(model, tickets[0])  # checks the fit before any run exists
+    cfg = with_resolved_jit_compile(cfg, model)  # what ran, in the params and the identity
+    experiment_id = tracking.open_experiment(cfg.tracking_uri, cfg.experiment_name or
+                                             f"transfer-{cfg.resolved_experiment_name}")
+    names = [c for c in (cfg.controls.controls or ("reinit", "random_prune")) if c not in controls.CHAINS]
+    with tracking.run_scope(experiment_id=experiment_id, run_name=f"transfer-{parent_source.run_name}",
+                            tags={"kind": "experiment", "transfer": "true", "source_run": parent_source.run_id,
+                                  "identity": cfg.identity(), "family": cfg.family()}) as parent:
+        tracking.log_params({**cfg.params(), **splits.sizes(), "source_run": parent_source.run_id,
+                             "source_dataset": parent_source.params.get("dataset", "?"),
+                             "source_optimizer": parent_source.params.get("optimizer", "?"),
+                             "reinitialized_output": ",".join(redrawn) or "-"})
+        runs = ChildRuns(cfg, splits, parent.info.run_id, echo, status)
+        for ticket in tickets:
+            start, masks, _ = transplant(model, ticket)
+            tags = {"source_run": ticket.run_id, "source_round": str(ticket.round)}
+            runs.train(model, KIND, ticket.round, 0, seed, masks, [StartFrom(start)], tags=tags)
+            if ticket.round == 0:
+                continue
+            context = controls.RoundContext(model, ticket.round, seed, masks, start, start)
+            for name in names:
+                begin = controls.get(name)(context)
+                runs.train(model, name, ticket.round, 0, seed, begin.masks, [StartFrom(begin.weights)],
+                           start_step=begin.step, tags=tags)
+        log_network_table(runs.summaries)
+        _log_figure(client, parent.info.run_id, target_parent, echo,
+                    f"{parent_source.params.get('dataset', '?')} ({parent_source.params.get('optimizer', '?')}) "
+                    f"ticket on {cfg.dataset.dataset} ({cfg.training.optimizer})")
+    return TransferResult(experiment_id, parent.info.run_id, runs.summaries)
+
+
+def _log_figure(client: MlflowClient, run_id: str, target: Optional[results.ParentRun], echo: Echo,
+                title: str) -> None:
+    """Accuracy vs % remaining: transferred tickets, their controls, and the target's own tickets."""
+    rows = results.load(client, results.resolve(client, run_id)).rows
+    if target is not None:
+        rows += [_as_target(r) for r in results.load(client, [target]).rows if r.kind == "ticket"]
+    points = aggregate.levels(rows)
+    with tempfile.TemporaryDirectory() as tmp:
+        written = figures.metric_vs_remaining(
+            points, "early_stop_test_accuracy",
+            f"Transfer: {title}", Path(tmp) / Path(FIGURE).name)
+        if written:
+            client.log_artifact(run_id, str(written), str(Path(FIGURE).parent))
+            echo(f"transfer figure: {FIGURE} of run {run_id}")
+
+
+def _as_target(row: results.ChildRow) -> results.ChildRow:
+    return results.ChildRow(**{**row.__dict__, "kind": TARGET_TICKET})
