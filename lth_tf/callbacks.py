@@ -12,7 +12,7 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 
 from lth_tf import masking, naming, weights
-from lth_tf.evaluation import Arrays, Evaluator
+from lth_tf.evaluation import Arrays, evaluator_for
 from lth_tf.weights import network_variables  # noqa: F401 - re-exported for callers of callbacks
 from lth_tf.tfkeras import keras
 
@@ -167,7 +167,7 @@ class PeriodicEvaluation(keras.callbacks.Callback, Resumable):
 
     def on_train_begin(self, logs=None):
         self.records = []
-        self.evaluator = Evaluator(self.model, self.splits, self.jit_compile)
+        self.evaluator = evaluator_for(self.model, self.splits, self.jit_compile)
 
     def evaluate(self) -> Dict[str, float]:
         return self.evaluator()

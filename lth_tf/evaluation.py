@@ -4,9 +4,11 @@ The paper evaluates validation and test sets every few hundred iterations, so fo
 nets evaluation can cost more than the training between two evaluations.
 `model.evaluate` once per split pays Keras's per-call setup (data handler, callbacks,
 metric resets) every time and runs small batches. Here the splits are concatenated and
-padded to whole batches once per round, and one `tf.function`, traced once, loops over
-every batch and sums loss and correct predictions per split (`unsorted_segment_sum`):
-one call per evaluation, large batches, no retracing. The figures are Keras's own
+padded to whole batches once, and one `tf.function`, traced once, loops over every batch
+and sums loss and correct predictions per split (`unsorted_segment_sum`): one call per
+evaluation, large batches, no retracing. `evaluator_for` keeps one per model and data for
+the whole process, so the rounds of an experiment share one trace (a fresh function per
+round costs a trace each time, seconds for a conv net, and makes TensorFlow warn). The figures are Keras's own
 definitions (mean sparse cross-entropy from logits plus the model's regularization
 losses; argmax accuracy), equal to `model.evaluate`'s up to float summation order.
 """
@@ -33,6 +35,7 @@ class Evaluator:
     def __init__(self, model: keras.Model, splits: Dict[str, Arrays], jit_compile: bool = False,
                  batch_size: int = BATCH_SIZE):
         self.model, self.names = model, list(splits)
+        self.sources = list(splits.values())  # the arrays' ids key `evaluator_for`'s cache: keep them alive
         sizes = [len(labels) for _, labels in splits.values()]
         total = sum(sizes)
         batch_size = min(batch_size, total)
@@ -70,3 +73,22 @@ class Evaluator:
             out[f"{name}_loss"] = float(loss[index] / self.sizes[index] + regularization)
             out[f"{name}_accuracy"] = float(correct[index] / self.sizes[index])
         return out
+
+
+def evaluator_for(model: keras.Model, splits: Dict[str, Arrays], jit_compile: bool = False) -> Evaluator:
+    """The model's `Evaluator` of these splits, built (and traced) once per process.
+
+    The cache lives on the model (set past Keras's attribute tracking, so checkpoints never
+    see it), so it goes when the model goes.
+    """
+    cache = model.__dict__.get(_CACHE)
+    if cache is None:
+        cache = {}
+        object.__setattr__(model, _CACHE, cache)
+    key = (tuple(splits), tuple(id(array) for pair in splits.values() for array in pair), jit_compile)
+    if key not in cache:
+        cache[key] = Evaluator(model, splits, jit_compile)
+    return cache[key]
+
+
+_CACHE = "_lth_tf_evaluators"

@@ -22,7 +22,7 @@ from lth_tf import compile_settings, optimizers
 from lth_tf.callbacks import EVAL_SPLITS, PeriodicEvaluation, Resumable
 from lth_tf.checkpoints import NetworkCheckpoint
 from lth_tf.data import Splits
-from lth_tf.evaluation import Evaluator
+from lth_tf.evaluation import evaluator_for
 from lth_tf.tfkeras import keras
 
 
@@ -125,5 +125,5 @@ def train_round(
         callbacks=callbacks,
         verbose=0,
     )
-    train = Evaluator(model, {"train": splits.train}, jit_compile)()
+    train = evaluator_for(model, {"train": splits.train}, jit_compile)()
     return RoundHistory(evaluation.records, train["train_accuracy"])

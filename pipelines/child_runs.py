@@ -154,7 +154,7 @@ class ChildRuns:
                 mask_sha256 = tracking.log_arrays(masks, mask_file)
             callbacks = [*callbacks, MlflowMetrics(log)]
             if self.status:
-                callbacks.append(Progress(label, self.cfg.training.iterations, self.status))
+                callbacks.append(Progress(label, iterations or self.cfg.training.iterations, self.status))
             history = train_round(model, self.splits, hparams or self.cfg.training, seed, callbacks, align_to,
                                   start_step, iterations, checkpoint)
             if masks is None:

@@ -20,6 +20,8 @@ NETWORKS = {
     "ticket": "the ticket of round {round}: the previous round's survivors with the lowest scores pruned, "
               "the rest reset to θ0",
     "one_shot": "the one-shot ticket of round {round}: the dense network pruned once to this level, reset to θ0",
+    "fine_tune": "the fine-tune chain at round {round}: the chain's previous network pruned to this round's "
+                 "per-layer counts and trained on, never reset (conventional prune and fine-tune)",
     "transfer": "a transferred ticket of round {round}: a ticket found in another experiment (its source_run "
                 "tag), its mask and θ0 trained on this run's data and settings",
     "supermask": "a supermask (edge-popup): the random weights, never trained, of which each layer uses those "
@@ -64,7 +66,7 @@ def network_note(kind: str, round_: int, seed: int, remaining: float) -> str:
     elif kind in NETWORKS:
         what = NETWORKS[kind].format(round=round_)
     else:
-        doc = (getattr(controls.get(kind), "__doc__", None) or "").strip().splitlines()
+        doc = (getattr(controls.CONTROLS.get(kind), "__doc__", None) or "").strip().splitlines()
         what = f"{kind} control of round {round_}: " + (_lower_first(doc[0].rstrip(".")) if doc else "")
     return f"{_upper_first(what)}. {remaining:.1%} of the weights remain; seed {seed}."
 

@@ -65,14 +65,14 @@ def test_interrupted_network_continues_from_its_checkpoint_in_the_same_runs(stor
     os.chdir(store)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # mlflow.set_tracking_uri sets it
 
-    def interrupt_fine_tune_at_30(line):
-        if line.startswith("seed 0 fine_tune round 1 ") and " it 30/" in line:
+    def interrupt_fine_tune_at_70(line):  # the chain's round 1 trains iterations 40..80
+        if line.startswith("seed 0 fine_tune round 1 ") and " it 70/80 " in line:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run_tiny(tiny_config, tiny_splits, status=interrupt_fine_tune_at_30)
-    checkpoints = list(Path("mlruns/checkpoints").glob("*/fine_tune-round01-replicate0/ckpt-20.index"))
-    assert len(checkpoints) == 1  # interrupted at 30 after logging it, before its checkpoint
+        run_tiny(tiny_config, tiny_splits, status=interrupt_fine_tune_at_70)
+    checkpoints = list(Path("mlruns/checkpoints").glob("*/fine_tune-round01-replicate0/ckpt-60.index"))
+    assert len(checkpoints) == 1  # interrupted at 70 after logging it, before its checkpoint
 
     # A RUNNING parent whose process holds its lock is alive: a rerun leaves it alone (a fresh parent).
     run_id = checkpoints[0].parent.parent.name
@@ -83,7 +83,7 @@ def test_interrupted_network_continues_from_its_checkpoint_in_the_same_runs(stor
 
     result = run_tiny(tiny_config, tiny_splits)  # the lock is free: the dead RUNNING run is continued
     assert result.run_id == run_id and not result.finished_before
-    assert [(r.kind, r.round) for r in result.rounds] == [("ticket", 0), ("ticket", 1), ("fine_tune", 1), ("rewind", 1)]
+    assert [(r.kind, r.round) for r in result.rounds] == [("ticket", 0), ("ticket", 1), ("rewind", 1), ("fine_tune", 1)]
     parent = assert_same_results(tracking.default_tracking_uri(), f"sqlite:///{reference_dir}/mlruns/mlflow.db")
     assert parent.data.tags[resume.RESUMES_TAG] == "1"
     assert not Path("mlruns/checkpoints", run_id).exists()  # removed once the experiment finished

@@ -25,7 +25,7 @@ def test_rounds_reset_to_theta_k_with_schedule_and_data_order_advanced(store, ti
     cfg = tiny_config
     cfg.pruning.rounds, cfg.pruning.reset_to = 1, 20
     cfg.training.warmup_iterations, cfg.training.lr_drops = 30, (25,)  # the rate differs at every step < 30
-    cfg.controls.controls, cfg.controls.rewind_to = ("rewind",), 10
+    cfg.controls.controls, cfg.controls.rewind_to, cfg.controls.control_rounds = ("rewind",), 10, ()
     used, starts, ends, data_starts = {}, {}, {}, {}
 
     class Watch(keras.callbacks.Callback):
@@ -48,10 +48,10 @@ def test_rounds_reset_to_theta_k_with_schedule_and_data_order_advanced(store, ti
 
     real_train, real_batches = child_runs.train_round, Splits.train_batches
 
-    def watched(model, splits, hp, seed, callbacks, align_to, start_step, iterations):
+    def watched(model, splits, hp, seed, callbacks, align_to, *rest):
         tags = mlflow.active_run().data.tags
         kind = tags["kind"] + ("0" if tags["round"] == "0" else "")
-        return real_train(model, splits, hp, seed, [*callbacks, Watch(kind)], align_to, start_step, iterations)
+        return real_train(model, splits, hp, seed, [*callbacks, Watch(kind)], align_to, *rest)
 
     def batches(self, batch_size, seed, start=0):
         data_starts[mlflow.active_run().data.tags["kind"] + mlflow.active_run().data.tags["round"]] = start
