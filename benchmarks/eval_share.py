@@ -3,11 +3,13 @@
 For each model, the same round (fresh optimizer, `--iterations` at `--eval-interval`,
 paper-sized evaluation sets: 5,000 validation and 10,000 test examples, random pixels of
 the model's input shape; evaluation cost does not depend on what the pixels are) is
-trained twice per repeat, interleaved: once with `model.evaluate` on each split (lth-tf
-before the one-pass evaluator) and once with `evaluation.Evaluator`. Prints training
+trained once per contender per repeat, interleaved: with `model.evaluate` on each split
+(lth-tf before the one-pass evaluator) and with `evaluation.Evaluator` at each inference
+batch size of `--batch-sizes` (default: lth-tf's `evaluation.BATCH_SIZE`). Prints training
 steps/s, the whole round's iterations/s and the evaluation's share of the round's wall time.
 
     python benchmarks/eval_share.py [--models conv2,lenet_300_100] [--iterations 300] [--repeats 2]
+                                    [--batch-sizes 250,500,1000,2000]
 """
 
 import argparse
@@ -18,7 +20,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from lth_tf import compile_settings, masking, models, training
+from lth_tf import compile_settings, evaluation, masking, models, training
 from lth_tf.callbacks import PeriodicEvaluation
 from lth_tf.config import TrainingHparams
 from lth_tf.data import Splits
@@ -41,6 +43,17 @@ class KerasEvaluate(PeriodicEvaluation):
             results = self.model.evaluate(dataset, verbose=0, return_dict=True)
             out.update({f"{prefix}_{k}": float(v) for k, v in results.items()})
         return out
+
+
+def one_pass(batch_size):
+    """The periodic evaluation through `evaluation.Evaluator` with inference batches of `batch_size`."""
+
+    class OnePass(PeriodicEvaluation):
+        def on_train_begin(self, logs=None):
+            self.records = []
+            self.evaluator = evaluation.evaluator_for(self.model, self.splits, self.jit_compile, batch_size)
+
+    return OnePass
 
 
 class Timed:
@@ -93,6 +106,8 @@ def main():
     parser.add_argument("--eval-interval", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--jit-compile", default="auto", choices=("auto", "on", "off"))
+    parser.add_argument("--batch-sizes", default=str(evaluation.BATCH_SIZE),
+                        help="comma-separated inference batch sizes of the one-pass evaluator")
     args = parser.parse_args()
     print(f"{args.iterations} iterations, evaluation every {args.eval_interval} on 5,000 + 10,000 examples; "
           f"median of {args.repeats} interleaved repeats (machine shared: compare within a row)")
@@ -103,7 +118,8 @@ def main():
         model = masking.mask_model(models.build(name, shape, 10))
         jit = compile_settings.resolve_jit_compile({"on": True, "off": False}.get(args.jit_compile), model)
         hparams = TrainingHparams(iterations=args.iterations, eval_interval=args.eval_interval, jit_compile=jit)
-        paths = {"model.evaluate per split": KerasEvaluate, "one compiled pass": PeriodicEvaluation}
+        paths = {"model.evaluate per split": KerasEvaluate,
+                 **{f"one pass, batches of {size}": one_pass(int(size)) for size in args.batch_sizes.split(",")}}
         seen = {path: [] for path in paths}
         warm_up = dataclasses.replace(hparams, iterations=args.eval_interval)
         for evaluation_class in paths.values():  # traces and compiles both paths
@@ -116,12 +132,12 @@ def main():
             wall = statistics.median(w for w, _ in runs)
             evaluating = statistics.median(e for _, e in runs)
             share = statistics.median(e / w for w, e in runs)
-            print(f"  {path:26s} training {args.iterations / (wall - evaluating):6.1f} steps/s, "
+            print(f"  {path:28s} training {args.iterations / (wall - evaluating):6.1f} steps/s, "
                   f"round {args.iterations / wall:6.1f} it/s, evaluation {share:5.1%} of the round "
                   f"({evaluating / (args.iterations // args.eval_interval):.2f} s each)")
-        old, new = (agreement(evaluation_class, model, splits, jit) for evaluation_class in paths.values())
-        print(f"  same weights, both paths: val_loss {old['val_loss']:.7f} vs {new['val_loss']:.7f}, "
-              f"test_accuracy {old['test_accuracy']:.4f} vs {new['test_accuracy']:.4f}")
+        figures = [agreement(evaluation_class, model, splits, jit) for evaluation_class in paths.values()]
+        print("  same weights, every path: val_loss " + " / ".join(f"{f['val_loss']:.7f}" for f in figures)
+              + ", test_accuracy " + " / ".join(f"{f['test_accuracy']:.4f}" for f in figures))
 
 
 if __name__ == "__main__":

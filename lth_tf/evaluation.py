@@ -24,9 +24,12 @@ from lth_tf.tfkeras import keras
 
 Arrays = Tuple[np.ndarray, np.ndarray]
 
-BATCH_SIZE = 2000
-"""Examples per inference batch: large enough to keep both cores busy, small enough that
-VGG-19's first activations (2000 x 32 x 32 x 64 floats, 0.5 GB) fit comfortably."""
+BATCH_SIZE = 1000
+"""Examples per inference batch, chosen by measurement (README, Speed): on the project's
+2-core Xeon, Conv-2's 15,000 evaluation examples took 4.5 s at 250, 500 or 1,000 per
+batch and 7.8 s at 2,000 (`benchmarks/eval_share.py --batch-sizes 250,500,1000,2000`;
+2,000's 0.5 GB activations also slowed the training around it), Conv-6 was fastest at
+1,000, LeNet the same at every size. The figures differ only in float summation order."""
 
 
 class Evaluator:
@@ -75,7 +78,8 @@ class Evaluator:
         return out
 
 
-def evaluator_for(model: keras.Model, splits: Dict[str, Arrays], jit_compile: bool = False) -> Evaluator:
+def evaluator_for(model: keras.Model, splits: Dict[str, Arrays], jit_compile: bool = False,
+                  batch_size: int = BATCH_SIZE) -> Evaluator:
     """The model's `Evaluator` of these splits, built (and traced) once per process.
 
     The cache lives on the model (set past Keras's attribute tracking, so checkpoints never
@@ -85,9 +89,9 @@ def evaluator_for(model: keras.Model, splits: Dict[str, Arrays], jit_compile: bo
     if cache is None:
         cache = {}
         object.__setattr__(model, _CACHE, cache)
-    key = (tuple(splits), tuple(id(array) for pair in splits.values() for array in pair), jit_compile)
+    key = (tuple(splits), tuple(id(array) for pair in splits.values() for array in pair), jit_compile, batch_size)
     if key not in cache:
-        cache[key] = Evaluator(model, splits, jit_compile)
+        cache[key] = Evaluator(model, splits, jit_compile, batch_size)
     return cache[key]
 
 

@@ -1,4 +1,5 @@
-"""What the speed work must not change: artifacts, evaluation figures, zeros under mixed precision."""
+"""What the speed work must not change: artifacts, evaluation figures, zeros under mixed precision;
+and the measured compile choice."""
 
 import io
 
@@ -7,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import small_model
-from lth_tf import masking, tracking, training, weights
+from lth_tf import compile_settings, evaluation, masking, tracking, training, weights
 from lth_tf.config import build_config
 from lth_tf.errors import UserError
 from lth_tf.tfkeras import keras
@@ -60,3 +61,28 @@ def test_a_built_model_must_match_the_precision(tiny_splits):
     cfg = build_config({"precision": "mixed_bfloat16"})
     with pytest.raises(UserError, match="mixed_bfloat16"):
         lottery.build_masked_model(cfg, tiny_splits, small_model())
+
+
+@pytest.mark.parametrize("batch_size", [7, evaluation.BATCH_SIZE], ids=["padded-batches", "default-batch"])
+def test_one_pass_evaluation_gives_model_evaluate_figures(tiny_splits, batch_size):
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(4, 3, activation="relu", kernel_regularizer=keras.regularizers.l2(1e-3))(inputs)
+    model = masking.mask_model(keras.Model(inputs, keras.layers.Dense(4)(keras.layers.Flatten()(x))))
+    model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    splits = {"val": tiny_splits.validation, "test": (tiny_splits.test[0][:50], tiny_splits.test[1][:50])}
+    figures = evaluation.Evaluator(model, splits, batch_size=batch_size)()
+    for name, (x, y) in splits.items():
+        loss, accuracy = model.evaluate(x, y, batch_size=len(y), verbose=0)
+        assert figures[f"{name}_loss"] == pytest.approx(loss, rel=1e-5)
+        assert figures[f"{name}_accuracy"] == pytest.approx(accuracy, abs=1e-6)
+    assert model.losses, "the regularization term is part of the loss"
+
+
+def test_auto_compile_takes_xla_for_dense_nets_and_not_for_conv_nets_on_a_cpu():
+    """As measured by benchmarks/compile_speed.py on this project's CPU (README, Speed)."""
+    if compile_settings.device() != "CPU":
+        pytest.skip("measured on a CPU")
+    assert compile_settings.resolve_jit_compile(None, small_model()) is True
+    assert compile_settings.resolve_jit_compile(None, masking.mask_model(tiny_conv_net())) is False
+    assert compile_settings.resolve_jit_compile(True, tiny_conv_net()) is True
