@@ -29,6 +29,8 @@ from mlflow.tracking import MlflowClient
 from lth_tf import naming
 from lth_tf.errors import UserError
 
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no bars in a command's output
+
 DEFAULT_DIR = Path("mlruns")
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -247,7 +249,6 @@ def open_store(tracking_uri: Optional[str]) -> MlflowClient:
     Also points `mlflow` at it, so artifact downloads and logging go to the same store.
     """
     uri = resolve_tracking_uri(tracking_uri)
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no bars in a command's output
     if uri == default_tracking_uri() and not (DEFAULT_DIR / "mlflow.db").exists():
         raise UserError("no runs yet in ./mlruns; run `lth-tf run` first (or pass --tracking-uri)")
     mlflow.set_tracking_uri(uri)
