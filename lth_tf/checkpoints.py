@@ -51,7 +51,9 @@ class NetworkCheckpoint:
         return _SaveAndRestore(self, eval_interval, resumables, start_step)
 
     def manager(self, model: keras.Model) -> tf.train.CheckpointManager:
-        if self._manager is None:
+        """The manager of `model`'s checkpoints (a new one for another model or optimizer: it holds their objects)."""
+        held = self._manager.checkpoint if self._manager is not None else None
+        if held is None or held.model is not model or held.optimizer is not model.optimizer:
             checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
             self._manager = tf.train.CheckpointManager(checkpoint, str(self.directory), max_to_keep=1)
         return self._manager
