@@ -270,3 +270,21 @@ def dataset_inputs(name: str, splits: Dict[str, Tuple[np.ndarray, np.ndarray]]) 
 
 def log_inputs(run_id: str, inputs: List["mlflow.entities.DatasetInput"]) -> None:
     retry_locked(MlflowClient().log_inputs, run_id, datasets=inputs)
+
+
+def log_artifact_file(run_id: str, path: Path, artifact_dir: str) -> None:
+    retry_locked(MlflowClient().log_artifact, run_id, str(path), artifact_dir)
+
+
+def has_artifact(run_id: str, path: str) -> bool:
+    folder = path.rsplit("/", 1)[0] if "/" in path else None
+    return any(a.path == path for a in retry_locked(MlflowClient().list_artifacts, run_id, folder))
+
+
+def download_artifact_dir(run_id: str, artifact_dir: str, destination: Path) -> None:
+    """The run's `artifact_dir` artifacts into `destination` (created), files directly inside it."""
+    with tempfile.TemporaryDirectory() as scratch:
+        local = Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact_dir, dst_path=scratch))
+        destination.mkdir(parents=True, exist_ok=True)
+        for item in local.iterdir():
+            os.replace(item, destination / item.name)
