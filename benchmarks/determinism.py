@@ -17,7 +17,8 @@ import numpy as np
 from tensorflow.python.framework import config as tf_config
 
 from lth_tf import data, masking, models, training, weights
-from lth_tf.config import DatasetHparams, build_config
+from lth_tf.config import build_config
+from lth_tf.hparams import DatasetHparams
 from pipelines import trial
 
 VARIANTS = {

@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from lth_tf import compile_settings, evaluation, masking, models, training
 from lth_tf.callbacks import PeriodicEvaluation
-from lth_tf.config import TrainingHparams
+from lth_tf.hparams import TrainingHparams
 from lth_tf.data import Splits
 from lth_tf.tfkeras import keras
 

@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from lth_tf import data, masking, models, pruning, training
-from lth_tf.config import DatasetHparams, TrainingHparams
+from lth_tf.hparams import DatasetHparams, TrainingHparams
 from lth_tf.tfkeras import keras
 import tensorflow_model_optimization as tfmot
 from tensorflow_model_optimization.python.core.sparsity.keras.pruning_wrapper import PruneLowMagnitude

@@ -105,7 +105,7 @@ class RecordWeights(keras.callbacks.Callback, Resumable):
             self.snapshots.setdefault(done, []).append(arrays[key])
 
 
-class LocalChange(keras.callbacks.Callback):
+class LocalChange(keras.callbacks.Callback, Resumable):
     """How fast each masked weight moves near the end of training: the `local_change` criterion's evidence.
 
     The seed notes' idea: prune the weights that, from one iteration to the next, change
@@ -138,6 +138,20 @@ class LocalChange(keras.callbacks.Callback):
             raise ValueError(f"local_change saw the weights fewer than twice after iteration {self.begins}; "
                              "widen --local-change-window")
         self.scores = {k: total / (self.last - self.first) for k, total in self.total.items()}
+
+    def state(self) -> Dict[str, np.ndarray]:
+        """What it has summed so far, so a network resumed inside the window ends with the same scores."""
+        if self.first is None:
+            return {}
+        return {"bounds": np.array([self.first, self.last]), **{f"total/{k}": v for k, v in self.total.items()},
+                **{f"previous/{k}": v for k, v in self.previous.items()}}
+
+    def load_state(self, arrays: Dict[str, np.ndarray]) -> None:
+        if "bounds" not in arrays:
+            return
+        self.first, self.last = (int(i) for i in arrays["bounds"])
+        self.total = {k[len("total/"):]: v for k, v in arrays.items() if k.startswith("total/")}
+        self.previous = {k[len("previous/"):]: v for k, v in arrays.items() if k.startswith("previous/")}
 
     def _observe(self, iteration: int) -> None:
         now = {k: v.numpy() for k, v in masking.prunable_weights(self.model).items()}

@@ -15,6 +15,12 @@ step. The manager writes its state file last and atomically; the callbacks' arra
 a file named after the same iteration, written before it, so a kill mid-save leaves the
 previous checkpoint in force. The directory is local and removed once the network is done:
 what later rounds need is saved with the network's MLflow run (`pipelines.child_runs`).
+
+Each checkpoint is also copied to the network's MLflow run (`checkpoint/` artifacts), so
+a run resumes on another machine, or after the local disk is gone (a preempted cloud
+machine): `fetch` brings the last one back when the local directory has none. The copy
+goes file by file with TF's state file last, and checkpoint files are named by iteration,
+so a kill mid-copy leaves the state file naming the previous complete checkpoint.
 """
 
 from __future__ import annotations
@@ -27,8 +33,13 @@ from typing import Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
+from lth_tf import tracking
 from lth_tf.callbacks import Resumable
 from lth_tf.tfkeras import keras
+
+
+ARTIFACT_DIR = "checkpoint"
+"""Where a network's run holds its last checkpoints in MLflow."""
 
 
 class NetworkCheckpoint:
@@ -37,6 +48,8 @@ class NetworkCheckpoint:
     def __init__(self, directory: Path, every: int):
         self.directory, self.every = Path(directory), every
         self._manager: Optional[tf.train.CheckpointManager] = None
+        self.run_id: Optional[str] = None
+        """The MLflow run each checkpoint is copied to (none: local only)."""
 
     def latest_iteration(self) -> int:
         """The iteration the last complete checkpoint was taken at (0: none)."""
@@ -51,13 +64,29 @@ class NetworkCheckpoint:
         return _SaveAndRestore(self, eval_interval, resumables, start_step)
 
     def manager(self, model: keras.Model) -> tf.train.CheckpointManager:
-        if self._manager is None:
+        """The manager of `model`'s checkpoints (a new one for another model or optimizer: it holds their objects)."""
+        held = self._manager.checkpoint if self._manager is not None else None
+        if held is None or held.model is not model or held.optimizer is not model.optimizer:
             checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
             self._manager = tf.train.CheckpointManager(checkpoint, str(self.directory), max_to_keep=1)
         return self._manager
 
     def arrays_path(self, iteration: int) -> Path:
         return self.directory / f"callbacks-{iteration}.npz"
+
+    def upload(self, iteration: int) -> None:
+        """Copies checkpoint `iteration` to the run's `checkpoint/` artifacts, TF's state file last."""
+        if self.run_id is None:
+            return
+        files = sorted(p for p in self.directory.iterdir() if p.name.startswith(f"ckpt-{iteration}."))
+        for path in [*files, self.arrays_path(iteration), self.directory / "checkpoint"]:
+            tracking.log_artifact_file(self.run_id, path, ARTIFACT_DIR)
+
+    def fetch(self, run_id: str) -> None:
+        """Brings back the last checkpoint `run_id` holds in MLflow, unless one is here already."""
+        if self.latest_iteration() or not tracking.has_artifact(run_id, f"{ARTIFACT_DIR}/checkpoint"):
+            return
+        tracking.download_artifact_dir(run_id, ARTIFACT_DIR, self.directory)
 
     def remove(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
@@ -102,3 +131,4 @@ class _SaveAndRestore(keras.callbacks.Callback):
         manager.save(checkpoint_number=iteration)
         if previous and previous != iteration:
             self.checkpoint.arrays_path(previous).unlink(missing_ok=True)
+        self.checkpoint.upload(iteration)

@@ -29,6 +29,8 @@ from mlflow.tracking import MlflowClient
 from lth_tf import naming
 from lth_tf.errors import UserError
 
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no bars in a command's output
+
 DEFAULT_DIR = Path("mlruns")
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -247,7 +249,6 @@ def open_store(tracking_uri: Optional[str]) -> MlflowClient:
     Also points `mlflow` at it, so artifact downloads and logging go to the same store.
     """
     uri = resolve_tracking_uri(tracking_uri)
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no bars in a command's output
     if uri == default_tracking_uri() and not (DEFAULT_DIR / "mlflow.db").exists():
         raise UserError("no runs yet in ./mlruns; run `lth-tf run` first (or pass --tracking-uri)")
     mlflow.set_tracking_uri(uri)
@@ -269,3 +270,21 @@ def dataset_inputs(name: str, splits: Dict[str, Tuple[np.ndarray, np.ndarray]]) 
 
 def log_inputs(run_id: str, inputs: List["mlflow.entities.DatasetInput"]) -> None:
     retry_locked(MlflowClient().log_inputs, run_id, datasets=inputs)
+
+
+def log_artifact_file(run_id: str, path: Path, artifact_dir: str) -> None:
+    retry_locked(MlflowClient().log_artifact, run_id, str(path), artifact_dir)
+
+
+def has_artifact(run_id: str, path: str) -> bool:
+    folder = path.rsplit("/", 1)[0] if "/" in path else None
+    return any(a.path == path for a in retry_locked(MlflowClient().list_artifacts, run_id, folder))
+
+
+def download_artifact_dir(run_id: str, artifact_dir: str, destination: Path) -> None:
+    """The run's `artifact_dir` artifacts into `destination` (created), files directly inside it."""
+    with tempfile.TemporaryDirectory() as scratch:
+        local = Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact_dir, dst_path=scratch))
+        destination.mkdir(parents=True, exist_ok=True)
+        for item in local.iterdir():
+            os.replace(item, destination / item.name)

@@ -16,8 +16,9 @@ on; the driver then logs the parent's means (`ParentMetrics`).
 Resuming: a network whose child run FINISHED earlier is not trained again; its summary
 and what later rounds need from it (`keep`: θ0, θk, its trained weights, saved as the
 run's `state/` artifacts before it finished) are read back. A network interrupted
-mid-training continues in its own child run from its last local checkpoint
-(`lth_tf.checkpoints`), logging only the steps it had not logged yet (`MetricLog`).
+mid-training continues in its own child run from its last checkpoint (`lth_tf.checkpoints`:
+local, else the copy in the run's artifacts), logging only the steps it had not logged yet
+(`MetricLog`).
 """
 
 from __future__ import annotations
@@ -146,6 +147,10 @@ class ChildRuns:
         checkpoint = self._checkpoint(kind, round_, replicate)
         with tracking.run_scope(nested=True, **started) as child:
             child_id = child.info.run_id
+            if checkpoint is not None:
+                if previous is not None:
+                    checkpoint.fetch(child_id)  # the local copy may be gone (another machine)
+                checkpoint.run_id = child_id
             log = MetricLog(child_id, resumed=previous is not None)
             tracking.log_params(naming.network_params(round_, replicate, seed, remaining["total"]))
             if self.inputs and previous is None:

@@ -28,7 +28,8 @@ import mlflow
 
 from lth_tf import distribute, weights
 from lth_tf.callbacks import StartFrom
-from lth_tf.config import EngineHparams, ExperimentConfig
+from lth_tf.config import ExperimentConfig
+from lth_tf.hparams import EngineHparams
 from lth_tf.data import Splits
 from lth_tf.errors import UserError
 from lth_tf.masking import MaskedLayer, Masks

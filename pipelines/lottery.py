@@ -176,7 +176,7 @@ def run(
         finally:
             if result.rounds:
                 log_network_table(result.rounds)
-        _log_report(result.run_id, echo)
+        log_report_or_warn(result.run_id, echo)
     return result
 
 
@@ -218,7 +218,7 @@ def _engine(cfg: ExperimentConfig):
     return fanout.ray_session(cfg.engine) if cfg.fans_out else contextlib.nullcontext()
 
 
-def _log_report(run_id: str, echo: Echo) -> None:
+def log_report_or_warn(run_id: str, echo: Echo) -> None:
     """Figures and the mean ± std table as the parent's `report/` artifacts.
 
     A finished experiment is never failed over its figures: a report that cannot be made

@@ -30,7 +30,7 @@ from lth_tf.reports import aggregate, figures, results
 from lth_tf.tfkeras import keras
 from pipelines import lottery
 from pipelines.child_runs import ChildRuns, Echo
-from pipelines.lottery import ModelSource, _log_report
+from pipelines.lottery import ModelSource, log_report_or_warn
 from pipelines.summary import RoundSummary, log_network_table
 
 FIGURE = "supermask_vs_tickets.png"
@@ -108,7 +108,7 @@ def run(cfg: ExperimentConfig, splits: Optional[data.Splits] = None, model: Mode
         finally:
             if result.rounds:
                 log_network_table(result.rounds)
-        _log_report(result.run_id, echo)
+        log_report_or_warn(result.run_id, echo)
         _log_figure(result.run_id, compared, echo)
     return result
 

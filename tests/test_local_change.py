@@ -52,3 +52,35 @@ def test_next_masks_prunes_by_the_recorded_change():
     kept = trial.next_masks(model, cfg, theta, theta, masks, 1, rng, change)
     for key in masks:
         assert change[key][kept[key]].min() >= change[key][~kept[key]].max()
+
+
+def test_a_round_killed_inside_the_window_resumes_to_the_same_scores(tiny_splits, tmp_path):
+    from lth_tf.checkpoints import NetworkCheckpoint
+
+    hparams = build_config({"iterations": 30, "eval_interval": 10, "batch_size": 30, "steps_per_execution": 1,
+                            "jit_compile": False}).training
+
+    def round_(checkpoint=None, stop_after=None):
+        keras.utils.set_random_seed(0)
+        model = masking.mask_model(small_model())
+        watch = LocalChange(start=0, end=30, window=15)  # observes from iteration 15 on
+
+        class Kill(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                if stop_after is not None and (epoch + 1) * 10 == stop_after:
+                    raise KeyboardInterrupt
+
+        callbacks = [watch, Kill()]
+        try:
+            training.train_round(model, tiny_splits, hparams, seed=0, callbacks=callbacks, checkpoint=checkpoint)
+        except KeyboardInterrupt:
+            return None
+        return watch.scores
+
+    uninterrupted = round_()
+    checkpoint = NetworkCheckpoint(tmp_path / "ckpt", every=10)
+    # Killed at 30 before its checkpoint: it resumes from 20, inside the window.
+    assert round_(checkpoint, stop_after=30) is None and checkpoint.latest_iteration() == 20
+    resumed = round_(checkpoint)
+    for key in uninterrupted:
+        np.testing.assert_array_equal(resumed[key], uninterrupted[key])

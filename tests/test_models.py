@@ -5,7 +5,8 @@ import sys
 import pytest
 
 from lth_tf import masking, models
-from lth_tf.config import ModelHparams, build_config
+from lth_tf.config import build_config
+from lth_tf.hparams import ModelHparams
 from lth_tf.errors import UserError
 from lth_tf.tfkeras import keras
 

@@ -1,6 +1,7 @@
 """Resume: a killed or interrupted experiment continues in its parent run to the uninterrupted result."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -81,7 +82,15 @@ def test_interrupted_network_continues_from_its_checkpoint_in_the_same_runs(stor
     with filelock.FileLock(str(checkpoints[0].parent.parent / "owner.lock")):
         assert resume.choose_parent(experiment_id, tiny_config, Path("mlruns/checkpoints")) is None
 
-    result = run_tiny(tiny_config, tiny_splits)  # the lock is free: the dead RUNNING run is continued
+    # The local checkpoints are lost (another machine): the copy in the child run's artifacts serves.
+    interrupted = run_index.child_runs(MlflowClient().get_run(run_id))[("fine_tune", 1, 0)]
+    copied = {a.path for a in MlflowClient().list_artifacts(interrupted.info.run_id, "checkpoint")}
+    assert {"checkpoint/checkpoint", "checkpoint/callbacks-60.npz", "checkpoint/ckpt-60.index"} <= copied
+    shutil.rmtree(checkpoints[0].parent)
+    lines = []
+    result = run_tiny(tiny_config, tiny_splits, status=lines.append)  # the lock is free: the dead run continues
+    fine_tune = [line.split(" it ")[1].split()[0] for line in lines if line.startswith("seed 0 fine_tune round 1 ")]
+    assert fine_tune == ["70/80", "80/80"]  # from the checkpoint at 60, not from the chain's start at 40
     assert result.run_id == run_id and not result.finished_before
     assert [(r.kind, r.round) for r in result.rounds] == [("ticket", 0), ("ticket", 1), ("rewind", 1), ("fine_tune", 1)]
     parent = assert_same_results(tracking.default_tracking_uri(), f"sqlite:///{reference_dir}/mlruns/mlflow.db")

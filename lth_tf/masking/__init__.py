@@ -1,8 +1,6 @@
 """Masks on a Keras model: a `prune_low_magnitude`-style wrapper with a fixed mask.
 
-Which weights of a layer may be pruned is tfmot's knowledge, not ours: built-in layers
-go through tfmot's `PruneRegistry`, custom layers opt in with tfmot's `PrunableLayer`
-interface (`get_prunable_weights`).
+Which weights of a layer may be pruned is tfmot's knowledge, not ours (`prunable`).
 
 Why the forward pass does not multiply by the mask: a lottery-ticket mask is fixed for a
 whole round, so instead of paying `kernel * mask` (forward and backward) on every step,
@@ -22,9 +20,9 @@ from typing import Dict, Iterator, List, NamedTuple, Tuple
 
 import numpy as np
 import tensorflow as tf
-from tensorflow_model_optimization.python.core.sparsity.keras import prunable_layer, prune_registry
 
 from lth_tf.errors import UserError
+from lth_tf.masking.prunable import declares_prunable_weights, is_prunable, prunable_attributes
 from lth_tf.tfkeras import keras
 
 Masks = Dict[str, np.ndarray]
@@ -40,47 +38,6 @@ def _masked_gradient(weight: tf.Tensor, mask: tf.Variable) -> tf.Tensor:
     return identity(tf.convert_to_tensor(weight))
 
 
-def prunable_attributes(layer: keras.layers.Layer) -> List[str]:
-    """Names of the layer attributes holding prunable weights (empty: nothing to prune).
-
-    Raises `UserError` for a layer with trainable weights that tfmot does not know how to
-    prune, or whose prunable weights are not plain attributes of the layer.
-    """
-    if _declares_prunable_weights(layer):
-        weights = layer.get_prunable_weights()
-        by_id = {id(v): name for name, v in vars(layer).items() if isinstance(v, tf.Variable)}
-        missing = [w.name for w in weights if id(w) not in by_id]
-        if missing:
-            raise UserError(
-                f"layer '{layer.name}' ({type(layer).__name__}): its prunable weights {missing} "
-                "are not attributes of the layer; return the layer's own variables from "
-                "get_prunable_weights()"
-            )
-        return [by_id[id(w)] for w in weights]
-    registry = prune_registry.PruneRegistry
-    if registry.supports(layer):
-        names = [] if registry._is_rnn_layer(layer) else list(registry._weight_names(layer))
-        if registry._is_rnn_layer(layer) or any("." in n for n in names):
-            raise UserError(
-                f"layer '{layer.name}' ({type(layer).__name__}) keeps its prunable weights in "
-                "sub-layers, which lth-tf does not mask yet; leave it unpruned with "
-                f"--unpruned-layers {layer.name}"
-            )
-        return names
-    if layer.trainable_weights:
-        raise UserError(
-            f"layer '{layer.name}' ({type(layer).__name__}) is not prunable: tfmot's registry does "
-            "not know it; implement tfmot's PrunableLayer (get_prunable_weights) on it, or leave it "
-            f"unpruned with --unpruned-layers {layer.name}"
-        )
-    return []
-
-
-def _declares_prunable_weights(layer) -> bool:
-    """A custom layer that names its prunable weights itself (tfmot's `PrunableLayer`)."""
-    return isinstance(layer, prunable_layer.PrunableLayer) or hasattr(layer, "get_prunable_weights")
-
-
 @keras.utils.register_keras_serializable(package="lth_tf")
 class MaskedLayer(keras.layers.Wrapper):
     """Wraps a prunable layer and holds one non-trainable 0/1 mask per prunable weight."""
@@ -89,7 +46,7 @@ class MaskedLayer(keras.layers.Wrapper):
         kwargs.setdefault("name", f"masked_{layer.name}")
         super().__init__(layer, **kwargs)
         self.attributes: List[str] = []
-        if layer.built or not _declares_prunable_weights(layer):
+        if layer.built or not declares_prunable_weights(layer):
             self._find_attributes()
         self.masks: List[tf.Variable] = []
         if not hasattr(self, "_batch_input_shape") and hasattr(layer, "_batch_input_shape"):
@@ -243,16 +200,9 @@ def output_layer(model: keras.Model):
     last = None
     for layer in _all_layers(model):
         inner = layer.layer if isinstance(layer, MaskedLayer) else layer
-        if isinstance(layer, MaskedLayer) or (not isinstance(layer, keras.Model) and _is_prunable(layer)):
+        if isinstance(layer, MaskedLayer) or (not isinstance(layer, keras.Model) and is_prunable(layer)):
             last = inner
     return last
-
-
-def _is_prunable(layer) -> bool:
-    try:
-        return bool(prunable_attributes(layer))
-    except UserError:  # a layer lth-tf cannot mask is never the output layer it prunes
-        return False
 
 
 class MaskedWeight(NamedTuple):
