@@ -148,6 +148,23 @@ def set_tag(key: str, value: str, run_id: Optional[str] = None) -> None:
     retry_locked(MlflowClient().set_tag, run_id, key, value)
 
 
+def set_experiment_tag(experiment_id: str, key: str, value: str, attempts: int = 5) -> None:
+    """Sets an experiment tag even when other processes set it at the same moment.
+
+    Runs of one experiment (a sweep's points on Ray, several `lth-tf run`) describe it as
+    they start; MLflow's SQL store inserts a new tag, so two first writers collide on the
+    table's unique key. The loser retries, and then updates the tag the winner inserted.
+    """
+    for attempt in range(attempts):
+        try:
+            return retry_locked(MlflowClient().set_experiment_tag, experiment_id, key, value)
+        except Exception as error:  # noqa: BLE001 - only the concurrent insert is retried
+            collided = any(m in str(error) for m in ("UNIQUE constraint failed", "duplicate key value"))
+            if not collided or attempt == attempts - 1:  # SQLite's words, then PostgreSQL's
+                raise
+            time.sleep(0.1 * (1 + random.random()))
+
+
 def log_params(params: Dict[str, object]) -> None:
     """Logs the active run's params, leaving out those already logged: under `mlflow run` the
     project logged its parameters as the user spelled them (`0.20`), which MLflow will not overwrite."""

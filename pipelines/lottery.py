@@ -197,10 +197,9 @@ def finished_result(parent: Run) -> LotteryResult:
 
 def _describe_experiment(experiment_id: str, cfg: ExperimentConfig) -> None:
     """The experiment's description (kept if there is one) and its runs-table view."""
-    client, tags = mlflow.MlflowClient(), mlflow.get_experiment(experiment_id).tags
-    if descriptions.NOTE not in tags:
-        client.set_experiment_tag(experiment_id, descriptions.NOTE, descriptions.experiment_note(cfg))
-    client.set_experiment_tag(experiment_id, naming.SHARED_VIEW_TAG + naming.RUNS_VIEW_KEY, descriptions.runs_view())
+    if descriptions.NOTE not in mlflow.get_experiment(experiment_id).tags:
+        tracking.set_experiment_tag(experiment_id, descriptions.NOTE, descriptions.experiment_note(cfg))
+    tracking.set_experiment_tag(experiment_id, naming.SHARED_VIEW_TAG + naming.RUNS_VIEW_KEY, descriptions.runs_view())
 
 
 def parent_params(cfg: ExperimentConfig, splits: data.Splits, prunable: int) -> dict:
