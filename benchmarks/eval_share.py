@@ -20,8 +20,9 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from lth_tf import compile_settings, evaluation, masking, models, training
+from lth_tf import compile_settings, data, evaluation, masking, models, training
 from lth_tf.callbacks import PeriodicEvaluation
+from lth_tf.config import build_config
 from lth_tf.hparams import TrainingHparams
 from lth_tf.data import Splits
 from lth_tf.tfkeras import keras
@@ -37,7 +38,7 @@ class KerasEvaluate(PeriodicEvaluation):
         self.datasets = {prefix: tf.data.Dataset.from_tensor_slices(arrays).batch(1000).cache()
                          for prefix, arrays in self.splits.items()}
 
-    def evaluate(self):
+    def evaluate(self, iteration=None):
         out = {}
         for prefix, dataset in self.datasets.items():
             results = self.model.evaluate(dataset, verbose=0, return_dict=True)
@@ -45,10 +46,14 @@ class KerasEvaluate(PeriodicEvaluation):
         return out
 
 
-def one_pass(batch_size):
-    """The periodic evaluation through `evaluation.Evaluator` with inference batches of `batch_size`."""
+def one_pass(batch_size, test_curve=True):
+    """The periodic evaluation through `evaluation.Evaluator` with inference batches of `batch_size`
+    (`test_curve=False`: the test set only where the summaries read it, as `--no-test-curve`)."""
 
     class OnePass(PeriodicEvaluation):
+        def __init__(self, splits, eval_interval, jit_compile=False, end=None):
+            super().__init__(splits, eval_interval, jit_compile, later_splits_every_time=test_curve, end=end)
+
         def on_train_begin(self, logs=None):
             self.records = []
             self.evaluator = evaluation.evaluator_for(self.model, self.splits, self.jit_compile, batch_size)
@@ -62,10 +67,10 @@ class Timed:
     def __init__(self, evaluation):
         self.seconds, inner = 0.0, evaluation.evaluate
 
-        def evaluate():
+        def evaluate(*args):
             start = time.perf_counter()
             try:
-                return inner()
+                return inner(*args)
             finally:
                 self.seconds += time.perf_counter() - start
 
@@ -89,8 +94,9 @@ def agreement(evaluation_class, model, splits, jit):
 
 
 def one_round(model, splits, hparams, evaluation_class):
+    options = {"end": hparams.iterations} if evaluation_class is not KerasEvaluate else {}
     evaluation = evaluation_class({"val": splits.validation, "test": splits.test}, hparams.eval_interval,
-                                  jit_compile=hparams.jit_compile)
+                                  jit_compile=hparams.jit_compile, **options)
     timer = Timed(evaluation)
     training.compile_model(model, hparams)
     start = time.perf_counter()
@@ -108,18 +114,26 @@ def main():
     parser.add_argument("--jit-compile", default="auto", choices=("auto", "on", "off"))
     parser.add_argument("--batch-sizes", default=str(evaluation.BATCH_SIZE),
                         help="comma-separated inference batch sizes of the one-pass evaluator")
+    parser.add_argument("--dataset", default=None,
+                        help="real data instead of random pixels (e.g. idx:/usr/share/datasets/fashion-mnist): "
+                             "with --no-test-curve, how often the test set is evaluated depends on learning")
     args = parser.parse_args()
     print(f"{args.iterations} iterations, evaluation every {args.eval_interval} on 5,000 + 10,000 examples; "
           f"median of {args.repeats} interleaved repeats (machine shared: compare within a row)")
     for name in args.models.split(","):
-        shape = SHAPES.get(name, (32, 32, 3))
-        splits = random_splits(shape)
+        if args.dataset:
+            splits = data.load(build_config({"dataset": args.dataset}).dataset)
+            shape = splits.input_shape
+        else:
+            shape = SHAPES.get(name, (32, 32, 3))
+            splits = random_splits(shape)
         keras.utils.set_random_seed(0)
         model = masking.mask_model(models.build(name, shape, 10))
         jit = compile_settings.resolve_jit_compile({"on": True, "off": False}.get(args.jit_compile), model)
         hparams = TrainingHparams(iterations=args.iterations, eval_interval=args.eval_interval, jit_compile=jit)
         paths = {"model.evaluate per split": KerasEvaluate,
-                 **{f"one pass, batches of {size}": one_pass(int(size)) for size in args.batch_sizes.split(",")}}
+                 **{f"one pass, batches of {size}": one_pass(int(size)) for size in args.batch_sizes.split(",")},
+                 "one pass, --no-test-curve": one_pass(evaluation.BATCH_SIZE, test_curve=False)}
         seen = {path: [] for path in paths}
         warm_up = dataclasses.replace(hparams, iterations=args.eval_interval)
         for evaluation_class in paths.values():  # traces and compiles both paths

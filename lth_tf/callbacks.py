@@ -6,6 +6,7 @@ periodic validation/test evaluation, the MLflow metrics, progress) hooks into it
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Callable, Dict, List, Optional
 
@@ -168,42 +169,59 @@ class PeriodicEvaluation(keras.callbacks.Callback, Resumable):
 
     Adds `val_loss`, `val_accuracy`, `test_loss`, `test_accuracy` and `iteration` to the
     epoch's logs (so later callbacks see them) and keeps every record in `records`. Both
-    splits go through one compiled pass (`evaluation.Evaluator`), traced once per round.
+    splits go through one compiled pass (`evaluation.Evaluator`), traced once per process.
     Iterations count from `start`, the iteration at which the round began.
+
+    `later_splits_every_time=False` (`--no-test-curve`) evaluates the splits after the first
+    (test) only where a summary reads them: the first evaluation, each new minimum of the
+    first split's loss (early stop is its earliest minimum) and the last one (`end`). The
+    summaries stay bitwise the same (`Evaluator(first_only=True)`); the test curve is sparse.
     """
 
-    def __init__(self, splits: Dict[str, Arrays], eval_interval: int, jit_compile: bool = False, start: int = 0):
+    def __init__(self, splits: Dict[str, Arrays], eval_interval: int, jit_compile: bool = False, start: int = 0,
+                 later_splits_every_time: bool = True, end: Optional[int] = None):
         super().__init__()
         self.splits = splits
-        self.eval_interval, self.start = eval_interval, start
+        self.eval_interval, self.start, self.end = eval_interval, start, end
         self.jit_compile = jit_compile
+        self.later_splits_every_time = later_splits_every_time
         self.records: List[Dict[str, float]] = []
 
     def on_train_begin(self, logs=None):
         self.records = []
         self.evaluator = evaluator_for(self.model, self.splits, self.jit_compile)
 
-    def evaluate(self) -> Dict[str, float]:
-        return self.evaluator()
+    def evaluate(self, iteration: Optional[int] = None) -> Dict[str, float]:
+        if self.later_splits_every_time or not self.records:
+            return self.evaluator()
+        first = self.evaluator(first_only=True)
+        loss_key = next(iter(first))  # e.g. val_loss
+        best = min((r[loss_key] for r in self.records if not math.isnan(r[loss_key])), default=math.inf)
+        if first[loss_key] < best or (self.end is not None and iteration is not None and iteration >= self.end):
+            return self.evaluator()
+        return first
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
         record = {"iteration": self.start + (epoch + 1) * self.eval_interval}
         record.update({f"train_{k}": float(v) for k, v in logs.items() if k in ("loss", "accuracy")})
-        record.update(self.evaluate())
+        record.update(self.evaluate(record["iteration"]))
         logs.update(record)
         self.records.append(record)
 
     def state(self):
         """The records so far, one float64 column per metric (float32 values round-trip exactly)."""
-        keys = self.records[0].keys() if self.records else ()
-        return {f"records/{k}": np.array([r[k] for r in self.records], dtype=np.float64) for k in keys}
+        keys = dict.fromkeys(k for r in self.records for k in r)  # a sparse test curve: NaN where not evaluated
+        return {f"records/{k}": np.array([r.get(k, math.nan) for r in self.records], dtype=np.float64) for k in keys}
 
     def load_state(self, arrays):
         columns = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith("records/")}
         count = len(next(iter(columns.values()))) if columns else 0
         self.records = [{k: int(v[i]) if k == "iteration" else float(v[i]) for k, v in columns.items()}
                         for i in range(count)]
+        for record in self.records:  # an accuracy is never NaN: there, that split was not evaluated
+            for split in [k[:-len("_accuracy")] for k, v in record.items() if k.endswith("_accuracy") and math.isnan(v)]:
+                record.pop(f"{split}_accuracy"), record.pop(f"{split}_loss", None)
 
 
 class MlflowMetrics(keras.callbacks.Callback):

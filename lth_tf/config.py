@@ -113,6 +113,7 @@ def _hash(settings: Dict[str, Any]) -> str:
 NOT_IDENTITY = frozenset(
     {"experiment_name", "tracking_uri", "log_models", "data_dir", "download", "steps_per_execution",
      "system_metrics",  # what MLflow records about the machine, not the networks
+     "test_curve",  # how densely the test curve is logged; every summary is bitwise the same
      "preset",  # a preset only fills in other settings, which the identity already covers
      "workers", "ray_address",  # where networks train; results are bitwise the same
      "resume", "restart", "checkpoint_interval", "checkpoint_dir"}

@@ -108,7 +108,7 @@ def train_round(
     jit_compile = uses_xla(hparams, model)
     evaluation = PeriodicEvaluation(
         {prefix: getattr(splits, split) for prefix, split in EVAL_SPLITS.items()}, hparams.eval_interval, jit_compile,
-        start_step,
+        start_step, hparams.test_curve, end,
     )
     callbacks = [evaluation, *callbacks]
     done = start_step  # the iteration reached: where the data and the epochs continue from

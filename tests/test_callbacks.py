@@ -66,3 +66,39 @@ def test_steps_per_execution_divides_the_eval_interval():
     assert training.steps_per_execution(50, 30) == 30
     assert training.steps_per_execution(40, 100) == 25
     assert training.steps_per_execution(50, 7) == 7
+
+
+def test_no_test_curve_gives_the_same_summaries_with_fewer_test_evaluations(tiny_splits):
+    from lth_tf.tfkeras import keras
+    from pipelines.summary import summarize
+
+    def round_(test_curve):
+        hparams = build_config({"iterations": 120, "eval_interval": 10, "batch_size": 30, "learning_rate": 0.05,
+                                "test_curve": test_curve}).training
+        keras.utils.set_random_seed(0)
+        history = training.train_round(masking.mask_model(small_model()), tiny_splits, hparams, seed=0)
+        return history, summarize(0, "ticket", 0, 0, 1.0, history)
+
+    every, every_summary = round_(True)
+    sparse, sparse_summary = round_(False)
+    assert sparse_summary == every_summary  # early stop, its test accuracy and the final one: bitwise
+    for full, thin in zip(every.records, sparse.records):
+        assert {k: full[k] for k in thin} == thin  # validation figures bitwise, test where evaluated
+    tested = [r["iteration"] for r in sparse.records if "test_accuracy" in r]
+    assert tested[0] == 10 and tested[-1] == 120 and sparse.early_stop["iteration"] in tested
+    assert len(tested) < len(sparse.records) == 12
+
+
+def test_a_sparse_test_curve_survives_a_checkpoint():
+    from lth_tf.callbacks import PeriodicEvaluation
+
+    records = [{"iteration": 10, "val_loss": 1.5, "val_accuracy": 0.5, "test_loss": 1.25, "test_accuracy": 0.5},
+               {"iteration": 20, "val_loss": 1.75, "val_accuracy": 0.25},
+               {"iteration": 30, "val_loss": float("nan"), "val_accuracy": 0.0, "test_loss": float("nan"),
+                "test_accuracy": 0.0}]
+    saved, restored = PeriodicEvaluation({}, 10), PeriodicEvaluation({}, 10)
+    saved.records = records
+    restored.load_state(saved.state())
+    assert [sorted(r) for r in restored.records] == [sorted(r) for r in records]
+    assert restored.records[1] == records[1] and restored.records[0] == records[0]
+    assert np.isnan(restored.records[2]["test_loss"]) and restored.records[2]["test_accuracy"] == 0.0
