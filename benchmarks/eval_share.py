@@ -114,6 +114,8 @@ def main():
     parser.add_argument("--jit-compile", default="auto", choices=("auto", "on", "off"))
     parser.add_argument("--batch-sizes", default=str(evaluation.BATCH_SIZE),
                         help="comma-separated inference batch sizes of the one-pass evaluator")
+    parser.add_argument("--without-keras-evaluate", action="store_true",
+                        help="leave out the `model.evaluate` path (the before of the one-pass evaluator)")
     parser.add_argument("--dataset", default=None,
                         help="real data instead of random pixels (e.g. idx:/usr/share/datasets/fashion-mnist): "
                              "with --no-test-curve, how often the test set is evaluated depends on learning")
@@ -131,7 +133,7 @@ def main():
         model = masking.mask_model(models.build(name, shape, 10))
         jit = compile_settings.resolve_jit_compile({"on": True, "off": False}.get(args.jit_compile), model)
         hparams = TrainingHparams(iterations=args.iterations, eval_interval=args.eval_interval, jit_compile=jit)
-        paths = {"model.evaluate per split": KerasEvaluate,
+        paths = {**({} if args.without_keras_evaluate else {"model.evaluate per split": KerasEvaluate}),
                  **{f"one pass, batches of {size}": one_pass(int(size)) for size in args.batch_sizes.split(",")},
                  "one pass, --no-test-curve": one_pass(evaluation.BATCH_SIZE, test_curve=False)}
         seen = {path: [] for path in paths}

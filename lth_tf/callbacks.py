@@ -175,7 +175,7 @@ class PeriodicEvaluation(keras.callbacks.Callback, Resumable):
     `later_splits_every_time=False` (`--no-test-curve`) evaluates the splits after the first
     (test) only where a summary reads them: the first evaluation, each new minimum of the
     first split's loss (early stop is its earliest minimum) and the last one (`end`). The
-    summaries stay bitwise the same (`Evaluator(first_only=True)`); the test curve is sparse.
+    summaries stay bitwise the same (`Evaluator` parts); the test curve is sparse.
     """
 
     def __init__(self, splits: Dict[str, Arrays], eval_interval: int, jit_compile: bool = False, start: int = 0,
@@ -194,11 +194,11 @@ class PeriodicEvaluation(keras.callbacks.Callback, Resumable):
     def evaluate(self, iteration: Optional[int] = None) -> Dict[str, float]:
         if self.later_splits_every_time or not self.records:
             return self.evaluator()
-        first = self.evaluator(first_only=True)
+        first = self.evaluator("first")
         loss_key = next(iter(first))  # e.g. val_loss
         best = min((r[loss_key] for r in self.records if not math.isnan(r[loss_key])), default=math.inf)
         if first[loss_key] < best or (self.end is not None and iteration is not None and iteration >= self.end):
-            return self.evaluator()
+            return {**first, **self.evaluator("rest")}
         return first
 
     def on_epoch_end(self, epoch, logs=None):

@@ -53,16 +53,16 @@ class Evaluator:
         self.labels = tf.constant(labels.reshape(batches, batch_size))
         self.segments = tf.constant(segments.reshape(batches, batch_size))
         self.sizes = np.array(sizes, dtype=np.float64)
-        self.first_batches = -(-sizes[0] // batch_size)
-        """The leading batches that hold all of the first split: `first_only` evaluates just those."""
+        self.first_batches = (-(-sizes[0] // batch_size), sizes[0] // batch_size)
+        """(batches holding all of the first split, batches holding only it): `part` picks a range."""
         self._sums = tf.function(self._sums_per_split, jit_compile=jit_compile,
-                                 input_signature=[tf.TensorSpec([], tf.int32)])
+                                 input_signature=[tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.int32)])
 
-    def _sums_per_split(self, batches):
+    def _sums_per_split(self, begin, end):
         count = len(self.names) + 1
         loss = tf.zeros([count], tf.float32)
         correct = tf.zeros([count], tf.float32)
-        for index in tf.range(batches):
+        for index in tf.range(begin, end):
             labels, segments = self.labels[index], self.segments[index]
             logits = tf.cast(self.model(self.images[index], training=False), tf.float32)
             losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
@@ -72,14 +72,19 @@ class Evaluator:
         regularization = tf.add_n(self.model.losses) if self.model.losses else tf.constant(0.0)
         return loss, correct, regularization
 
-    def __call__(self, first_only: bool = False) -> Dict[str, float]:
-        """Every split's figures, or with `first_only` the first split's alone, bitwise the same:
-        the same batches are summed in the same order (later batches add exact zeros to it)."""
-        batches = self.first_batches if first_only else int(self.images.shape[0])
-        sums = self._sums(tf.constant(batches, tf.int32))
+    def __call__(self, part: str = "all") -> Dict[str, float]:
+        """Every split's figures ("all"), the first split's ("first") or the others' ("rest").
+
+        Each part sums the batches that hold its splits, in the same order as "all" (a batch
+        outside them adds exact zeros there), so its figures are bitwise those of "all".
+        """
+        total = int(self.images.shape[0])
+        begin, end = {"all": (0, total), "first": (0, self.first_batches[0]), "rest": (self.first_batches[1], total)}[part]
+        sums = self._sums(tf.constant(begin, tf.int32), tf.constant(end, tf.int32))
         loss, correct, regularization = (t.numpy().astype(np.float64) for t in sums)
         out = {}
-        for index, name in enumerate(self.names[:1] if first_only else self.names):
+        names = {"all": self.names, "first": self.names[:1], "rest": self.names[1:]}[part]
+        for index, name in ((self.names.index(n), n) for n in names):
             out[f"{name}_loss"] = float(loss[index] / self.sizes[index] + regularization)
             out[f"{name}_accuracy"] = float(correct[index] / self.sizes[index])
         return out
