@@ -2,7 +2,7 @@
 
 Before: a stable full sort of every layer's scores (and of the pool, with the global
 strategy), and `np.savez_compressed` of θ0 and of the mask. After: `pruning.keep_top`
-(selection by `np.partition`) and `tracking.npz_bytes` (masks at zlib level 1, weights
+(selection by `np.partition`) and `artifacts.npz_bytes` (masks at zlib level 1, weights
 stored). Both sides run on the same arrays, interleaved, and must give identical masks.
 
     python benchmarks/pruning_speed.py [--model vgg19] [--repeats 3]
@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from lth_tf import masking, models, pruning, tracking
+from lth_tf import artifacts, masking, models, pruning
 
 
 def sorted_keep_top(scores, mask, count):
@@ -63,8 +63,8 @@ def main():
         ),
         "global pruning": (lambda: sorted_keep_top(pool_scores, pool_mask, count),
                            lambda: pruning.keep_top(pool_scores, pool_mask, count)),
-        "θ0 artifact": (lambda: compressed_npz(theta0), lambda: tracking.npz_bytes(theta0)),
-        "mask artifact": (lambda: compressed_npz(mask_after_round), lambda: tracking.npz_bytes(mask_after_round)),
+        "θ0 artifact": (lambda: compressed_npz(theta0), lambda: artifacts.npz_bytes(theta0)),
+        "mask artifact": (lambda: compressed_npz(mask_after_round), lambda: artifacts.npz_bytes(mask_after_round)),
     }
     for name in ("θ0 artifact", "mask artifact"):
         before, after = (len(make()) / 1e6 for make in tasks[name])

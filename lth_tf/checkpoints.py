@@ -33,7 +33,7 @@ from typing import Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
-from lth_tf import tracking
+from lth_tf import artifacts
 from lth_tf.callbacks import Resumable
 from lth_tf.tfkeras import keras
 
@@ -80,13 +80,13 @@ class NetworkCheckpoint:
             return
         files = sorted(p for p in self.directory.iterdir() if p.name.startswith(f"ckpt-{iteration}."))
         for path in [*files, self.arrays_path(iteration), self.directory / "checkpoint"]:
-            tracking.log_artifact_file(self.run_id, path, ARTIFACT_DIR)
+            artifacts.log_artifact_file(self.run_id, path, ARTIFACT_DIR)
 
     def fetch(self, run_id: str) -> None:
         """Brings back the last checkpoint `run_id` holds in MLflow, unless one is here already."""
-        if self.latest_iteration() or not tracking.has_artifact(run_id, f"{ARTIFACT_DIR}/checkpoint"):
+        if self.latest_iteration() or not artifacts.has_artifact(run_id, f"{ARTIFACT_DIR}/checkpoint"):
             return
-        tracking.download_artifact_dir(run_id, ARTIFACT_DIR, self.directory)
+        artifacts.download_artifact_dir(run_id, ARTIFACT_DIR, self.directory)
 
     def remove(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)

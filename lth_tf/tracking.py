@@ -1,23 +1,18 @@
-"""MLflow: where runs are stored, how they end, and how arrays and tables are saved.
+"""MLflow: where runs are stored, how they end, and what they log (params, metrics, tags).
 
 The default store is SQLite plus an artifact folder inside ./mlruns (MLflow 3 refuses
 the plain file store by default). `--tracking-uri` or $MLFLOW_TRACKING_URI point
 elsewhere. Runs always end with a status that says what happened: FINISHED, FAILED
 (an error) or KILLED (Ctrl-C / SIGTERM), so finished rounds stay intact and readable.
-Array artifacts (masks, θ0) carry their SHA-256 as a run tag and are verified on load.
+Artifacts (masks, θ0, tables) are `lth_tf.artifacts`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import io
-import logging
 import os
 import random
-import tempfile
 import time
-import zipfile
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Tuple, TypeVar
 
@@ -32,7 +27,6 @@ from lth_tf.errors import UserError
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no bars in a command's output
 
 DEFAULT_DIR = Path("mlruns")
-logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
@@ -183,83 +177,6 @@ def log_metrics(run_id: str, metrics: Dict[str, float], step: int) -> None:
     )
 
 
-def hash_tag(artifact_file: str) -> str:
-    """The run tag that holds an artifact's SHA-256: `sha256/masks/round_02.npz`."""
-    return f"sha256/{artifact_file}"
-
-
-def log_arrays(arrays: Dict[str, np.ndarray], artifact_file: str, run_id: Optional[str] = None) -> str:
-    """Saves `{name: array}` as an .npz artifact (no pickle: load with `np.load`), its SHA-256 as a tag;
-    returns the SHA-256.
-
-    The tag is written first, so an artifact of this version never exists without its hash.
-    """
-    content = npz_bytes(arrays)
-    run_id = run_id or mlflow.active_run().info.run_id
-    digest = hashlib.sha256(content).hexdigest()
-    set_tag(hash_tag(artifact_file), digest, run_id)
-    log_bytes(content, artifact_file, run_id)
-    return digest
-
-
-def npz_bytes(arrays: Dict[str, np.ndarray]) -> bytes:
-    """An .npz archive that compresses only what pays: masks yes, weights no.
-
-    Trained or initial float weights shrink by ~7% at `savez_compressed`'s cost of ~3 s
-    for VGG-19's 20M; they are stored as they are. Masks shrink ~5x at zlib's fastest
-    level (0.3 s for 20M, vs 1.9 s at the default level for a further 1.4x).
-    """
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", allowZip64=True) as archive:
-        for name, array in arrays.items():
-            array = np.asarray(array)
-            entry = io.BytesIO()
-            np.lib.format.write_array(entry, array, allow_pickle=False)
-            packed = array.dtype.kind in "bui"
-            archive.writestr(f"{name}.npy", entry.getbuffer(),
-                             compress_type=zipfile.ZIP_DEFLATED if packed else zipfile.ZIP_STORED,
-                             compresslevel=1 if packed else None)
-    return buffer.getvalue()
-
-
-def log_text(text: str, artifact_file: str, run_id: Optional[str] = None) -> None:
-    log_bytes(text.encode(), artifact_file, run_id)
-
-
-def log_bytes(content: bytes, artifact_file: str, run_id: Optional[str] = None) -> None:
-    run_id = run_id or mlflow.active_run().info.run_id
-    path = Path(artifact_file)
-    with tempfile.TemporaryDirectory() as tmp:
-        local = Path(tmp) / path.name
-        local.write_bytes(content)
-        MlflowClient().log_artifact(run_id, str(local), str(path.parent) if str(path.parent) != "." else None)
-
-
-def load_arrays(run_id: str, artifact_file: str) -> Dict[str, np.ndarray]:
-    """Reads an .npz artifact back (e.g. a round's mask), verified against its recorded SHA-256.
-
-    A changed or truncated file is refused with a `UserError` naming it. Artifacts of runs
-    logged before lth-tf recorded hashes have none: they load with a warning. Arrays are
-    never unpickled.
-    """
-    where = f"artifact {artifact_file} of run {run_id}"
-    expected = MlflowClient().get_run(run_id).data.tags.get(hash_tag(artifact_file))
-    try:
-        local = Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact_file))
-    except Exception as error:  # noqa: BLE001 - missing file or unreachable store: one line
-        raise UserError(f"{where} cannot be read: {str(error).splitlines()[0]}") from None
-    content = local.read_bytes()
-    if expected is None:
-        logger.warning("warning: %s has no recorded SHA-256 (logged before lth-tf recorded them); loaded unverified", where)
-    elif hashlib.sha256(content).hexdigest() != expected:
-        raise UserError(f"{where} does not match its recorded SHA-256 (changed or truncated); refusing to load it")
-    try:
-        with np.load(io.BytesIO(content), allow_pickle=False) as archive:
-            return {k: archive[k] for k in archive.files}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
-        raise UserError(f"{where} is not a readable .npz file ({type(error).__name__})") from None
-
-
 def open_store(tracking_uri: Optional[str]) -> MlflowClient:
     """A client for reading an existing store (reports); never creates the default one.
 
@@ -287,21 +204,3 @@ def dataset_inputs(name: str, splits: Dict[str, Tuple[np.ndarray, np.ndarray]]) 
 
 def log_inputs(run_id: str, inputs: List["mlflow.entities.DatasetInput"]) -> None:
     retry_locked(MlflowClient().log_inputs, run_id, datasets=inputs)
-
-
-def log_artifact_file(run_id: str, path: Path, artifact_dir: str) -> None:
-    retry_locked(MlflowClient().log_artifact, run_id, str(path), artifact_dir)
-
-
-def has_artifact(run_id: str, path: str) -> bool:
-    folder = path.rsplit("/", 1)[0] if "/" in path else None
-    return any(a.path == path for a in retry_locked(MlflowClient().list_artifacts, run_id, folder))
-
-
-def download_artifact_dir(run_id: str, artifact_dir: str, destination: Path) -> None:
-    """The run's `artifact_dir` artifacts into `destination` (created), files directly inside it."""
-    with tempfile.TemporaryDirectory() as scratch:
-        local = Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact_dir, dst_path=scratch))
-        destination.mkdir(parents=True, exist_ok=True)
-        for item in local.iterdir():
-            os.replace(item, destination / item.name)

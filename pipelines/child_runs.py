@@ -33,7 +33,7 @@ import mlflow
 import numpy as np
 from mlflow.entities import Run
 
-from lth_tf import masking, naming, pruning, robustness, tracking, weights
+from lth_tf import artifacts, masking, naming, pruning, robustness, tracking, weights
 from lth_tf.callbacks import MlflowMetrics, Progress, StartFrom
 from lth_tf.checkpoints import NetworkCheckpoint
 from lth_tf.config import ExperimentConfig
@@ -156,14 +156,14 @@ class ChildRuns:
             if self.inputs and previous is None:
                 tracking.log_inputs(child_id, self.inputs)
             if masks is not None:
-                mask_sha256 = tracking.log_arrays(masks, mask_file)
+                mask_sha256 = artifacts.log_arrays(masks, mask_file)
             callbacks = [*callbacks, MlflowMetrics(log)]
             if self.status:
                 callbacks.append(Progress(label, iterations or self.cfg.training.iterations, self.status))
             history = train_round(model, self.splits, hparams or self.cfg.training, seed, callbacks, align_to,
                                   start_step, iterations, checkpoint)
             if masks is None:
-                mask_sha256 = tracking.log_arrays(masking.get_masks(model), mask_file)
+                mask_sha256 = artifacts.log_arrays(masking.get_masks(model), mask_file)
             attacked = robustness.evaluate(model, self.splits.test, self.cfg.robustness.robustness, seed)
             summary = summarize(round_, kind, replicate, seed, remaining["total"], history, attacked)
             summary = summary.as_tracked()  # what MLflow holds, so a resumed run reads back the same
@@ -171,7 +171,7 @@ class ChildRuns:
             log({**{naming.summary(k): v for k, v in summary.metrics().items()}, **per_layer}, step=round_)
             kept = {name: take() for name, take in keep.items()}
             for name, snapshot in kept.items():
-                tracking.log_arrays(weights.as_arrays(snapshot), state_artifact(name))
+                artifacts.log_arrays(weights.as_arrays(snapshot), state_artifact(name))
             if history.diverged_at is not None:
                 tracking.set_tag("diverged_at", str(history.diverged_at), child_id)
                 self.echo(f"warning: {label} diverged: its loss is not finite from iteration "
@@ -198,12 +198,12 @@ class ChildRuns:
     def _reuse(self, run: Run, masks: masking.Masks, keep) -> Tuple[RoundSummary, Kept]:
         """A network that finished before the interruption: its summary and kept snapshots, checked."""
         run_id = run.info.run_id
-        stored = tracking.load_arrays(run_id, naming.mask_artifact(int(run.data.tags["round"])))
+        stored = artifacts.load_arrays(run_id, naming.mask_artifact(int(run.data.tags["round"])))
         if stored.keys() != masks.keys() or any(not np.array_equal(stored[k], masks[k]) for k in masks):
             raise RuntimeError(f"the mask of run {run_id} differs from the one these settings give now "
                                "(changed code or data?); pass --restart for a fresh run")
         summary = RoundSummary.from_run(run.data.tags, run.data.metrics)
-        kept = {name: weights.from_arrays(tracking.load_arrays(run_id, state_artifact(name))) for name in keep}
+        kept = {name: weights.from_arrays(artifacts.load_arrays(run_id, state_artifact(name))) for name in keep}
         self._record(summary)
         self.summaries.append(summary)
         return summary, kept

@@ -18,8 +18,7 @@ import mlflow
 import numpy as np
 from mlflow.entities import Run
 
-from lth_tf import (compile_settings, data, distribute, initializers, masking, models, naming, precision, tracking,
-                    weights)
+from lth_tf import (artifacts, compile_settings, data, distribute, initializers, masking, models, naming, precision, tracking, weights)
 from lth_tf.config import ExperimentConfig
 from lth_tf.errors import UserError
 from lth_tf.tfkeras import keras
@@ -189,7 +188,7 @@ def finished_result(parent: Run) -> LotteryResult:
     by_replicate: Dict[int, MasksByRound] = {}
     for run, summary in zip(children, result.rounds):
         if summary.kind in ("ticket", "one_shot"):
-            masks = tracking.load_arrays(run.info.run_id, naming.mask_artifact(summary.round))
+            masks = artifacts.load_arrays(run.info.run_id, naming.mask_artifact(summary.round))
             by_replicate.setdefault(summary.replicate, {})[(summary.kind, summary.round)] = masks
     result.trials = [by_replicate[r] for r in sorted(by_replicate)]
     return result

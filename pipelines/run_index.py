@@ -14,7 +14,7 @@ from typing import Dict, Iterable, List, Optional, Set, Tuple
 from mlflow.entities import Run, RunStatus
 from mlflow.tracking import MlflowClient
 
-from lth_tf import naming, tracking
+from lth_tf import artifacts, naming, tracking
 
 NetworkKey = Tuple[str, int, int]
 """(kind, round, replicate): `ticket`, `one_shot` or a control's name; the round; the replicate."""
@@ -114,7 +114,7 @@ def network_records(parent: Run, client: Optional[MlflowClient] = None) -> Dict[
         if key in records:
             raise AssertionError(f"two child runs of network {key} under run {parent.info.run_id}")
         records[key] = {"status": child.info.status, "metrics": metric_histories(child, client),
-                        "masks": tracking.load_arrays(child.info.run_id, naming.mask_artifact(key[1]))}
+                        "masks": artifacts.load_arrays(child.info.run_id, naming.mask_artifact(key[1]))}
     return records
 
 

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from statistics import fmean
 from typing import Dict, List, Optional
 
-from lth_tf import naming, tracking
+from lth_tf import artifacts, naming
 from lth_tf.training import RoundHistory
 
 
@@ -153,5 +153,5 @@ def versus_controls(rows: List[RoundSummary]) -> List[str]:
 
 def log_network_table(rows: List[RoundSummary]) -> None:
     """The active parent run's one-row-per-network table, as CSV and Markdown artifacts."""
-    tracking.log_text(to_csv(rows), f"{naming.NETWORK_TABLE}.csv")
-    tracking.log_text(to_markdown(rows), f"{naming.NETWORK_TABLE}.md")
+    artifacts.log_text(to_csv(rows), f"{naming.NETWORK_TABLE}.csv")
+    artifacts.log_text(to_markdown(rows), f"{naming.NETWORK_TABLE}.md")

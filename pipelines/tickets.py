@@ -16,7 +16,7 @@ from typing import List, Optional
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from lth_tf import masking, naming, tracking, weights
+from lth_tf import artifacts, masking, naming, weights
 from lth_tf.data.splits import Arrays
 from lth_tf.errors import UserError
 from lth_tf.reports import results
@@ -90,7 +90,7 @@ def untrained_model(network: Network) -> keras.Model:
     """The ticket at θ0 ⊙ mask, in the architecture the experiment logged."""
     uri = _any_logged_model(network)
     masked = masking.mask_model(logged_models.load(uri))
-    theta0 = tracking.load_arrays(network.parent.run_id, naming.initial_weights_artifact(network.row.seed))
+    theta0 = artifacts.load_arrays(network.parent.run_id, naming.initial_weights_artifact(network.row.seed))
     for variable in weights.network_variables(masked):
         name = variable.name.rsplit(":", 1)[0]
         if name not in theta0 or theta0[name].shape != tuple(variable.shape):
@@ -114,7 +114,7 @@ def _any_logged_model(network: Network) -> str:
 
 
 def _masks(network: Network) -> masking.Masks:
-    return tracking.load_arrays(network.row.run_id, naming.mask_artifact(network.row.round))
+    return artifacts.load_arrays(network.row.run_id, naming.mask_artifact(network.row.round))
 
 
 DATA_SETTINGS = ("dataset", "validation_size", "data_dir", "normalization")

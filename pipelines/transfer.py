@@ -3,7 +3,7 @@
 Morcos et al., "One ticket to win them all" (NeurIPS 2019), and the seed notes' "what if
 we train a winning ticket on different data?". The source is a finished lottery
 experiment (its first trial): each chosen round's mask and the trial's θ0, read back
-from MLflow (`tracking.load_arrays`, which checks the artifacts' recorded hashes where
+from MLflow (`artifacts.load_arrays`, which checks the artifacts' recorded hashes where
 the store has them). Each becomes a nested run of a new parent run, trained on the
 target's data with the target's settings from θ0 at iteration 0, tagged `kind=transfer`,
 `source_run`, `source_round`, beside the target's controls for the same mask
@@ -28,7 +28,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from mlflow.tracking import MlflowClient
 
-from lth_tf import data, masking, tracking, weights
+from lth_tf import artifacts, data, masking, tracking, weights
 from lth_tf.callbacks import StartFrom
 from lth_tf.config import ExperimentConfig
 from lth_tf.errors import UserError
@@ -90,8 +90,8 @@ def load_source(client: MlflowClient, parent: results.ParentRun, rounds: Optiona
         raise UserError(f"--ticket: run {parent.run_id} has no finished round {missing[0]} "
                         f"(rounds: {','.join(map(str, sorted(by_round)))})")
     seed = by_round[chosen[0]].seed
-    initial = tracking.load_arrays(parent.run_id, f"initial_weights/seed_{seed}.npz")
-    return [SourceTicket(parent.run_id, r, seed, tracking.load_arrays(by_round[r].run_id, f"masks/round_{r:02d}.npz"),
+    initial = artifacts.load_arrays(parent.run_id, f"initial_weights/seed_{seed}.npz")
+    return [SourceTicket(parent.run_id, r, seed, artifacts.load_arrays(by_round[r].run_id, f"masks/round_{r:02d}.npz"),
                          initial) for r in chosen]
 
 

@@ -18,7 +18,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 from mlflow.tracking import MlflowClient
 
-from lth_tf import criteria, masking, naming, pruning, tracking, weights
+from lth_tf import artifacts, criteria, masking, naming, pruning, weights
 from lth_tf.callbacks import LocalChange, RecordWeights, ResetToInitialWeights, StartFrom
 from lth_tf.config import ExperimentConfig
 from lth_tf.tfkeras import keras
@@ -164,7 +164,7 @@ def _log_initial_weights(reset: ResetToInitialWeights, seed: int, parent_run_id:
     """θ0 of the seed as the parent's artifact, by variable name (once: a resumed run may have it)."""
     path = naming.initial_weights_artifact(seed)
     if not any(a.path == path for a in MlflowClient().list_artifacts(parent_run_id, "initial_weights")):
-        tracking.log_arrays(reset.initial_by_name(), path, parent_run_id)
+        artifacts.log_arrays(reset.initial_by_name(), path, parent_run_id)
 
 
 def networks_per_trial(cfg: ExperimentConfig) -> int:

@@ -7,7 +7,7 @@ import tensorflow as tf
 from tensorflow_model_optimization.sparsity.keras import PrunableLayer
 
 import lth_tf
-from lth_tf import pruning, tracking
+from lth_tf import artifacts, pruning
 from lth_tf.errors import UserError
 from lth_tf.tfkeras import keras
 
@@ -61,9 +61,9 @@ def test_user_model_and_tf_data_land_in_mlflow_like_a_cli_run(store):
     assert parent.data.params["model"] == "python:users_net" and parent.data.params["dataset"] == "python:data"
     assert (parent.data.params["train_size"], parent.data.params["validation_size"]) == ("200", "40")
     assert mlflow.get_experiment(result.experiment_id).name == "python:users_net-python-data"
-    np.testing.assert_array_equal(tracking.load_arrays(result.run_id, "initial_weights/seed_0.npz")["custom/kernel"], theta0)
+    np.testing.assert_array_equal(artifacts.load_arrays(result.run_id, "initial_weights/seed_0.npz")["custom/kernel"], theta0)
     child = next(r for r in runs if r.data.tags.get("round") == "2")
-    masks = tracking.load_arrays(child.info.run_id, "masks/round_02.npz")
+    masks = artifacts.load_arrays(child.info.run_id, "masks/round_02.npz")
     np.testing.assert_array_equal(masks["custom"], result.masks[2]["custom"])
 
 
@@ -130,5 +130,5 @@ def test_reinit_of_a_custom_prunable_layer_and_a_second_call_start_from_the_mode
     assert [r.kind for r in first.rounds] == ["ticket", "ticket", "reinit"]
     for result in (first, second):
         np.testing.assert_array_equal(
-            tracking.load_arrays(result.run_id, "initial_weights/seed_0.npz")["custom/kernel"], theta0)
+            artifacts.load_arrays(result.run_id, "initial_weights/seed_0.npz")["custom/kernel"], theta0)
     np.testing.assert_array_equal(first.masks[1]["custom"], second.masks[1]["custom"])

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
-from lth_tf import tracking
+from lth_tf import artifacts, tracking
 
 
 def _tiny_npz(path):
@@ -47,7 +47,7 @@ def test_four_runs_started_at_once_on_a_fresh_sqlite_store_all_succeed(tmp_path)
     by_seed = {}
     for run in runs:
         if run.data.tags.get("round") == "1":
-            mask = tracking.load_arrays(run.info.run_id, "masks/round_01.npz")
+            mask = artifacts.load_arrays(run.info.run_id, "masks/round_01.npz")
             by_seed.setdefault(run.data.tags["seed"], []).append((mask, run.data.metrics["summary/early_stop_val_loss"]))
     for seed, ((mask_a, loss_a), (mask_b, loss_b)) in by_seed.items():
         assert loss_a == loss_b, seed

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import small_model
-from lth_tf import criteria, masking, pruning, tracking, weights
+from lth_tf import artifacts, criteria, masking, pruning, weights
 from lth_tf.tfkeras import keras
 from pipelines import child_runs, controls, lottery
 
@@ -155,7 +155,7 @@ def test_pipeline_trains_each_control_from_what_it_claims(store, tiny_config, ti
     assert kinds == [("ticket", 0), ("ticket", 1), ("ticket", 2), ("reinit", 2), ("random_prune", 2),
                      ("noise", 2), ("rewind", 2), ("prune_at_init", 2), ("fine_tune", 1), ("fine_tune", 2)]
     model_keys = ["fc1/kernel", "fc1/bias", "fc2/kernel", "fc2/bias", "output/kernel", "output/bias"]
-    theta0 = tracking.load_arrays(result.run_id, "initial_weights/seed_0.npz")
+    theta0 = artifacts.load_arrays(result.run_id, "initial_weights/seed_0.npz")
     theta0 = [theta0[k] for k in model_keys]
     ticket_mask = result.trials[0][("ticket", 2)]
     kernels = {"fc1": 0, "fc2": 2, "output": 4}
@@ -179,7 +179,7 @@ def test_pipeline_trains_each_control_from_what_it_claims(store, tiny_config, ti
 
     def mask_of(kind, round_):
         run = next(r for r in runs if r.data.tags.get("kind") == kind and r.data.tags.get("round") == str(round_))
-        return tracking.load_arrays(run.info.run_id, f"masks/round_{round_:02d}.npz")
+        return artifacts.load_arrays(run.info.run_id, f"masks/round_{round_:02d}.npz")
 
     # The fine-tune chain never resets: each round starts from the previous chain network's end, pruned.
     for round_, previous in ((1, ("ticket", "0")), (2, ("fine_tune", "1"))):
@@ -189,7 +189,7 @@ def test_pipeline_trains_each_control_from_what_it_claims(store, tiny_config, ti
             assert not np.array_equal(start[index][mask[key]], theta0[index][mask[key]])
     assert {k: m.sum() for k, m in mask_of("fine_tune", 2).items()} == {k: m.sum() for k, m in ticket_mask.items()}
     assert_start("prune_at_init", theta0, mask_of("prune_at_init", 2))
-    random_mask = tracking.load_arrays(by_kind["random_prune"].info.run_id, "masks/round_02.npz")
+    random_mask = artifacts.load_arrays(by_kind["random_prune"].info.run_id, "masks/round_02.npz")
     for key in ticket_mask:
         assert random_mask[key].sum() == ticket_mask[key].sum()
     assert (random_mask["fc1"] != ticket_mask["fc1"]).any()
@@ -209,7 +209,7 @@ def test_replicates_use_consecutive_seeds_and_average_on_the_parent(store, tiny_
     keras.utils.set_random_seed(0)
     result = lottery.run(tiny_config, splits=tiny_splits, model=small_model, echo=lambda _: None)
     assert [(r.replicate, r.seed, r.round) for r in result.rounds] == [(0, 0, 0), (0, 0, 1), (1, 1, 0), (1, 1, 1)]
-    theta = [tracking.load_arrays(result.run_id, f"initial_weights/seed_{s}.npz")["fc1/kernel"] for s in (0, 1)]
+    theta = [artifacts.load_arrays(result.run_id, f"initial_weights/seed_{s}.npz")["fc1/kernel"] for s in (0, 1)]
     assert not np.array_equal(*theta)
     keras.utils.set_random_seed(1)
     np.testing.assert_array_equal(small_model().get_layer("fc1").kernel.numpy(), theta[1])  # a factory: built per seed
@@ -227,7 +227,7 @@ def test_replicates_of_a_built_model_keep_its_theta0_first_then_redraw(store, ti
     model = small_model()
     own = model.get_layer("fc1").kernel.numpy().copy()
     result = lottery.run(tiny_config, splits=tiny_splits, model=model, echo=lambda _: None)
-    theta = [tracking.load_arrays(result.run_id, f"initial_weights/seed_{s}.npz")["fc1/kernel"] for s in (0, 1)]
+    theta = [artifacts.load_arrays(result.run_id, f"initial_weights/seed_{s}.npz")["fc1/kernel"] for s in (0, 1)]
     np.testing.assert_array_equal(theta[0], own)
     assert not np.isclose(theta[1], own).any()
     assert np.count_nonzero(theta[1]) == theta[1].size  # drawn dense, not through trial 0's masks

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import invoke
-from lth_tf import export as exporting
+from lth_tf import artifacts, export as exporting
 from lth_tf import tracking
 from lth_tf.tfkeras import keras
 from pipelines import logged_models
@@ -98,8 +98,8 @@ def test_export_untrained_is_theta0_under_the_rounds_mask(experiment, capsys):
                              "--out", str(folder / "k")], capsys)
     assert code == 0, err
     model = keras.models.load_model(folder / "k" / "ticket.keras")
-    theta0 = tracking.load_arrays(parent.info.run_id, "initial_weights/seed_0.npz")
-    mask = tracking.load_arrays(children[1].info.run_id, "masks/round_01.npz")["fc1"]
+    theta0 = artifacts.load_arrays(parent.info.run_id, "initial_weights/seed_0.npz")
+    mask = artifacts.load_arrays(children[1].info.run_id, "masks/round_01.npz")["fc1"]
     np.testing.assert_array_equal(model.get_layer("fc1").kernel.numpy(), theta0["fc1/kernel"] * mask)
     np.testing.assert_array_equal(model.get_layer("fc1").bias.numpy(), theta0["fc1/bias"])
 

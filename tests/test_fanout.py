@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from mlflow.entities import ViewType
 
-from lth_tf import mlflow_server, tracking
+from lth_tf import artifacts, mlflow_server
 from lth_tf.config import build_config
 from pipelines import lottery
 
@@ -103,7 +103,7 @@ def test_workers_match_the_sequential_run_and_retry_a_killed_worker(server, loca
         assert run.info.status == "FINISHED"
         assert run.data.metrics == reference[network(run)].data.metrics
         mask = f"masks/round_{int(run.data.tags['round']):02d}.npz"
-        got, want = tracking.load_arrays(run.info.run_id, mask), tracking.load_arrays(reference[network(run)].info.run_id, mask)
+        got, want = artifacts.load_arrays(run.info.run_id, mask), artifacts.load_arrays(reference[network(run)].info.run_id, mask)
         assert got.keys() == want.keys() and all(np.array_equal(got[k], want[k]) for k in got)
     assert killed and killed[0] is not None, "no control's worker was caught running"
     replaced = [r for r in children(fanned.run_id, ViewType.DELETED_ONLY) if network(r) == killed[0]]

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from lth_tf import masking, pruning, tracking, weights
+from lth_tf import artifacts, masking, pruning, weights
 from lth_tf.config import build_config
 from lth_tf.tfkeras import keras
 from pipelines import lottery, trial
@@ -59,11 +59,11 @@ def test_a_run_on_a_built_nested_model_saves_every_layer_and_replicates_start_de
     right = model.get_layer("right").get_layer("fc").kernel.numpy().copy()
     result = lottery.run(tiny_config, splits=tiny_splits, model=model, echo=lambda _: None)
     assert result.masks[2]["left/fc"].sum() == result.masks[2]["right/fc"].sum() < 64 * 6
-    theta0 = tracking.load_arrays(result.run_id, "initial_weights/seed_0.npz")
+    theta0 = artifacts.load_arrays(result.run_id, "initial_weights/seed_0.npz")
     np.testing.assert_array_equal(theta0["left/fc/kernel"], left)
     np.testing.assert_array_equal(theta0["right/fc/kernel"], right)
     assert not np.array_equal(left, right)
-    redrawn = tracking.load_arrays(result.run_id, "initial_weights/seed_1.npz")
+    redrawn = artifacts.load_arrays(result.run_id, "initial_weights/seed_1.npz")
     for key in ("left/fc/kernel", "right/fc/kernel", "fc/kernel", "output/kernel"):  # not through round 2's masks
         assert np.count_nonzero(redrawn[key]) == redrawn[key].size, key
 

@@ -8,7 +8,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from conftest import small_model
-from lth_tf import masking, pruning, tracking
+from lth_tf import artifacts, masking, pruning
 from pipelines import child_runs, lottery
 
 
@@ -51,7 +51,7 @@ def test_experiment_lands_in_mlflow_with_parent_rounds_metrics_and_masks(store, 
         test_acc = {m.step: m.value for m in client.get_metric_history(child.info.run_id, "test/accuracy")}
         assert child.data.metrics["summary/early_stop_test_accuracy"] == pytest.approx(test_acc[best.step])
         assert all(float(f"{v:.7g}") == v for v in child.data.metrics.values())  # no float32 noise
-        masks = tracking.load_arrays(child.info.run_id, f"masks/round_{round_:02d}.npz")
+        masks = artifacts.load_arrays(child.info.run_id, f"masks/round_{round_:02d}.npz")
         assert set(masks) == {"fc1", "fc2", "output"} and all(m.dtype == bool for m in masks.values())
         for key in masks:
             np.testing.assert_array_equal(masks[key], result.trials[0][("ticket", round_)][key])
@@ -61,10 +61,10 @@ def test_experiment_lands_in_mlflow_with_parent_rounds_metrics_and_masks(store, 
     history = client.get_metric_history(result.run_id, "rounds/ticket/early_stop_test_accuracy")
     assert [m.step for m in history] == [0, 1, 2]
     assert [m.value for m in history] == pytest.approx([r.early_stop_test_accuracy for r in result.rounds])
-    theta0 = tracking.load_arrays(result.run_id, "initial_weights/seed_0.npz")
+    theta0 = artifacts.load_arrays(result.run_id, "initial_weights/seed_0.npz")
     assert theta0["fc1/kernel"].shape == (64, 32)
-    artifacts = {a.path for a in client.list_artifacts(result.run_id, "summary")}
-    assert artifacts == {"summary/networks.csv", "summary/networks.md"}
+    listed = {a.path for a in client.list_artifacts(result.run_id, "summary")}
+    assert listed == {"summary/networks.csv", "summary/networks.md"}
     csv_text = open(mlflow.artifacts.download_artifacts(run_id=result.run_id, artifact_path="summary/networks.csv")).read()
     assert len(csv_text.strip().splitlines()) == 4 and "early_stop_iteration" in csv_text
     report = {a.path for a in client.list_artifacts(result.run_id, "report")}
@@ -116,7 +116,7 @@ def test_every_round_starts_from_theta0_times_its_mask(store, tiny_config, tiny_
                         lambda model, splits, hp, seed, callbacks, align_to, *rest: real_train_round(
                             model, splits, hp, seed, [*callbacks, RecordStart()], align_to, *rest))
     result = run_tiny(tiny_config, tiny_splits)
-    theta0 = tracking.load_arrays(result.run_id, "initial_weights/seed_0.npz")
+    theta0 = artifacts.load_arrays(result.run_id, "initial_weights/seed_0.npz")
     keras.utils.set_random_seed(tiny_config.seed)
     np.testing.assert_array_equal(small_model().get_layer("fc1").kernel.numpy(), theta0["fc1/kernel"])
     assert len(starts) == 3
@@ -141,7 +141,7 @@ def test_interrupted_or_crashed_run_keeps_finished_rounds(store, tiny_config, ti
     assert parent.info.status == status
     assert by_round["0"].info.status == "FINISHED" and by_round["1"].info.status == status
     assert "summary/early_stop_iteration" in by_round["0"].data.metrics
-    assert tracking.load_arrays(by_round["0"].info.run_id, "masks/round_00.npz")["fc1"].all()
+    assert artifacts.load_arrays(by_round["0"].info.run_id, "masks/round_00.npz")["fc1"].all()
     summary = mlflow.artifacts.download_artifacts(run_id=parent.info.run_id, artifact_path="summary/networks.csv")
     assert len(open(summary).read().strip().splitlines()) == 2  # header + the finished round
     assert mlflow.active_run() is None

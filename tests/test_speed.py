@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import small_model
-from lth_tf import compile_settings, evaluation, masking, tracking, training, weights
+from lth_tf import artifacts, compile_settings, evaluation, masking, training, weights
 from lth_tf.config import build_config
 from lth_tf.errors import UserError
 from lth_tf.tfkeras import keras
@@ -19,7 +19,7 @@ def test_npz_artifacts_round_trip_exactly_and_compress_only_masks():
     rng = np.random.default_rng(0)
     arrays = {"fc1": rng.random((300, 100)) < 0.3, "fc1/bias": rng.normal(size=100).astype(np.float32),
               "steps": np.arange(5)}
-    content = tracking.npz_bytes(arrays)
+    content = artifacts.npz_bytes(arrays)
     with np.load(io.BytesIO(content), allow_pickle=False) as archive:
         assert sorted(archive.files) == sorted(arrays)
         for key, array in arrays.items():

@@ -6,7 +6,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from conftest import invoke, small_model
-from lth_tf import masking, naming, tracking
+from lth_tf import artifacts, masking, naming
 from lth_tf.config import build_config
 from lth_tf.masking.supermask import keep_count
 from lth_tf.tfkeras import keras
@@ -20,7 +20,7 @@ def test_supermask_run_in_mlflow_compared_with_tickets_and_reported(store, tiny_
     keras.utils.set_random_seed(0)
     tickets = lottery.run(build_config({**TINY, "rounds": 1, "initializer": "he_uniform"}), splits=tiny_splits,
                           model=masking.mask_model(small_model()), echo=lambda _: None)
-    theta0 = tracking.load_arrays(tickets.run_id, "initial_weights/seed_0.npz")["fc1/kernel"]
+    theta0 = artifacts.load_arrays(tickets.run_id, "initial_weights/seed_0.npz")["fc1/kernel"]
     assert np.abs(theta0).max() <= np.sqrt(6 / 64) and theta0.std() == pytest.approx(np.sqrt(2 / 64), rel=0.1)
     cfg = build_config({**TINY, "keep_fractions": "0.3,0.5", "initializer": "signed_constant"})
     result = supermask.run(cfg, splits=tiny_splits, model=small_model, compare_to=tickets.run_id, echo=lambda _: None)
@@ -38,12 +38,12 @@ def test_supermask_run_in_mlflow_compared_with_tickets_and_reported(store, tiny_
     for child in children:
         k = float(child.data.tags["keep_fraction"])
         assert [m.step for m in client.get_metric_history(child.info.run_id, naming.curve("test", "accuracy"))] == [10, 20]
-        masks = tracking.load_arrays(child.info.run_id, f"masks/keep_{k:g}.npz")
+        masks = artifacts.load_arrays(child.info.run_id, f"masks/keep_{k:g}.npz")
         np.testing.assert_array_equal(masks["fc1"], result.masks[k]["fc1"])
         assert all(m.sum() == keep_count(m.size, k) for m in masks.values())
         assert child.data.metrics[naming.summary("remaining_fraction")] == pytest.approx(k, abs=0.01)
-    artifacts = {a.path for a in client.list_artifacts(result.run_id, "report")}
-    assert "report/supermask_vs_tickets.png" in artifacts and "report/accuracy_vs_remaining.png" in artifacts
+    listed = {a.path for a in client.list_artifacts(result.run_id, "report")}
+    assert "report/supermask_vs_tickets.png" in listed and "report/accuracy_vs_remaining.png" in listed
 
     # The random weights can be rebuilt from the logged seed: same seed, same weights at every k.
     rebuilt = supermask.build_supermask_model(cfg, tiny_splits, 0.3, small_model)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import invoke
-from lth_tf import tracking, weights
+from lth_tf import artifacts, tracking, weights
 from lth_tf.data.splits import Splits
 from lth_tf.errors import UserError
 from lth_tf.tfkeras import keras
@@ -47,11 +47,11 @@ def test_transferred_masks_and_theta0_are_the_sources_and_the_output_layer_is_re
 
     assert [(r.kind, r.round) for r in result.rounds] == [("transfer", 1), ("reinit", 1)]
     source_mask = source.trials[0][("ticket", 1)]
-    theta0 = tracking.load_arrays(source.run_id, "initial_weights/seed_0.npz")
+    theta0 = artifacts.load_arrays(source.run_id, "initial_weights/seed_0.npz")
     runs = mlflow.search_runs([result.experiment_id], output_format="list")
     child = next(r for r in runs if r.data.tags.get("kind") == "transfer")
     assert child.data.tags["source_run"] == source.run_id and child.data.tags["source_round"] == "1"
-    moved = tracking.load_arrays(child.info.run_id, "masks/round_01.npz")
+    moved = artifacts.load_arrays(child.info.run_id, "masks/round_01.npz")
     for key in ("fc1", "fc2"):
         np.testing.assert_array_equal(moved[key], source_mask[key])  # bit for bit
     assert moved["output"].shape == (16, 3) and moved["output"].all()  # other class count: unpruned
@@ -63,8 +63,8 @@ def test_transferred_masks_and_theta0_are_the_sources_and_the_output_layer_is_re
     parent = mlflow.get_run(result.run_id)
     assert parent.data.params["source_run"] == source.run_id
     assert parent.data.params["reinitialized_output"] == "output/kernel,output/bias"
-    artifacts = [a.path for a in mlflow.tracking.MlflowClient().list_artifacts(result.run_id, "transfer")]
-    assert artifacts == [transfer.FIGURE]
+    listed = [a.path for a in mlflow.tracking.MlflowClient().list_artifacts(result.run_id, "transfer")]
+    assert listed == [transfer.FIGURE]
 
 
 @pytest.mark.parametrize("spec, message", [
