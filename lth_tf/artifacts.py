@@ -15,10 +15,12 @@ import os
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, Iterable, Optional, Sequence
 
 import mlflow
 import numpy as np
+from mlflow.entities import RunTag
+from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 from mlflow.tracking import MlflowClient
 
 from lth_tf.errors import UserError
@@ -88,15 +90,8 @@ def load_arrays(run_id: str, artifact_file: str) -> Dict[str, np.ndarray]:
     """
     where = f"artifact {artifact_file} of run {run_id}"
     expected = MlflowClient().get_run(run_id).data.tags.get(hash_tag(artifact_file))
-    try:
-        local = Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact_file))
-    except Exception as error:  # noqa: BLE001 - missing file or unreachable store: one line
-        raise UserError(f"{where} cannot be read: {str(error).splitlines()[0]}") from None
-    content = local.read_bytes()
-    if expected is None:
-        logger.warning("warning: %s has no recorded SHA-256 (logged before lth-tf recorded them); loaded unverified", where)
-    elif hashlib.sha256(content).hexdigest() != expected:
-        raise UserError(f"{where} does not match its recorded SHA-256 (changed or truncated); refusing to load it")
+    content = _download(run_id, artifact_file).read_bytes()
+    _verify(where, expected, hashlib.sha256(content).hexdigest())
     try:
         with np.load(io.BytesIO(content), allow_pickle=False) as archive:
             return {k: archive[k] for k in archive.files}
@@ -104,19 +99,71 @@ def load_arrays(run_id: str, artifact_file: str) -> Dict[str, np.ndarray]:
         raise UserError(f"{where} is not a readable .npz file ({type(error).__name__})") from None
 
 
-def log_artifact_file(run_id: str, path: Path, artifact_dir: str) -> None:
-    retry_locked(MlflowClient().log_artifact, run_id, str(path), artifact_dir)
+def _download(run_id: str, artifact_path: str, destination: Optional[str] = None) -> Path:
+    try:
+        return Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact_path,
+                                                        dst_path=destination))
+    except Exception as error:  # noqa: BLE001 - missing file or unreachable store: one line
+        raise UserError(f"artifact {artifact_path} of run {run_id} cannot be read: "
+                        f"{str(error).splitlines()[0]}") from None
+
+
+def _verify(where: str, expected: Optional[str], digest: str) -> None:
+    """Refuses content whose SHA-256 is not the recorded one (None: recorded by no one, a warning)."""
+    if expected is None:
+        logger.warning("warning: %s has no recorded SHA-256 (logged before lth-tf recorded them); loaded unverified", where)
+    elif digest != expected:
+        raise UserError(f"{where} does not match its recorded SHA-256 (changed or truncated); refusing to load it")
+
+
+def _file_sha256(path: Path) -> str:
+    with open(path, "rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
+
+
+def log_files(run_id: str, paths: Sequence[Path], artifact_dir: str) -> None:
+    """Copies whole files into the run's `artifact_dir`, in order; their SHA-256 tags are written first, at once."""
+    client = MlflowClient()
+    tags = [RunTag(hash_tag(f"{artifact_dir}/{path.name}"), _file_sha256(path)) for path in paths]
+    retry_locked(client.log_batch, run_id, tags=tags)
+    for path in paths:
+        retry_locked(client.log_artifact, run_id, str(path), artifact_dir)
+
+
+def download_files(run_id: str, artifact_files: Sequence[str], destination: Path) -> None:
+    """The run's `artifact_files` into `destination` (created), in order, each verified against its SHA-256 tag.
+
+    Nothing lands in `destination` unless every file verified; a changed or truncated one
+    is refused in one line (`UserError`).
+    """
+    tags = retry_locked(MlflowClient().get_run, run_id).data.tags
+    with tempfile.TemporaryDirectory() as scratch:
+        fetched = []
+        for artifact_file in artifact_files:
+            local = _download(run_id, artifact_file, scratch)
+            _verify(f"artifact {artifact_file} of run {run_id}", tags.get(hash_tag(artifact_file)), _file_sha256(local))
+            fetched.append(local)
+        destination.mkdir(parents=True, exist_ok=True)
+        for local in fetched:
+            os.replace(local, destination / local.name)
+
+
+def delete(run_id: str, artifact_paths: Iterable[str], hashed: Iterable[str] = ()) -> None:
+    """Deletes `artifact_paths` (files or folders) from the run's artifacts, then the hash tags of `hashed` files.
+
+    Through MLflow's artifact repository of the run, so the local store, a tracking server
+    that serves artifacts (`mlflow-artifacts:`) and cloud stores all work. The tags go
+    after the files: an interruption leaves a tag without its file, never a file without its tag.
+    """
+    client = MlflowClient()
+    run = retry_locked(client.get_run, run_id)
+    repository = get_artifact_repository(run.info.artifact_uri)
+    for artifact_path in artifact_paths:
+        repository.delete_artifacts(artifact_path)
+    for artifact_file in hashed:
+        retry_locked(client.delete_tag, run_id, hash_tag(artifact_file))
 
 
 def has_artifact(run_id: str, path: str) -> bool:
     folder = path.rsplit("/", 1)[0] if "/" in path else None
     return any(a.path == path for a in retry_locked(MlflowClient().list_artifacts, run_id, folder))
-
-
-def download_artifact_dir(run_id: str, artifact_dir: str, destination: Path) -> None:
-    """The run's `artifact_dir` artifacts into `destination` (created), files directly inside it."""
-    with tempfile.TemporaryDirectory() as scratch:
-        local = Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact_dir, dst_path=scratch))
-        destination.mkdir(parents=True, exist_ok=True)
-        for item in local.iterdir():
-            os.replace(item, destination / item.name)

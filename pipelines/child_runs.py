@@ -14,11 +14,11 @@ left behind, and a control can be handed to another worker (`spawn`) while the t
 on; the driver then logs the parent's means (`ParentMetrics`).
 
 Resuming: a network whose child run FINISHED earlier is not trained again; its summary
-and what later rounds need from it (`keep`: θ0, θk, its trained weights, saved as the
-run's `state/` artifacts before it finished) are read back. A network interrupted
+and what later rounds need from it (`keep`: θk, its trained weights, saved as the run's
+`state/` artifacts before it finished) are read back. A network interrupted
 mid-training continues in its own child run from its last checkpoint (`lth_tf.checkpoints`:
 local, else the copy in the run's artifacts), logging only the steps it had not logged yet
-(`MetricLog`).
+(`MetricLog`). The copy leaves the run before it is marked FINISHED.
 """
 
 from __future__ import annotations
@@ -179,6 +179,8 @@ class ChildRuns:
             if logged_models.wanted(self.cfg.log_models, kind, round_, self.cfg.pruning.rounds):
                 logged_models.log_network(model, self.splits.test[0], f"{kind}-round-{round_:02d}",
                                           {**tags, "mask_sha256": mask_sha256, "experiment_run": self.parent_run_id})
+            if checkpoint is not None:
+                checkpoint.discard()  # no finished run holds a checkpoint
         if checkpoint is not None:
             checkpoint.remove()
         self._record(summary)
@@ -236,7 +238,7 @@ class ChildRuns:
 
 
 def state_artifact(name: str) -> str:
-    """Where a network's kept snapshot (θ0, θk, trained weights) is saved in its run."""
+    """Where a network's kept snapshot (θk, trained weights) is saved in its run."""
     return f"state/{name}.npz"
 
 

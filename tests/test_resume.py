@@ -16,6 +16,7 @@ from mlflow.tracking import MlflowClient
 
 from conftest import small_model
 from lth_tf import masking, tracking
+from lth_tf.checkpoints import COMPLETE_TAG
 from lth_tf.errors import UserError
 from pipelines import lottery, resume, run_index
 
@@ -53,6 +54,15 @@ def assert_same_results(resumed_uri, reference_uri):
     return parent
 
 
+def assert_no_checkpoint_copies(parent_run_id):
+    """No FINISHED network of the parent holds a checkpoint copy, nor its tags."""
+    client = MlflowClient()
+    for network in run_index.child_runs(client.get_run(parent_run_id)).values():
+        if network.info.status == "FINISHED":
+            assert not client.list_artifacts(network.info.run_id, "checkpoint"), network.data.tags["kind"]
+            assert not [k for k in network.data.tags if "checkpoint" in k], network.data.tags["kind"]
+
+
 def test_interrupted_network_continues_from_its_checkpoint_in_the_same_runs(store, tiny_config, tiny_splits,
                                                                            monkeypatch):
     tiny_config.controls.controls = ("fine_tune", "rewind")
@@ -85,7 +95,12 @@ def test_interrupted_network_continues_from_its_checkpoint_in_the_same_runs(stor
     # The local checkpoints are lost (another machine): the copy in the child run's artifacts serves.
     interrupted = run_index.child_runs(MlflowClient().get_run(run_id))[("fine_tune", 1, 0)]
     copied = {a.path for a in MlflowClient().list_artifacts(interrupted.info.run_id, "checkpoint")}
-    assert {"checkpoint/checkpoint", "checkpoint/callbacks-60.npz", "checkpoint/ckpt-60.index"} <= copied
+    latest = {"checkpoint/callbacks-60.npz", "checkpoint/ckpt-60.index", "checkpoint/ckpt-60.data-00000-of-00001",
+              "checkpoint/ckpt-60.state"}
+    assert copied == latest  # the copies at 40 and 50 were removed once the next one was complete
+    assert interrupted.data.tags[COMPLETE_TAG] == "60"
+    assert {k for k in interrupted.data.tags if k.startswith("sha256/checkpoint/")} == {f"sha256/{f}" for f in latest}
+    assert_no_checkpoint_copies(run_id)  # the networks that finished hold none
     shutil.rmtree(checkpoints[0].parent)
     lines = []
     result = run_tiny(tiny_config, tiny_splits, status=lines.append)  # the lock is free: the dead run continues
@@ -96,6 +111,7 @@ def test_interrupted_network_continues_from_its_checkpoint_in_the_same_runs(stor
     parent = assert_same_results(tracking.default_tracking_uri(), f"sqlite:///{reference_dir}/mlruns/mlflow.db")
     assert parent.data.tags[resume.RESUMES_TAG] == "1"
     assert not Path("mlruns/checkpoints", run_id).exists()  # removed once the experiment finished
+    assert_no_checkpoint_copies(run_id)
 
     again = run_tiny(tiny_config, tiny_splits)  # finished: reported, not run again
     assert again.finished_before and again.run_id == run_id and again.rounds == result.rounds
@@ -149,3 +165,5 @@ def test_sigkilled_experiment_resumes_to_the_uninterrupted_result_bitwise(tmp_pa
     parent = assert_same_results(f"sqlite:///{killed}/mlruns/mlflow.db", f"sqlite:///{reference}/mlruns/mlflow.db")
     assert parent.data.tags[resume.RESUMES_TAG] == "2"
     assert {a.path for a in MlflowClient().list_artifacts(parent.info.run_id, "report")} >= {"report/mean_std.csv"}
+    assert_no_checkpoint_copies(parent.info.run_id)
+
