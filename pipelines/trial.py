@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
-from mlflow.tracking import MlflowClient
 
 from lth_tf import artifacts, criteria, masking, naming, pruning, weights
 from lth_tf.callbacks import LocalChange, RecordWeights, ResetToInitialWeights, StartFrom
@@ -107,16 +106,13 @@ def run_trial(model: keras.Model, cfg: ExperimentConfig, runs: ChildRuns, replic
     """Trains everything one seed contributes; returns the tickets' masks by (kind, round)."""
     p, c = cfg.pruning, cfg.controls
     train = trainer(model, cfg, runs, replicate, seed)
-    reset = ResetToInitialWeights()
     dense_masks = {k: np.ones_like(m) for k, m in masking.get_masks(model).items()}
     recorded = sorted({p.reset_to, *([c.rewind_to] if "rewind" in c.controls else [])} - {0})
     record = RecordWeights(recorded)
-    keep = {"initial": lambda: reset.initial_weights, **{f"theta_{k}": _snapshot_at(record, k) for k in recorded}}
+    keep = {f"theta_{k}": _snapshot_at(record, k) for k in recorded}
+    reset = ResetToInitialWeights()
+    reset.initial_weights = initial = initial_weights(model, seed, runs, replicate)  # the dense network starts there
     dense = train("ticket", 0, dense_masks, [reset, record], align_to=recorded, keep=keep)
-    initial = dense.kept["initial"]
-    reset.initial_weights = initial  # a dense network that finished before a resume was never captured here
-    reset.set_model(model)
-    _log_initial_weights(reset, seed, runs.parent_run_id)
     theta = {k: dense.kept[f"theta_{k}"] for k in recorded}
     start = theta[p.reset_to] if p.reset_to else initial
     tickets: MasksByRound = {("ticket", 0): dense_masks}
@@ -160,11 +156,25 @@ def run_trial(model: keras.Model, cfg: ExperimentConfig, runs: ChildRuns, replic
     return tickets
 
 
-def _log_initial_weights(reset: ResetToInitialWeights, seed: int, parent_run_id: str) -> None:
-    """θ0 of the seed as the parent's artifact, by variable name (once: a resumed run may have it)."""
+def initial_weights(model: keras.Model, seed: int, runs: ChildRuns, replicate: int) -> weights.Snapshot:
+    """θ0 of the seed: the parent's `initial_weights/seed_S.npz` (by weight path), logged before anything trains.
+
+    θ0 is stored once per seed, there. A resumed run reads it back, so the dense network
+    and every reset start from the θ0 the run began with. A run of an earlier version that
+    was interrupted before logging it has θ0 as its dense network's `state/initial.npz`.
+    """
     path = naming.initial_weights_artifact(seed)
-    if not any(a.path == path for a in MlflowClient().list_artifacts(parent_run_id, "initial_weights")):
-        artifacts.log_arrays(reset.initial_by_name(), path, parent_run_id)
+    parent = runs.parent_run_id
+    if artifacts.has_artifact(parent, path):
+        return weights.from_named(model, artifacts.load_arrays(parent, path))
+    dense = runs.existing.get(("ticket", 0, replicate))
+    earlier = "state/initial.npz"
+    if dense is not None and artifacts.has_artifact(dense.info.run_id, earlier):
+        initial = weights.from_arrays(artifacts.load_arrays(dense.info.run_id, earlier))
+    else:
+        initial = weights.take(model)
+    artifacts.log_arrays(weights.named(model, initial), path, parent)
+    return initial
 
 
 def networks_per_trial(cfg: ExperimentConfig) -> int:
