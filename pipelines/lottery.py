@@ -128,28 +128,26 @@ def run(
     experiment_id = tracking.open_experiment(cfg.tracking_uri, cfg.resolved_experiment_name)
     _describe_experiment(experiment_id, cfg)
     root = resume.checkpoint_root(cfg)
-    previous = resume.choose_parent(experiment_id, cfg, root)
-    if previous is not None and run_index.is_finished(previous):
-        return finished_result(previous)
-    if previous is not None and cfg.fans_out:
-        raise UserError(f"run {previous.info.run_id} of this experiment is unfinished; resuming it on Ray "
-                        "(--workers, --ray-address) is not supported yet: rerun without them, or pass --restart")
-    existing = run_index.child_runs(previous) if previous is not None else {}
-    if previous is not None:
-        echo(f"resuming run {previous.info.run_id}: {sum(map(run_index.is_finished, existing.values()))} "
-             "networks finished before")
-        started = dict(run_id=previous.info.run_id, nested=parent_run_id is not None,
-                       log_system_metrics=cfg.system_metrics,
-                       tags={resume.RESUMES_TAG: str(resume.resumes(previous) + 1)})
-    else:
-        started = dict(
-            experiment_id=experiment_id, nested=parent_run_id is not None, parent_run_id=parent_run_id,
-            run_name=f"lottery-{cfg.pruning.mode}-seed{cfg.seed}" + (f"x{cfg.replicates}" if cfg.replicates > 1 else ""),
-            tags={"kind": "experiment", "mode": cfg.pruning.mode, "identity": cfg.identity(), "family": cfg.family(),
-                  descriptions.NOTE: descriptions.parent_note(cfg, splits)},
-            log_system_metrics=cfg.system_metrics,
-        )
-    with _engine(cfg), tracking.run_scope(**started) as parent, resume.owning(parent.info.run_id, root):
+    with contextlib.ExitStack() as stack:  # unwinds in reverse: the run ends, then its owner lock is released
+        claim = stack.enter_context(resume.owning(root))
+        with resume.choosing(root):
+            previous = resume.choose_parent(experiment_id, cfg, root)
+            if previous is not None and run_index.is_finished(previous):
+                return finished_result(previous)
+            if previous is not None and cfg.fans_out:
+                raise UserError(f"run {previous.info.run_id} of this experiment is unfinished; resuming it on Ray "
+                                "(--workers, --ray-address) is not supported yet: rerun without them, or pass --restart")
+            if previous is not None:
+                claim(previous.info.run_id)  # refused while another process runs it, before any run starts or ends
+            stack.enter_context(_engine(cfg))
+            parent = stack.enter_context(tracking.run_scope(**_parent_run(cfg, splits, experiment_id, previous,
+                                                                           parent_run_id)))
+            if previous is None:
+                claim(parent.info.run_id)
+        existing = run_index.child_runs(previous) if previous is not None else {}
+        if previous is not None:
+            echo(f"resuming run {previous.info.run_id}: {sum(map(run_index.is_finished, existing.values()))} "
+                 "networks finished before")
         result = LotteryResult(experiment_id, parent.info.run_id)
         prunable = sum(m.size for m in masking.get_masks(first[2]).values())
         params = parent_params(cfg, splits, prunable)
@@ -177,6 +175,21 @@ def run(
                 log_network_table(result.rounds)
         log_report_or_warn(result.run_id, echo)
     return result
+
+
+def _parent_run(cfg: ExperimentConfig, splits: data.Splits, experiment_id: str, previous: Optional[Run],
+                parent_run_id: Optional[str]) -> dict:
+    """`run_scope`'s arguments: continue `previous`, else a fresh parent run (nested under `parent_run_id`)."""
+    if previous is not None:
+        return dict(run_id=previous.info.run_id, nested=parent_run_id is not None, log_system_metrics=cfg.system_metrics,
+                    tags={resume.RESUMES_TAG: str(resume.resumes(previous) + 1)})
+    return dict(
+        experiment_id=experiment_id, nested=parent_run_id is not None, parent_run_id=parent_run_id,
+        run_name=f"lottery-{cfg.pruning.mode}-seed{cfg.seed}" + (f"x{cfg.replicates}" if cfg.replicates > 1 else ""),
+        tags={"kind": "experiment", "mode": cfg.pruning.mode, "identity": cfg.identity(), "family": cfg.family(),
+              descriptions.NOTE: descriptions.parent_note(cfg, splits)},
+        log_system_metrics=cfg.system_metrics,
+    )
 
 
 def finished_result(parent: Run) -> LotteryResult:

@@ -7,8 +7,11 @@ forces a fresh one. A run is owned by the process holding the file lock
 `<checkpoint root>/<run id>/owner.lock` (the operating system releases it when the
 process dies, even by SIGKILL), so "RUNNING with no live process" is a lock that can be
 taken. A run that is alive is left alone: starting the same experiment while it runs
-gives a separate parent run. A RUNNING run started on another host cannot be checked
-from here; it is taken for alive unless named with `--resume`.
+gives a separate parent run, and `--resume` naming it is refused before any run starts
+or ends. The lock is taken before a continued run starts and released only after the
+run has ended, so no rerun ever continues a run that is finishing. A RUNNING run
+started on another host cannot be checked from here; it is taken for alive unless named
+with `--resume`.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import os
 import shutil
 import socket
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 from urllib.parse import urlparse
 
 import filelock
@@ -86,19 +89,54 @@ def choose_parent(experiment_id: str, cfg: ExperimentConfig, root: Path) -> Opti
 
 
 @contextlib.contextmanager
-def owning(run_id: str, root: Path) -> Iterator[None]:
-    """Holds the run's owner lock while the block runs; removes its checkpoints after a clean end."""
-    lock = _lock(root, run_id)
+def choosing(root: Path) -> Iterator[None]:
+    """Holds `<root>/choosing.lock` while this process chooses its parent run and claims it.
+
+    Between starting a fresh run and taking its owner lock, another process could take the
+    run for dead and continue it; processes of one store take turns choosing instead.
+    """
+    root.mkdir(parents=True, exist_ok=True)
     try:
-        lock.acquire()
+        with filelock.FileLock(str(root / "choosing.lock"), timeout=600):
+            yield
     except filelock.Timeout:
-        raise UserError(f"run {run_id} is being run by another process") from None
-    MlflowClient().log_batch(run_id, tags=[RunTag(HOST_TAG, socket.gethostname()), RunTag(PID_TAG, str(os.getpid()))])
+        raise UserError(f"{root / 'choosing.lock'} stayed locked by another process for 600 s") from None
+
+
+@contextlib.contextmanager
+def owning(root: Path) -> Iterator[Callable[[str], None]]:
+    """`claim(run_id)` takes a parent run's owner lock; the locks are held until the block ends.
+
+    Enter it before the run starts: the run then ends (FINISHED, FAILED, KILLED) before
+    its lock is released, so no other process takes it in between. A claim refused
+    because another live process runs it raises `UserError` and touches nothing: claim
+    a run to continue before starting it. After a clean end, the runs' local
+    checkpoints (and the lock files) are removed.
+    """
+    held = []
+
+    def claim(run_id: str) -> None:
+        lock = _lock(root, run_id)
+        try:
+            lock.acquire()
+        except filelock.Timeout:
+            raise UserError(f"run {run_id} is being run by another process (pid {_pid(run_id)}); "
+                            "it is left alone") from None
+        held.append((run_id, lock))
+        tracking.retry_locked(MlflowClient().log_batch, run_id,
+                              tags=[RunTag(HOST_TAG, socket.gethostname()), RunTag(PID_TAG, str(os.getpid()))])
+
     try:
-        yield
+        yield claim
     finally:
-        lock.release()
-    shutil.rmtree(root / run_id, ignore_errors=True)
+        for _, lock in held:
+            lock.release()
+    for run_id, _ in held:
+        shutil.rmtree(root / run_id, ignore_errors=True)
+
+
+def _pid(run_id: str) -> str:
+    return MlflowClient().get_run(run_id).data.tags.get(PID_TAG, "unknown")
 
 
 def resumes(run: Run) -> int:

@@ -167,3 +167,53 @@ def test_sigkilled_experiment_resumes_to_the_uninterrupted_result_bitwise(tmp_pa
     assert {a.path for a in MlflowClient().list_artifacts(parent.info.run_id, "report")} >= {"report/mean_std.csv"}
     assert_no_checkpoint_copies(parent.info.run_id)
 
+
+# ---------------------------------------------------------------------------- who owns a run
+
+def test_resume_of_a_run_another_process_runs_is_refused_before_touching_it(tmp_path):
+    args = ["--iterations", "1000", "--eval-interval", "100", "--rounds", "2", "--log-models", "none"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    owner = subprocess.Popen([sys.executable, "-m", "lth_tf", "run", *args], cwd=tmp_path, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        while owner.poll() is None and not list(tmp_path.glob("mlruns/checkpoints/*/owner.lock")):
+            time.sleep(0.05)
+        run_id = next(tmp_path.glob("mlruns/checkpoints/*/owner.lock")).parent.name
+        refused = subprocess.run([sys.executable, "-m", "lth_tf", "run", *args, "--resume", run_id], cwd=tmp_path,
+                                 env=env, capture_output=True, text=True)
+        assert owner.poll() is None, "the owner finished before the check: make its experiment longer"
+        client = MlflowClient(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+        run = client.get_run(run_id)
+        assert run.info.status == "RUNNING" and run.info.end_time is None  # not marked FAILED by the refusal
+        assert run.data.tags[resume.PID_TAG] == str(owner.pid)
+    finally:
+        owner.kill()
+        owner.communicate()
+    assert refused.returncode == 2, refused.stderr
+    lines = refused.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"run {run_id} is being run by another process (pid {owner.pid})" in lines[0], lines
+    assert len(client.search_runs([run.info.experiment_id], "tags.kind = 'experiment'")) == 1  # nothing started
+    with filelock.FileLock(str(tmp_path / "mlruns" / "checkpoints" / run_id / "owner.lock"), timeout=0):
+        pass  # the owner is dead (kill -9): a rerun may continue its run
+
+
+def test_a_run_ends_before_its_owner_lock_is_released(store, tiny_config, tiny_splits, monkeypatch):
+    """Another process probes the lock as the parent run is marked FINISHED: it must still be held."""
+    probe = ("import filelock, sys\n"
+             "try:\n    filelock.FileLock(sys.argv[1], timeout=0).acquire()\n    print('free')\n"
+             "except filelock.Timeout:\n    print('held')\n")
+    seen, real_end_run = [], mlflow.end_run
+
+    def end_run(status="FINISHED"):
+        run = mlflow.active_run()
+        if run is not None and run.data.tags.get("kind") == "experiment":
+            lock = store / "mlruns" / "checkpoints" / run.info.run_id / "owner.lock"
+            seen.append((status, subprocess.run([sys.executable, "-c", probe, str(lock)], capture_output=True,
+                                                text=True, check=True).stdout.strip()))
+        real_end_run(status)
+
+    monkeypatch.setattr(mlflow, "end_run", end_run)
+    tiny_config.pruning.rounds = 1
+    run_tiny(tiny_config, tiny_splits)
+    assert seen == [("FINISHED", "held")]
