@@ -15,7 +15,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from conftest import small_model
-from lth_tf import masking, tracking
+from lth_tf import artifacts, masking, naming, tracking, weights
 from lth_tf.checkpoints import COMPLETE_TAG
 from lth_tf.errors import UserError
 from pipelines import lottery, resume, run_index
@@ -63,6 +63,24 @@ def assert_no_checkpoint_copies(parent_run_id):
             assert not [k for k in network.data.tags if "checkpoint" in k], network.data.tags["kind"]
 
 
+def as_an_earlier_version_killed_before_logging_theta0(reference_dir):
+    """The interrupted run's θ0 only as its dense network's `state/initial.npz`, as a run of an earlier version
+    killed between its dense network's end and the parent's θ0 (θ0 is now the parent's only: checked here)."""
+    reference = MlflowClient(f"sqlite:///{reference_dir}/mlruns/mlflow.db")
+    parent = next(r for r in reference.search_runs(["1"]) if r.data.tags.get("kind") == "experiment")
+    dense = run_index.child_runs(parent, reference)[("ticket", 0, 0)]
+    assert "state/initial.npz" not in {a.path for a in reference.list_artifacts(dense.info.run_id, "state")}
+    mlflow.set_tracking_uri(reference.tracking_uri)
+    theta0 = artifacts.load_arrays(parent.info.run_id, naming.initial_weights_artifact(0))
+    mlflow.set_tracking_uri(tracking.default_tracking_uri())
+    parent = next(r for r in MlflowClient().search_runs(["1"]) if r.data.tags.get("kind") == "experiment")
+    artifacts.delete(parent.info.run_id, ["initial_weights"], [naming.initial_weights_artifact(0)])
+    dense = run_index.child_runs(parent)[("ticket", 0, 0)]
+    paths = weights.weight_paths(masking.mask_model(small_model()))
+    artifacts.log_arrays(weights.as_arrays([theta0[path] for path in paths]), "state/initial.npz", dense.info.run_id)
+    return theta0
+
+
 def test_interrupted_network_continues_from_its_checkpoint_in_the_same_runs(store, tiny_config, tiny_splits,
                                                                            monkeypatch):
     tiny_config.controls.controls = ("fine_tune", "rewind")
@@ -82,6 +100,7 @@ def test_interrupted_network_continues_from_its_checkpoint_in_the_same_runs(stor
 
     with pytest.raises(KeyboardInterrupt):
         run_tiny(tiny_config, tiny_splits, status=interrupt_fine_tune_at_70)
+    theta0 = as_an_earlier_version_killed_before_logging_theta0(reference_dir)
     checkpoints = list(Path("mlruns/checkpoints").glob("*/fine_tune-round01-replicate0/ckpt-60.index"))
     assert len(checkpoints) == 1  # interrupted at 70 after logging it, before its checkpoint
 
@@ -112,6 +131,8 @@ def test_interrupted_network_continues_from_its_checkpoint_in_the_same_runs(stor
     assert parent.data.tags[resume.RESUMES_TAG] == "1"
     assert not Path("mlruns/checkpoints", run_id).exists()  # removed once the experiment finished
     assert_no_checkpoint_copies(run_id)
+    logged = artifacts.load_arrays(run_id, naming.initial_weights_artifact(0))  # θ0 back where it belongs
+    assert logged.keys() == theta0.keys() and all(np.array_equal(logged[k], theta0[k]) for k in theta0)
 
     again = run_tiny(tiny_config, tiny_splits)  # finished: reported, not run again
     assert again.finished_before and again.run_id == run_id and again.rounds == result.rounds
