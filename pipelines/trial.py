@@ -139,7 +139,8 @@ def run_trial(model: keras.Model, cfg: ExperimentConfig, runs: ChildRuns, replic
         for round_ in range(1, p.rounds + 1):
             masks = prune(pruned_from, masks, round_, "ticket")
             tickets[("ticket", round_)] = masks
-            trained = train("ticket", round_, masks, [StartFrom(start)], p.reset_to)
+            # the last ticket's trained weights are pruned from by no one: not saved
+            trained = train("ticket", round_, masks, [StartFrom(start)], p.reset_to, pruned_later=round_ < p.rounds)
             if primary == "ticket":
                 controls_at(round_, masks, pruned_from)
             pruned_from = trained
