@@ -16,8 +16,9 @@ under WORKDIR (default: a temporary directory):
 
 After every resumed process (killed again or finished), every network the killed store
 holds as FINISHED must equal the reference's (its mask, and every metric at every step,
-bitwise), no network may have two child runs and no parent metric two values at a step;
-the last one must hold the whole experiment, equal to the reference. Prints
+bitwise), no network may have two child runs, no parent metric two values at a step and
+no FINISHED run a `checkpoint/` artifact; the last one must hold the whole experiment,
+equal to the reference. Prints
 "N/N resumed runs equal the uninterrupted one" and the overhead.
 """
 
@@ -79,16 +80,19 @@ def contents(directory: Path):
         return None
     if len(parents) != 1:
         raise AssertionError(f"{len(parents)} parent runs in {directory}")
-    return parents[0], run_index.network_records(parents[0], client), run_index.metric_histories(parents[0], client)
+    holding = [r for r in client.search_runs([parents[0].info.experiment_id], max_results=1000)
+               if r.info.status == "FINISHED" and client.list_artifacts(r.info.run_id, "checkpoint")]
+    return (parents[0], run_index.network_records(parents[0], client), run_index.metric_histories(parents[0], client),
+            len(holding))
 
 
 def differences(killed, reference, complete: bool):
     """What in the killed store differs from the reference (empty: equal so far)."""
     if killed is None:
         return ["no parent run"] if complete else []
-    parent, networks, parent_metrics = killed
-    _, ref_networks, ref_metrics = reference
-    found = []
+    parent, networks, parent_metrics, holding = killed
+    _, ref_networks, ref_metrics, _ = reference
+    found = [f"{holding} FINISHED runs hold checkpoint/ artifacts"] if holding else []
     for key, network in networks.items():
         if network["status"] != "FINISHED":
             if complete:
