@@ -20,6 +20,7 @@ import numpy as np
 from lth_tf import artifacts, criteria, masking, naming, pruning, weights
 from lth_tf.callbacks import LocalChange, RecordWeights, ResetToInitialWeights, StartFrom
 from lth_tf.config import ExperimentConfig
+from lth_tf.errors import UserError
 from lth_tf.tfkeras import keras
 from pipelines import controls, fine_tune_chain
 from pipelines.child_runs import ChildRuns
@@ -167,7 +168,11 @@ def initial_weights(model: keras.Model, seed: int, runs: ChildRuns, replicate: i
     path = naming.initial_weights_artifact(seed)
     parent = runs.parent_run_id
     if artifacts.has_artifact(parent, path):
-        return weights.from_named(model, artifacts.load_arrays(parent, path))
+        try:
+            return weights.from_named(model, artifacts.load_arrays(parent, path))
+        except ValueError as error:
+            raise UserError(f"{path} of run {parent} does not fit the model these settings build ({error}); "
+                            "pass --restart for a fresh run") from None
     dense = runs.existing.get(("ticket", 0, replicate))
     earlier = "state/initial.npz"
     if dense is not None and artifacts.has_artifact(dense.info.run_id, earlier):
