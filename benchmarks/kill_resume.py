@@ -10,9 +10,11 @@ under WORKDIR (default: a temporary directory):
   no-checkpoints/  uninterrupted, `--checkpoint-interval 0`; timed: the checkpoint overhead
                    is the ratio of the two wall times (run at the same time, side by side,
                    so both see the same load on a shared machine)
-  killed/          started, SIGKILLed after a random delay (uniform in [1 s, 2T/kills], T the
-                   reference's wall time), restarted with the same command, and so on,
-                   until `--kills` kills were made; then run to the end
+  killed/          started, SIGKILLed a random delay (uniform in [1 s, 2T/kills], T the
+                   reference's wall time) after it took its parent run (its `lth_tf.pid`
+                   tag: startup, which takes minutes on a loaded machine, is not what is
+                   tested), restarted with the same command, and so on, until `--kills`
+                   kills were made; then run to the end
 
 After every resumed process (killed again or finished), every network the killed store
 holds as FINISHED must equal the reference's (its mask, and every metric at every step,
@@ -25,9 +27,11 @@ equal to the reference. Prints
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -51,6 +55,17 @@ def start(directory: Path, args) -> subprocess.Popen:
     log = open(directory / "output.txt", "a")
     return subprocess.Popen([sys.executable, "-m", "lth_tf", "run", *args], cwd=directory, env=env,
                             stdout=log, stderr=subprocess.STDOUT)
+
+
+def owns_a_run(directory: Path, pid: int) -> bool:
+    """Whether the process `pid` took its parent run (read-only SQL: MLflow would create a missing store)."""
+    database = directory / "mlruns" / "mlflow.db"
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)) as connection:
+            return connection.execute("SELECT 1 FROM tags WHERE key = 'lth_tf.pid' AND value = ?",
+                                      (str(pid),)).fetchone() is not None
+    except sqlite3.OperationalError:  # not created yet
+        return False
 
 
 def timed_runs(runs) -> list:
@@ -143,6 +158,8 @@ def main() -> None:
     while True:
         process = start(killed, args)
         delay = moments.uniform(1.0, 2 * with_checkpoints / options.kills) if kills < options.kills else None
+        while delay is not None and process.poll() is None and not owns_a_run(killed, process.pid):
+            time.sleep(0.2)
         try:
             code = process.wait(timeout=delay)
         except subprocess.TimeoutExpired:
@@ -153,14 +170,14 @@ def main() -> None:
             resumed += 1
             found = differences(contents(killed), reference, complete=code == 0)
             equal += not found
-            print(f"resume {resumed}: {'finished' if code == 0 else f'killed after {delay:.1f} s'}; "
+            print(f"resume {resumed}: {'finished' if code == 0 else f'killed {delay:.1f} s after taking its run'}; "
                   f"{'equal to the uninterrupted run so far' if not found else found}", flush=True)
         if code == 0:
             break
         if code is not None:
             sys.exit(f"lth-tf run exited {code}; see {killed / 'output.txt'}")
         kills += 1
-        print(f"kill {kills} after {delay:.1f} s", flush=True)
+        print(f"kill {kills}, {delay:.1f} s after taking its run", flush=True)
     print(f"\n{equal}/{resumed} resumed runs equal the uninterrupted one ({kills} SIGKILLs, "
           f"parent run resumed {contents(killed)[0].data.tags.get('lth_tf.resumes')} times)")
     print(f"checkpoint overhead: {with_checkpoints:.1f} s with / {without:.1f} s without = "
