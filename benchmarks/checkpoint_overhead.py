@@ -3,8 +3,9 @@
 
     python benchmarks/checkpoint_overhead.py [--repeats 2] [-- LTH-TF RUN ARGS]
 
-With no run arguments it is the default experiment. The two kinds alternate (with,
-without, without, with, ...) so that load on a shared machine hits both alike. Prints
+With no run arguments it is the default experiment. After an untimed warm-up run, the
+two kinds alternate (with, without, without, with, ...) so that load on a shared
+machine hits both alike. Prints
 the median wall time of each and their ratio, and what each store holds at the end:
 its size (`du -sh mlruns`) and the `checkpoint/` artifacts left in its runs (none: a
 finished network's copy leaves its run).
@@ -62,6 +63,7 @@ def main() -> None:
     options = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="checkpoint_overhead-"))
     print(f"lth-tf run {' '.join(options.run_args)}; stores under {work}", flush=True)
+    timed_run(options.run_args, work / "warm-up")  # one-time costs of the process (imports, data, traces): untimed
     seconds = {kind: [] for kind in KINDS}
     for repeat in range(options.repeats):
         order = list(KINDS) if repeat % 2 == 0 else list(reversed(KINDS))
