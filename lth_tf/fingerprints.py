@@ -7,9 +7,9 @@ experiment, never "finished before".
 Data: a SHA-256 of every example and label of each split, also logged as the digest of
 the MLflow dataset inputs. MLflow's own digest (`compute_numpy_digest`) hashes only the
 first 10,000 values of each array (a dozen 28x28 images): a changed label or image past
-them would keep it. Hashing everything costs a tenth to a fifth of the time loading the
-data takes (full Fashion-MNIST, 220 MB of float32 pixels: 0.16-0.83 s against 1.9-4.0 s
-on a shared 2-core machine; `benchmarks/data_digest.py`), once per run.
+them would keep it. Hashing everything costs 8-25% of the time loading the data takes
+(full Fashion-MNIST, 220 MB of float32 pixels: 0.16-0.83 s against 0.85-4.0 s, three
+measurements on a shared 2-core machine; `benchmarks/data_digest.py`), once per run.
 
 Models: a registry model is named by its settings (`model`, `dropout`, ... and the
 data's input shape and class count, which the data's digest covers): its code ships
