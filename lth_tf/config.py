@@ -2,8 +2,10 @@
 
 Flat names are the flags' and YAML keys' (`fc_rate`, `--fc-rate`) and the MLflow params';
 `build_config` coerces and checks them (`lth_tf.validation`) at the edge. An experiment's
-identity (`ExperimentConfig.identity`) is a hash of the settings that change its results,
-as in open_lth; its family leaves out the seeds, so replicates share it.
+identity (`ExperimentConfig.identity`) is a hash of what it runs (`Subject`: the command,
+the data, a user's model, a transfer's source) and of the settings that change its results
+and differ from their defaults, as open_lth names its runs; its family leaves out the
+seeds, so replicates share it.
 """
 
 from __future__ import annotations
@@ -69,13 +71,37 @@ class ExperimentConfig:
         """Every setting by its flat name, as logged to MLflow."""
         return {name: value for name, value, _ in walk(self)}
 
-    def identity(self) -> str:
-        """Hash of the settings that change results (not where they are tracked)."""
-        return _hash({k: v for k, v in self.flat().items() if k not in NOT_IDENTITY})
+    def changed(self) -> Dict[str, Any]:
+        """The settings that differ from their defaults, by flat name."""
+        return {name: value for name, value, group in walk(self) if value != _default(group, name)}
 
-    def family(self) -> str:
-        """Hash of the settings but the seeds: experiments of one family are replicates of each other."""
-        return _hash({k: v for k, v in self.flat().items() if k not in NOT_FAMILY})
+    def identity(self, subject: "Subject") -> str:
+        """The experiment's name: a hash of `subject` and of the changed settings that change results.
+
+        Only settings that differ from their defaults count (open_lth's `Desc.hashname`
+        hashes its hparams' non-default fields the same way): a setting added later, whose
+        default keeps the old behaviour, leaves every earlier identity alone. Hence a
+        default must never change its meaning; `tests/test_identity.py` pins identities.
+        """
+        return _hash({**subject.described(), "settings": _without(self.changed(), NOT_IDENTITY)})
+
+    def family(self, subject: "Subject") -> str:
+        """The identity without the seeds: experiments of one family are replicates of each other."""
+        return _hash({**subject.described(), "settings": _without(self.changed(), NOT_FAMILY)})
+
+    def legacy(self) -> Tuple[Optional[str], Optional[str]]:
+        """(identity, family) as lth-tf tagged runs before `Subject` (frozen: never edit).
+
+        That scheme hashed every setting of its time, defaults included, and nothing else;
+        `pipelines.resume` finds the runs it tagged by these. (None, None) when a setting
+        that came later is set: no run of that scheme can have had it.
+        """
+        flat = self.flat()
+        later = {k for k in flat if k not in LEGACY_SETTINGS and k not in NOT_IDENTITY}
+        if any(k in self.changed() for k in later):
+            return None, None
+        settings = {k: flat.get(k, default) for k, default in LEGACY_SETTINGS.items()}
+        return _hash(settings), _hash(_without(settings, {"seed", "replicates"}))
 
     def params(self) -> Dict[str, Any]:
         """The settings logged as MLflow params: all but those of one invocation (`NOT_PARAMS`)."""
@@ -106,8 +132,42 @@ class ExperimentConfig:
         return self
 
 
+@dataclass(frozen=True)
+class Subject:
+    """What an experiment runs besides its settings; its identity and family hash these.
+
+    `lth_tf.fingerprints.subject` fills it in. Empty fields are left out of the hash, so a
+    field added here later with an empty default changes no identity either.
+    """
+
+    command: str
+    """`lottery` (`lth-tf run`, sweeps' points), `supermask` or `transfer`."""
+    data: Dict[str, str] = field(default_factory=dict)
+    """Digest of each split's examples and labels (`fingerprints.data`), as MLflow logs the dataset inputs."""
+    architecture: Optional[str] = None
+    """Digest of a user's model (`fingerprints.architecture`); None for a registry model, named by its settings."""
+    source: Optional[str] = None
+    """A transfer's source: `RUN_ID:ROUND,ROUND...`."""
+    earlier: Dict[str, str] = field(default_factory=dict, compare=False)
+    """Not hashed: what runs of the earlier scheme (`ExperimentConfig.legacy`) logged of this data and
+    model, the `prunable_weights` param and MLflow's digest of each split's dataset input; a run
+    found by its old identity is taken for this experiment only if these agree."""
+
+    def described(self) -> Dict[str, Any]:
+        return {k: v for k, v in dataclasses.asdict(self).items() if v and k != "earlier"}
+
+
 def _hash(settings: Dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _default(group, name: str) -> Any:
+    f = group.__dataclass_fields__[name]
+    return f.default_factory() if f.default is dataclasses.MISSING else f.default
+
+
+def _without(settings: Dict[str, Any], names) -> Dict[str, Any]:
+    return {k: v for k, v in settings.items() if k not in names}
 
 
 NOT_IDENTITY = frozenset(
@@ -130,6 +190,21 @@ NOT_PARAMS = frozenset({"resume", "restart"})
 """Settings of one invocation, not of the experiment: never logged as MLflow params."""
 NOT_FAMILY = NOT_IDENTITY | {"seed", "replicates"}
 """Experiments differing only in these (and `NOT_IDENTITY`) are replicates of each other."""
+LEGACY_SETTINGS = {
+    "dataset": "mnist-5k", "validation_size": None, "normalization": "auto", "augment": False,
+    "model": "lenet_300_100", "unpruned_layers": (), "dropout": 0.0, "initializer": None,
+    "nonaffine_batchnorm": False, "iterations": 2000, "batch_size": 60, "optimizer": "adam",
+    "learning_rate": 0.0012, "eval_interval": 100, "deterministic": False, "jit_compile": None,
+    "precision": "float32", "momentum": 0.0, "weight_decay": 0.0, "lr_drops": (), "lr_drop_factor": 0.1,
+    "warmup_iterations": 0, "cosine_decay": False, "rounds": 15, "strategy": "layerwise", "fc_rate": 0.2,
+    "conv_rate": 0.1, "output_rate": None, "global_rate": 0.2, "criterion": "magnitude",
+    "local_change_window": 100, "mode": "iterative", "reset_to": 0, "controls": ("reinit",),
+    "control_rounds": (3, 7, 12), "noise_scale": 0.5, "fine_tune_iterations": None, "rewind_to": 500,
+    "keep_fractions": (0.1, 0.3, 0.5, 0.7), "score_optimizer": "sgd", "score_learning_rate": 0.1,
+    "score_momentum": 0.9, "score_weight_decay": 0.0001, "score_cosine_decay": True, "scale_initializer": True,
+    "robustness": (), "distribute": "none", "seed": 0, "replicates": 1,
+}
+"""The settings the earlier identity scheme hashed, with their defaults then (`ExperimentConfig.legacy`)."""
 
 
 

@@ -192,12 +192,16 @@ def open_store(tracking_uri: Optional[str]) -> MlflowClient:
     return client
 
 
-def dataset_inputs(name: str, splits: Dict[str, Tuple[np.ndarray, np.ndarray]]) -> List["mlflow.entities.DatasetInput"]:
-    """The data as MLflow datasets, one per split (name, digest, shapes), for the runs' Datasets panel."""
+def dataset_inputs(name: str, splits: Dict[str, Tuple[np.ndarray, np.ndarray]],
+                   digests: Dict[str, str]) -> List["mlflow.entities.DatasetInput"]:
+    """The data as MLflow datasets, one per split (name, digest, shapes), for the runs' Datasets panel.
+
+    `digests` (`fingerprints.data`, what the experiment's identity hashes) replace MLflow's
+    own, which covers only the first 10,000 values of each array."""
     from mlflow.entities import DatasetInput, InputTag
     from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
-    return [DatasetInput(mlflow.data.from_numpy(x, targets=y, name=name)._to_mlflow_entity(),
+    return [DatasetInput(mlflow.data.from_numpy(x, targets=y, name=name, digest=digests[split])._to_mlflow_entity(),
                          [InputTag(MLFLOW_DATASET_CONTEXT, split)])
             for split, (x, y) in splits.items()]
 

@@ -42,6 +42,7 @@ from lth_tf.tfkeras import keras
 from lth_tf.training import train_round
 from pipelines import logged_models, run_index
 from pipelines.descriptions import NOTE, network_note
+from pipelines.resume import Changed
 from pipelines.run_index import MetricLog, NetworkKey, is_finished, network_tags
 from pipelines.summary import RoundSummary, summarize
 
@@ -202,8 +203,8 @@ class ChildRuns:
         run_id = run.info.run_id
         stored = artifacts.load_arrays(run_id, naming.mask_artifact(int(run.data.tags["round"])))
         if stored.keys() != masks.keys() or any(not np.array_equal(stored[k], masks[k]) for k in masks):
-            raise RuntimeError(f"the mask of run {run_id} differs from the one these settings give now "
-                               "(changed code or data?); pass --restart for a fresh run")
+            raise Changed(f"the mask of run {run_id} differs from the one these settings give now "
+                          "(changed code or data?); pass --restart for a fresh run")
         summary = RoundSummary.from_run(run.data.tags, run.data.metrics)
         kept = {name: weights.from_arrays(artifacts.load_arrays(run_id, state_artifact(name))) for name in keep}
         self._record(summary)

@@ -18,7 +18,8 @@ import mlflow
 import numpy as np
 from mlflow.entities import Run
 
-from lth_tf import (artifacts, compile_settings, data, distribute, initializers, masking, models, naming, precision, tracking, weights)
+from lth_tf import (artifacts, compile_settings, data, distribute, fingerprints, initializers, masking, models, naming,
+                    precision, tracking, weights)
 from lth_tf.config import ExperimentConfig
 from lth_tf.errors import UserError
 from lth_tf.tfkeras import keras
@@ -122,6 +123,7 @@ def run(
     first = next(models_by_trial)  # builds (and checks) the model before any MLflow run exists
     echo(f"compile: {compile_settings.describe(cfg.training.jit_compile, first[2])}, precision {cfg.training.precision}")
     cfg = with_resolved_jit_compile(cfg, first[2])  # what ran, in the params and the identity
+    subject = fingerprints.subject("lottery", cfg, splits, first[2], model)
     if cfg.controls.controls and not cfg.control_rounds(cfg.pruning.rounds):
         echo(f"note: no control runs: --control-rounds {','.join(map(str, cfg.controls.control_rounds))} are all "
              f"past --rounds {cfg.pruning.rounds} (pass --control-rounds '' for every round)")
@@ -131,20 +133,22 @@ def run(
     with contextlib.ExitStack() as stack:  # unwinds in reverse: the run ends, then its owner lock is released
         claim = stack.enter_context(resume.owning(root))
         with resume.choosing(root):
-            previous = resume.choose_parent(experiment_id, cfg, root)
+            previous = resume.choose_parent(experiment_id, cfg, subject, root, echo)
             if previous is not None and run_index.is_finished(previous):
                 return finished_result(previous)
             if previous is not None and cfg.fans_out:
                 raise UserError(f"run {previous.info.run_id} of this experiment is unfinished; resuming it on Ray "
                                 "(--workers, --ray-address) is not supported yet: rerun without them, or pass --restart")
+            existing = run_index.child_runs(previous) if previous is not None else {}
             if previous is not None:
+                resume.check_unchanged(previous, existing, masking.get_masks(first[2]))
                 claim(previous.info.run_id)  # refused while another process runs it, before any run starts or ends
+            stack.enter_context(resume.as_before(previous))
             stack.enter_context(_engine(cfg))
-            parent = stack.enter_context(tracking.run_scope(**_parent_run(cfg, splits, experiment_id, previous,
-                                                                           parent_run_id)))
+            parent = stack.enter_context(tracking.run_scope(**_parent_run(cfg, splits, subject, experiment_id,
+                                                                           previous, parent_run_id)))
             if previous is None:
                 claim(parent.info.run_id)
-        existing = run_index.child_runs(previous) if previous is not None else {}
         if previous is not None:
             echo(f"resuming run {previous.info.run_id}: {sum(map(run_index.is_finished, existing.values()))} "
                  "networks finished before")
@@ -154,7 +158,7 @@ def run(
         logged = previous.data.params if previous is not None else {}
         tracking.log_params({k: v for k, v in params.items() if k not in logged})
         inputs = tracking.dataset_inputs(splits.name, {"train": splits.train, "validation": splits.validation,
-                                                       "test": splits.test})
+                                                       "test": splits.test}, subject.data)
         if previous is None:
             tracking.log_inputs(parent.info.run_id, inputs)
         runs = ChildRuns(cfg, splits, parent.info.run_id, echo, status, existing=existing,
@@ -177,8 +181,8 @@ def run(
     return result
 
 
-def _parent_run(cfg: ExperimentConfig, splits: data.Splits, experiment_id: str, previous: Optional[Run],
-                parent_run_id: Optional[str]) -> dict:
+def _parent_run(cfg: ExperimentConfig, splits: data.Splits, subject: fingerprints.Subject, experiment_id: str,
+                previous: Optional[Run], parent_run_id: Optional[str]) -> dict:
     """`run_scope`'s arguments: continue `previous`, else a fresh parent run (nested under `parent_run_id`)."""
     if previous is not None:
         return dict(run_id=previous.info.run_id, nested=parent_run_id is not None, log_system_metrics=cfg.system_metrics,
@@ -186,7 +190,8 @@ def _parent_run(cfg: ExperimentConfig, splits: data.Splits, experiment_id: str, 
     return dict(
         experiment_id=experiment_id, nested=parent_run_id is not None, parent_run_id=parent_run_id,
         run_name=f"lottery-{cfg.pruning.mode}-seed{cfg.seed}" + (f"x{cfg.replicates}" if cfg.replicates > 1 else ""),
-        tags={"kind": "experiment", "mode": cfg.pruning.mode, "identity": cfg.identity(), "family": cfg.family(),
+        tags={"kind": "experiment", "mode": cfg.pruning.mode, "identity": cfg.identity(subject),
+              "family": cfg.family(subject),
               descriptions.NOTE: descriptions.parent_note(cfg, splits)},
         log_system_metrics=cfg.system_metrics,
     )

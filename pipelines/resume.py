@@ -12,6 +12,10 @@ or ends. The lock is taken before a continued run starts and released only after
 run has ended, so no rerun ever continues a run that is finishing. A RUNNING run
 started on another host cannot be checked from here; it is taken for alive unless named
 with `--resume`.
+
+What a run holds must be what these settings give now: a model that changed under the
+same identity (a registry model's code, from one lth-tf version to the next) or a mask
+that a rerun prunes otherwise is refused in one line (`Changed`), the run left as it was.
 """
 
 from __future__ import annotations
@@ -21,19 +25,23 @@ import os
 import shutil
 import socket
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Callable, Dict, Iterator, Optional
 from urllib.parse import urlparse
 
 import filelock
 from mlflow.entities import Run, RunTag
 from mlflow.tracking import MlflowClient
+from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
-from lth_tf import tracking
-from lth_tf.config import ExperimentConfig
+from lth_tf import artifacts, naming, tracking
+from lth_tf.config import ExperimentConfig, Subject
 from lth_tf.errors import UserError
+from lth_tf.masking import Masks
 from pipelines import run_index
 
 HOST_TAG, PID_TAG, RESUMES_TAG = "lth_tf.host", "lth_tf.pid", "lth_tf.resumes"
+LEGACY_TAG = "lth_tf.legacy_identity"
+"""The identity an earlier lth-tf tagged a run with, kept when it is retagged."""
 
 
 def checkpoint_root(cfg: ExperimentConfig) -> Path:
@@ -65,27 +73,101 @@ def is_alive(run: Run, root: Path) -> bool:
     return False
 
 
-def choose_parent(experiment_id: str, cfg: ExperimentConfig, root: Path) -> Optional[Run]:
-    """The parent run to continue or report (None: start a fresh one)."""
+def choose_parent(experiment_id: str, cfg: ExperimentConfig, subject: Subject, root: Path,
+                  echo: Callable[[str], None] = print) -> Optional[Run]:
+    """The parent run to continue or report (None: start a fresh one).
+
+    A run tagged by lth-tf's earlier identity scheme (`ExperimentConfig.legacy`) is found
+    too, if what it logged of its data and model agrees (`Subject.earlier`); it is then
+    retagged with this scheme's identity and family, and the line saying so is printed once.
+    """
     client = MlflowClient()
+    identity = cfg.identity(subject)
     named = cfg.durability.resume
     if named:
         try:
             run = client.get_run(named)
         except Exception:  # noqa: BLE001 - MLflow raises its own errors for unknown ids
             raise UserError(f"--resume: no run {named} in the store") from None
-        if run.data.tags.get("identity") != cfg.identity():
+        if run.data.tags.get("identity") != identity and not _earlier(run, cfg, subject):
             raise UserError(f"--resume: run {named} is another experiment (identity "
-                            f"{run.data.tags.get('identity')}, these settings give {cfg.identity()})")
+                            f"{run.data.tags.get('identity')}, these settings give {identity})")
         if run.info.experiment_id != experiment_id:
             raise UserError(f"--resume: run {named} is in MLflow experiment {run.info.experiment_id}; "
                             "pass its --experiment-name")
-        return run
+        return _retagged(run, cfg, subject, client, echo)
     if cfg.durability.restart:
         return None
-    runs = run_index.search(experiment_id, f"tags.identity = '{cfg.identity()}' AND tags.kind = 'experiment'", client)
+    runs = run_index.search(experiment_id, f"tags.identity = '{identity}' AND tags.kind = 'experiment'", client)
+    legacy, _ = cfg.legacy()
+    if not runs and legacy:
+        runs = [r for r in run_index.search(experiment_id, f"tags.identity = '{legacy}' AND tags.kind = 'experiment'",
+                                            client) if _earlier(r, cfg, subject)]
     usable = [r for r in runs if not (r.info.status == "RUNNING" and is_alive(r, root))]
-    return usable[0] if usable else None  # the newest: finished (reported) or not (continued)
+    # the newest: finished (reported) or not (continued)
+    return _retagged(usable[0], cfg, subject, client, echo) if usable else None
+
+
+def _earlier(run: Run, cfg: ExperimentConfig, subject: Subject) -> bool:
+    """Whether `run` is this experiment as the earlier scheme tagged it: a lottery run (`mode` tag)
+    of this legacy identity whose logged data digests and prunable weight count agree."""
+    tags = run.data.tags
+    if subject.command != "lottery" or not tags.get("mode") or tags.get("identity") != cfg.legacy()[0]:
+        return False
+    logged = {"prunable_weights": {run.data.params.get("prunable_weights")} - {None}}
+    for dataset in run.inputs.dataset_inputs:
+        for tag in dataset.tags:
+            if tag.key == MLFLOW_DATASET_CONTEXT:
+                logged.setdefault(tag.value, set()).add(dataset.dataset.digest)
+    return all(value in logged[key] for key, value in subject.earlier.items() if logged.get(key))
+
+
+def _retagged(run: Run, cfg: ExperimentConfig, subject: Subject, client: MlflowClient, echo) -> Run:
+    """`run`, with this scheme's identity and family if it had the earlier scheme's."""
+    identity, family = cfg.identity(subject), cfg.family(subject)
+    if run.data.tags.get("identity") == identity:
+        return run
+    client.log_batch(run.info.run_id, tags=[RunTag(LEGACY_TAG, run.data.tags["identity"]),
+                                            RunTag("identity", identity), RunTag("family", family)])
+    echo(f"run {run.info.run_id} was tagged by an earlier lth-tf (identity {run.data.tags['identity']}); "
+         f"retagged as this experiment: identity {identity}, family {family}")
+    return client.get_run(run.info.run_id)
+
+
+class Changed(UserError):
+    """What a resumed run holds differs from what these settings give now (changed code or data)."""
+
+
+def check_unchanged(parent: Run, networks: Dict[run_index.NetworkKey, Run], masks: Masks) -> None:
+    """Raises `Changed` unless the parent's first dense network was masked like `masks` (the same
+    layers, of the same shapes): its model changed under the same identity (a registry model's code)."""
+    dense = networks.get(("ticket", 0, 0))
+    if dense is None or naming.mask_artifact(0) not in {
+            a.path for a in MlflowClient().list_artifacts(dense.info.run_id, "masks")}:
+        return
+    before = {k: m.shape for k, m in artifacts.load_arrays(dense.info.run_id, naming.mask_artifact(0)).items()}
+    now = {k: m.shape for k, m in masks.items()}
+    for key in sorted(set(before) | set(now)):
+        if before.get(key) != now.get(key):
+            raise Changed(f"run {parent.info.run_id} was made with another model: its weights '{key}' had shape "
+                          f"{before.get(key, 'none')}, the model now gives {now.get(key, 'none')}; pass --restart "
+                          "for a fresh run")
+
+
+@contextlib.contextmanager
+def as_before(run: Optional[Run]) -> Iterator[None]:
+    """On `Changed`, puts the continued `run` back as it was (status, resume count), then re-raises."""
+    try:
+        yield
+    except Changed:
+        if run is not None:
+            client = MlflowClient()
+            client.update_run(run.info.run_id, status=run.info.status)
+            if RESUMES_TAG in run.data.tags:
+                client.set_tag(run.info.run_id, RESUMES_TAG, run.data.tags[RESUMES_TAG])
+            else:
+                client.delete_tag(run.info.run_id, RESUMES_TAG)
+        raise
 
 
 @contextlib.contextmanager

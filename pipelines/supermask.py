@@ -23,7 +23,7 @@ from typing import Dict, List, Optional
 import numpy as np
 from mlflow.tracking import MlflowClient
 
-from lth_tf import data, initializers, masking, models, naming, tracking
+from lth_tf import data, fingerprints, initializers, masking, models, naming, tracking
 from lth_tf.config import ExperimentConfig
 from lth_tf.errors import UserError
 from lth_tf.reports import aggregate, figures, results
@@ -84,11 +84,13 @@ def run(cfg: ExperimentConfig, splits: Optional[data.Splits] = None, model: Mode
     fractions = cfg.supermask.keep_fractions
     first = build_supermask_model(cfg, splits, fractions[0], model)  # bad models fail before any MLflow run
     cfg = lottery.with_resolved_jit_compile(cfg, first)  # what ran, in the params and the identity
+    subject = fingerprints.subject("supermask", cfg, splits, first, model)
     experiment_id = tracking.open_experiment(cfg.tracking_uri, experiment_name(cfg))
     compared = _compared_run(cfg, compare_to) if compare_to else None
     with tracking.run_scope(
         experiment_id=experiment_id, run_name=f"supermask-seed{cfg.seed}",
-        tags={"kind": "experiment", "method": "edge_popup", "identity": cfg.identity(), "family": cfg.family(),
+        tags={"kind": "experiment", "method": "edge_popup", "identity": cfg.identity(subject),
+              "family": cfg.family(subject),
               **({"compare_to": compare_to} if compare_to else {})},
     ) as parent:
         result = SupermaskResult(experiment_id, parent.info.run_id, cfg.seed)

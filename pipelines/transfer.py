@@ -28,7 +28,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from mlflow.tracking import MlflowClient
 
-from lth_tf import artifacts, data, masking, tracking, weights
+from lth_tf import artifacts, data, fingerprints, masking, tracking, weights
 from lth_tf.callbacks import StartFrom
 from lth_tf.config import ExperimentConfig
 from lth_tf.errors import UserError
@@ -145,12 +145,14 @@ def run(cfg: ExperimentConfig, ticket_spec: str, compare_to: Optional[str] = Non
     model = build_masked_model(cfg, splits, None, seed)
     initial, _, redrawn = transplant(model, tickets[0])  # checks the fit before any run exists
     cfg = with_resolved_jit_compile(cfg, model)  # what ran, in the params and the identity
+    subject = fingerprints.subject("transfer", cfg, splits, model,
+                                   source=f"{parent_source.run_id}:{','.join(str(t.round) for t in tickets)}")
     experiment_id = tracking.open_experiment(cfg.tracking_uri, cfg.experiment_name or
                                              f"transfer-{cfg.resolved_experiment_name}")
     names = [c for c in (cfg.controls.controls or ("reinit", "random_prune")) if c not in controls.CHAINS]
     with tracking.run_scope(experiment_id=experiment_id, run_name=f"transfer-{parent_source.run_name}",
                             tags={"kind": "experiment", "transfer": "true", "source_run": parent_source.run_id,
-                                  "identity": cfg.identity(), "family": cfg.family()}) as parent:
+                                  "identity": cfg.identity(subject), "family": cfg.family(subject)}) as parent:
         tracking.log_params({**cfg.params(), **splits.sizes(), "source_run": parent_source.run_id,
                              "source_dataset": parent_source.params.get("dataset", "?"),
                              "source_optimizer": parent_source.params.get("optimizer", "?"),

@@ -71,7 +71,7 @@ def test_malformed_yaml_and_non_mapping_are_rejected(tmp_path):
 
 
 def test_identity_follows_results_not_bookkeeping():
-    base = config.build_config({})
-    assert base.identity() == config.build_config({"experiment_name": "other", "steps_per_execution": 10}).identity()
-    assert base.identity() != config.build_config({"fc_rate": 0.3}).identity()
-    assert base.identity() != config.build_config({"seed": 1}).identity()
+    base, ran = config.build_config({}), config.Subject("lottery")
+    assert base.identity(ran) == config.build_config({"experiment_name": "other", "steps_per_execution": 10}).identity(ran)
+    assert base.identity(ran) != config.build_config({"fc_rate": 0.3}).identity(ran)
+    assert base.identity(ran) != config.build_config({"seed": 1}).identity(ran)

@@ -1,5 +1,6 @@
 """End to end: what a lottery-ticket experiment leaves in MLflow, and how failures end."""
 
+import dataclasses
 import json
 
 import mlflow
@@ -8,7 +9,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from conftest import small_model
-from lth_tf import artifacts, masking, pruning
+from lth_tf import artifacts, fingerprints, masking, pruning
 from pipelines import child_runs, lottery
 
 
@@ -33,8 +34,10 @@ def test_experiment_lands_in_mlflow_with_parent_rounds_metrics_and_masks(store, 
     # The identity is that of what ran: --jit-compile auto is resolved (and logged) first.
     ran = lottery.with_resolved_jit_compile(tiny_config, small_model())
     assert parent.data.params["jit_compile"] == str(ran.training.jit_compile)
-    assert parent.data.tags["identity"] == ran.identity() != tiny_config.identity()
-    assert parent.data.tags["family"] == ran.family() != parent.data.tags["identity"]
+    model = masking.mask_model(small_model())
+    subject = fingerprints.subject("lottery", ran, tiny_splits, model, given=model)
+    assert parent.data.tags["identity"] == ran.identity(subject) != tiny_config.identity(subject)
+    assert parent.data.tags["family"] == ran.family(subject) == dataclasses.replace(ran, seed=1).family(subject)
 
     client = MlflowClient()
     for round_, child in enumerate(children):

@@ -15,7 +15,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from conftest import small_model
-from lth_tf import artifacts, masking, naming, tracking, weights
+from lth_tf import artifacts, fingerprints, masking, naming, tracking, weights
 from lth_tf.checkpoints import COMPLETE_TAG
 from lth_tf.errors import UserError
 from pipelines import lottery, resume, run_index
@@ -26,6 +26,14 @@ def run_tiny(cfg, splits, **kwargs):
 
     keras.utils.set_random_seed(cfg.seed)
     return lottery.run(cfg, splits=splits, model=masking.mask_model(small_model()), echo=lambda _: None, **kwargs)
+
+
+def chosen(experiment_id, cfg, splits):
+    """The parent run that `run_tiny` would continue or report."""
+    model = masking.mask_model(small_model())
+    ran = lottery.with_resolved_jit_compile(cfg, model)
+    subject = fingerprints.subject("lottery", ran, splits, model, given=model)
+    return resume.choose_parent(experiment_id, ran, subject, Path("mlruns/checkpoints"))
 
 
 def store_contents(tracking_uri):
@@ -109,7 +117,7 @@ def test_interrupted_network_continues_from_its_checkpoint_in_the_same_runs(stor
     MlflowClient().update_run(run_id, status="RUNNING")
     experiment_id = MlflowClient().get_run(run_id).info.experiment_id
     with filelock.FileLock(str(checkpoints[0].parent.parent / "owner.lock")):
-        assert resume.choose_parent(experiment_id, tiny_config, Path("mlruns/checkpoints")) is None
+        assert chosen(experiment_id, tiny_config, tiny_splits) is None
 
     # The local checkpoints are lost (another machine): the copy in the child run's artifacts serves.
     interrupted = run_index.child_runs(MlflowClient().get_run(run_id))[("fine_tune", 1, 0)]
@@ -140,7 +148,7 @@ def test_interrupted_network_continues_from_its_checkpoint_in_the_same_runs(stor
         assert all(np.array_equal(masks[k], again.trials[0][kind_round][k]) for k in masks)
     assert len(mlflow.search_runs([result.experiment_id], output_format="list")) == 5
     tiny_config.durability.restart = True
-    assert resume.choose_parent(result.experiment_id, tiny_config, Path("mlruns/checkpoints")) is None
+    assert chosen(result.experiment_id, tiny_config, tiny_splits) is None
 
 
 def test_resume_names_a_run_of_the_same_experiment(store, tiny_config, tiny_splits):

@@ -6,7 +6,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from conftest import invoke, small_model
-from lth_tf import artifacts, masking, naming
+from lth_tf import artifacts, fingerprints, masking, naming
 from lth_tf.config import build_config
 from lth_tf.masking.supermask import keep_count
 from lth_tf.tfkeras import keras
@@ -31,7 +31,9 @@ def test_supermask_run_in_mlflow_compared_with_tickets_and_reported(store, tiny_
     assert (parent.data.tags["kind"], parent.data.tags["method"]) == ("experiment", "edge_popup")
     assert parent.data.params["weights_seed"] == "0" and parent.data.params["initializer"] == "signed_constant"
     ran = lottery.with_resolved_jit_compile(cfg, small_model())  # --jit-compile auto, decided for this model
-    assert parent.data.tags["identity"] == ran.identity() and parent.data.params["jit_compile"] == "True"
+    subject = fingerprints.subject("supermask", ran, tiny_splits,
+                                   supermask.build_supermask_model(ran, tiny_splits, 0.3, small_model), small_model)
+    assert parent.data.tags["identity"] == ran.identity(subject) and parent.data.params["jit_compile"] == "True"
     children = client.search_runs([result.experiment_id], f"tags.`mlflow.parentRunId` = '{result.run_id}'")
     assert sorted((c.data.tags["kind"], c.data.tags["keep_fraction"]) for c in children) == [
         ("supermask", "0.3"), ("supermask", "0.5")]  # the compared run brings the dense network

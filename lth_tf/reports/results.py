@@ -9,8 +9,9 @@ summary, so it is counted as skipped and said so.
 What the user names (`lth-tf report X`) resolves to parent runs: a parent's run id is
 that run, a child's run id is its parent, and an experiment name (or id) is every
 FINISHED parent in it. Those are pooled as replicates only if they share the `family`
-tag (same settings apart from the seed); otherwise it is ambiguous which to report and
-the user is asked for a run id. Two trials with the same seed (e.g. a rerun) are both
+tag (the same command, data, model, transfer source and settings, apart from the seed:
+`ExperimentConfig.family`); otherwise it is ambiguous which to report and the user is
+asked for a run id. Two trials with the same seed (e.g. a rerun) are both
 kept, since they are separate runs, but the report notes it: they are not independent.
 """
 
