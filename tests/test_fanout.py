@@ -6,6 +6,7 @@ two workers serve the whole module: both take seconds to start.
 
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -57,10 +58,10 @@ def sequential(server, tiny_splits):
                        tiny_splits, echo=lambda line: None)
 
 
-def children(run_id, view=ViewType.ACTIVE_ONLY):
-    parent = mlflow.MlflowClient().get_run(run_id)
-    return mlflow.MlflowClient().search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{run_id}'",
-                                             run_view_type=view)
+def children(run_id, view=ViewType.ACTIVE_ONLY, client=None):
+    client = client or mlflow.MlflowClient()
+    parent = client.get_run(run_id)
+    return client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{run_id}'", run_view_type=view)
 
 
 def network(run):
@@ -130,3 +131,29 @@ def test_a_sweep_on_ray_runs_each_point_as_its_own_experiment_under_the_sweep_ru
     remaining = [next(r for r in children(p.info.run_id) if r.data.tags["round"] == "1").data.tags["remaining_fraction"]
                  for p in points]
     assert float(remaining[0]) > float(remaining[1])  # each point pruned at its own rate
+
+
+FAKE_GPU_DRIVER = ("import sys, ray; ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, log_to_driver=False); "
+                   "from lth_tf.cli import main; main(sys.argv[1:])")
+
+
+def test_a_run_with_controls_finishes_on_a_one_gpu_cluster(tmp_path):
+    """Ray's fake resources: one GPU, which every network asks for. A trial that held it while
+    waiting for its controls (each needing a GPU) would wait forever."""
+    args = [sys.executable, "-c", FAKE_GPU_DRIVER, "run", "--workers", "2", "--iterations", "20",
+            "--eval-interval", "10", "--rounds", "1", "--batch-size", "30", "--no-jit-compile",
+            "--controls", "reinit", "--control-rounds", "1", "--log-models", "none"]
+    process = subprocess.Popen(args, cwd=tmp_path, start_new_session=True, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        out, _ = process.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        out, _ = process.communicate()
+        pytest.fail(f"the run did not finish within 300 s on a 1-GPU cluster:\n{out[-2000:]}")
+    assert process.returncode == 0, out[-2000:]
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    (parent,) = client.search_runs([e.experiment_id for e in client.search_experiments()], "tags.kind = 'experiment'")
+    assert parent.info.status == "FINISHED"
+    assert sorted(network(r) for r in children(parent.info.run_id, client=client)) == [
+        ("reinit", "1", "0"), ("ticket", "0", "0"), ("ticket", "1", "0")]
