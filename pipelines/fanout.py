@@ -152,12 +152,14 @@ class Control:
 
 
 def _train_trial(blueprint: Blueprint, shared, store: Store, replicate: int, seed: int,
-                 requests) -> Tuple[List[Union[RoundSummary, NetworkKey]], MasksByRound]:
-    """A Ray task: one replicate's tickets in order. Its controls go to the driver (`requests`).
+                 requests) -> Tuple[List[Union[RoundSummary, Control]], MasksByRound]:
+    """A Ray task: one replicate's tickets in order. Its controls go to the driver.
 
     The driver trains them as tasks of its own, so this task never waits for another
     while it holds a GPU (on a cluster with fewer GPUs than waiting networks, that wait
-    would never end). A control's place among the summaries holds its key until then.
+    would never end). Each control is sent as soon as its round is pruned (`requests`,
+    a queue the driver polls) and stands in its place among the returned summaries, so
+    the driver still finds it if the queue's process died.
     """
     import ray
 
@@ -165,10 +167,11 @@ def _train_trial(blueprint: Blueprint, shared, store: Store, replicate: int, see
     store.attach()
     model = blueprint.build(cfg.engine.distribute)
 
-    def spawn(kind, round_, replicate_, seed_, masks, start, start_step) -> Callable[[], NetworkKey]:
+    def spawn(kind, round_, replicate_, seed_, masks, start, start_step) -> Callable[[], Control]:
         control = Control(kind, round_, replicate_, seed_, masks, start, start_step)
-        requests.put(control)
-        return lambda: control.key
+        with contextlib.suppress(ray.exceptions.RayError):
+            requests.put(control)
+        return lambda: control
 
     runs = ChildRuns(cfg, splits, store.parent_run_id, log_parent_means=False, spawn=spawn, on_worker=True)
     tickets = run_trial(model, cfg, runs, replicate, seed)
@@ -209,19 +212,28 @@ def run_trials(cfg: ExperimentConfig, splits: Splits, trials: Iterable[Tuple[int
         architectures[replicate] = ray.put(blueprint.architecture)
         waiting[trial.remote(blueprint, shared, store, replicate, seed, requests)] = replicate
     controls: Dict[NetworkKey, RoundSummary] = {}
-    submitted: Set[NetworkKey] = set()
+    started: Set[NetworkKey] = set()
     trialled: Dict[int, Tuple[list, MasksByRound]] = {}
     results, failures = {}, []
 
-    def submit_requested() -> None:
-        for asked in requests.get_nowait_batch(requests.size()):
-            if asked.key not in submitted:  # a retried trial asks again for the controls it had asked for
-                submitted.add(asked.key)
-                waiting[control.remote(architectures[asked.replicate], shared, store, asked)] = asked.key
+    def start(asked: Control) -> None:
+        if asked.key not in started:  # a retried trial asks again for the controls it had asked for
+            started.add(asked.key)
+            waiting[control.remote(architectures[asked.replicate], shared, store, asked)] = asked.key
+
+    def start_requested() -> None:
+        nonlocal requests
+        if requests is None:
+            return
+        try:
+            for asked in requests.get_nowait_batch(requests.size()):
+                start(asked)
+        except ray.exceptions.RayError:  # the queue's process died: controls start when their trial returns
+            requests = None
 
     try:
         while waiting:
-            submit_requested()
+            start_requested()
             done, _ = ray.wait(list(waiting), num_returns=1, timeout=0.2)
             if not done:
                 continue
@@ -235,11 +247,13 @@ def run_trials(cfg: ExperimentConfig, splits: Splits, trials: Iterable[Tuple[int
                 controls[what] = value
             else:
                 trialled[what] = value
-                submit_requested()  # every control it asked for, before it returned
+                for asked in value[0]:
+                    if isinstance(asked, Control):
+                        start(asked)
             for replicate, (summaries, tickets) in list(trialled.items()):
-                if all(not isinstance(s, tuple) or s in controls for s in summaries):
+                if all(not isinstance(s, Control) or s.key in controls for s in summaries):
                     del trialled[replicate]
-                    summaries = [controls[s] if isinstance(s, tuple) else s for s in summaries]
+                    summaries = [controls[s.key] if isinstance(s, Control) else s for s in summaries]
                     for summary in summaries:
                         record(summary)
                     results[replicate] = (summaries, tickets)
@@ -249,7 +263,8 @@ def run_trials(cfg: ExperimentConfig, splits: Splits, trials: Iterable[Tuple[int
         end_dangling(store.parent_run_id, "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")
         raise
     finally:
-        requests.shutdown()
+        if requests is not None:
+            requests.shutdown(force=True)
     if failures:
         end_dangling(store.parent_run_id, "FAILED")
         raise RuntimeError(f"{len(failures)} network task(s) failed after {MAX_RETRIES} retries: "

@@ -143,10 +143,12 @@ FAKE_GPU_DRIVER = ("import sys, ray; ray.init(num_cpus=2, num_gpus=1, include_da
 def test_a_run_with_controls_finishes_on_a_one_gpu_cluster(tmp_path):
     """Ray's fake resources: one GPU, which every network asks for. A trial that held it while
     waiting for its controls (each needing a GPU) would wait forever."""
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
     args = [sys.executable, "-c", FAKE_GPU_DRIVER, "run", "--workers", "2", "--iterations", "20",
             "--eval-interval", "10", "--rounds", "1", "--batch-size", "30", "--no-jit-compile",
-            "--controls", "reinit", "--control-rounds", "1", "--log-models", "none"]
-    process = subprocess.Popen(args, cwd=tmp_path, start_new_session=True, stdout=subprocess.PIPE,
+            "--controls", "reinit", "--control-rounds", "1", "--log-models", "none", "--tracking-uri", store]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_TRACKING_")}
+    process = subprocess.Popen(args, cwd=tmp_path, env=env, start_new_session=True, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     try:
         out, _ = process.communicate(timeout=300)
@@ -155,7 +157,7 @@ def test_a_run_with_controls_finishes_on_a_one_gpu_cluster(tmp_path):
         out, _ = process.communicate()
         pytest.fail(f"the run did not finish within 300 s on a 1-GPU cluster:\n{out[-2000:]}")
     assert process.returncode == 0, out[-2000:]
-    client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    client = mlflow.MlflowClient(store)
     (parent,) = client.search_runs([e.experiment_id for e in client.search_experiments()], "tags.kind = 'experiment'")
     assert parent.info.status == "FINISHED"
     assert sorted(network(r) for r in children(parent.info.run_id, client=client)) == [

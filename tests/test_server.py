@@ -47,6 +47,13 @@ def test_beyond_localhost_the_server_needs_an_admin_password(store, capsys, monk
     assert code == 2 and err.strip() == f"Error: {message}" and out == ""
 
 
+def test_the_ui_serves_this_machine_only(store, capsys):
+    code, out, err = invoke(["ui", "--host", "0.0.0.0"], capsys)
+    assert code == 2 and out == "" and err.strip() == (
+        "Error: --host 0.0.0.0: lth-tf ui serves this machine only; for other machines run "
+        "`lth-tf server --host HOST`, where users log in")
+
+
 def test_a_store_password_is_masked_in_what_the_server_prints_and_kept_off_its_command_line(
         store, capsys, monkeypatch):
     started = []
