@@ -80,16 +80,18 @@ def server(host, port, backend_store_uri, artifacts_destination, allowed_hosts, 
     if allowed_hosts:
         command.args += ["--allowed-hosts", allowed_hosts]
     address = f"http://{socket.gethostname() if host in ('0.0.0.0', '::') else host}:{port}"
-    click.echo(f"MLflow tracking server on {address} (store {mlflow_server.masked(uri)}, artifacts {destination}); "
+    opening = (f"MLflow tracking server on {address} (store {mlflow_server.masked(uri)}, artifacts {destination}); "
                f"run with --tracking-uri {address}. Ctrl-C to stop.")
     if not auth:
+        click.echo(opening)
         raise SystemExit(mlflow_server.serve(command))
     users = auth_database_uri or f"sqlite:///{Path(tracking.DEFAULT_DIR, 'basic_auth.db').resolve()}"
-    click.echo(f"Users log in (admin '{admin_username}'; users and permissions in {mlflow_server.masked(users)}); "
-               "each sees the experiments they created or were granted. Workers: set MLFLOW_TRACKING_USERNAME and "
-               "MLFLOW_TRACKING_PASSWORD.")
     with tempfile.TemporaryDirectory(prefix="lth-tf-auth-") as private:
         config = server_auth.write_config(Path(private), users, admin_username)
         command.args += ["--app-name", "basic-auth"]
         command.env.update(server_auth.environment(config, admin_username, password))
+        click.echo(opening)
+        click.echo(f"Users log in (admin '{admin_username}'; users and permissions in {mlflow_server.masked(users)}); "
+                   "each sees the experiments they created or were granted. Workers: set MLFLOW_TRACKING_USERNAME "
+                   "and MLFLOW_TRACKING_PASSWORD.")
         raise SystemExit(mlflow_server.serve(command))
