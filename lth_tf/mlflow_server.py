@@ -6,6 +6,10 @@ session (process group) of its own with the job runner off, and stopping it sign
 whole group: Ctrl-C or SIGTERM leaves no orphaned uvicorn or job-runner process behind,
 and a server that ignores SIGTERM is killed after a grace period.
 
+Nothing secret goes on a command line, which every user of the machine can read (`ps`):
+the store's URI (it may hold a database password) and the auth app's settings reach the
+server in its environment (`Command.env`), and `masked` hides passwords in what is printed.
+
 `supervise` (what `lth-tf ui` does) replaces the calling process, which holds TensorFlow
 (~800 MB), by this file run as a plain script: `serve` then runs in a supervisor that
 needs only the standard library and costs about 20 MB while the server runs.
@@ -22,9 +26,11 @@ import subprocess
 import sys
 import time
 import threading
+import urllib.parse
 import urllib.request
 import webbrowser
-from typing import Iterator, List, Optional, Sequence
+from dataclasses import dataclass, field
+from typing import Dict, Iterator, List, Optional, Sequence
 
 RUNS_VIEW = "workflowType=machine_learning"
 """MLflow 3 opens an experiment in its GenAI view; this query lands on the runs table."""
@@ -33,16 +39,37 @@ LEAN_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
 """No GenAI job runner: one process fewer, and nothing lth-tf needs."""
 
 
-def command(subcommand: str, backend_store_uri: str, host: str, port: int, *extra: str) -> List[str]:
+STORE_ENV = "MLFLOW_BACKEND_STORE_URI"
+"""`mlflow server --backend-store-uri`, read from the environment."""
+
+
+@dataclass
+class Command:
+    """A server's command line, and what its environment needs beside ours (never on the command line)."""
+
+    args: List[str]
+    env: Dict[str, str] = field(default_factory=dict)
+
+
+def command(subcommand: str, backend_store_uri: str, host: str, port: int, *extra: str) -> Command:
     """`python -m mlflow SUBCOMMAND` on a store, with one HTTP worker unless `extra` says otherwise."""
     workers = [] if "--workers" in extra else ["--workers", "1"]
-    return [sys.executable, "-m", "mlflow", subcommand, "--backend-store-uri", backend_store_uri,
-            "--host", host, "--port", str(port), *workers, *extra]
+    return Command([sys.executable, "-m", "mlflow", subcommand, "--host", host, "--port", str(port), *workers, *extra],
+                   {STORE_ENV: backend_store_uri})
 
 
-def start(args: List[str], log=None) -> subprocess.Popen:
-    """Starts `args` in a new session (its own process group), lean."""
-    return subprocess.Popen(args, env={**os.environ, **LEAN_ENV}, start_new_session=True,
+def masked(uri: str) -> str:
+    """`uri` with its password (postgresql://USER:PASS@HOST/DB) replaced by ***, for printing."""
+    parts = urllib.parse.urlsplit(uri)
+    if parts.password is None:
+        return uri
+    netloc = f"{parts.username or ''}:***@{parts.netloc.rsplit('@', 1)[1]}"
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
+def start(server: Command, log=None) -> subprocess.Popen:
+    """Starts the server in a new session (its own process group), lean."""
+    return subprocess.Popen(server.args, env={**os.environ, **LEAN_ENV, **server.env}, start_new_session=True,
                             stdout=log, stderr=subprocess.STDOUT if log is not None else None)
 
 
@@ -61,13 +88,13 @@ def stop(process: subprocess.Popen, grace: float = 15.0) -> int:
     return process.returncode if process.returncode is not None else -signal.SIGKILL
 
 
-def serve(args: List[str], grace: float = 15.0) -> int:
+def serve(server: Command, grace: float = 15.0) -> int:
     """Runs the server in the foreground until it exits, Ctrl-C or SIGTERM; stops its children too.
 
     The signal handler only passes SIGTERM on to the group (waiting inside a handler can
     deadlock with the interrupted wait); the loop below escalates to SIGKILL after `grace`.
     """
-    process = start(args)
+    process = start(server)
     asked: List[float] = []
 
     def pass_on(signum, _frame):
@@ -111,9 +138,9 @@ def wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = 120
 
 
 @contextlib.contextmanager
-def running(args: List[str], url: str, log=None, timeout: float = 120.0) -> Iterator[str]:
+def running(server: Command, url: str, log=None, timeout: float = 120.0) -> Iterator[str]:
     """A server for the duration of a `with` block (tests, benchmarks); yields its URL."""
-    process = start(args, log)
+    process = start(server, log)
     try:
         wait_until_healthy(url, process, timeout)
         yield url
@@ -122,7 +149,7 @@ def running(args: List[str], url: str, log=None, timeout: float = 120.0) -> Iter
 
 
 def tracking_server_command(backend_store_uri: str, artifacts_destination: str, host: str, port: int,
-                            workers: Optional[int] = None) -> List[str]:
+                            workers: Optional[int] = None) -> Command:
     """`mlflow server` with artifact proxying: clients upload masks and θ0 through it."""
     extra = ["--serve-artifacts", "--artifacts-destination", artifacts_destination]
     if workers:
@@ -138,16 +165,18 @@ def url(host: str, port: int, experiment_id: Optional[str] = None, view: Optiona
     return f"http://{shown}:{port}/#/{page}?{RUNS_VIEW}{shared}"
 
 
-def supervise(args: Sequence[str], open_url: Optional[str] = None) -> None:
-    """Becomes the lean supervisor of the server `args` (exec: same pid, no TensorFlow); never returns.
+def supervise(server: Command, open_url: Optional[str] = None) -> None:
+    """Becomes the lean supervisor of `server` (exec: same pid, no TensorFlow); never returns.
 
-    With `open_url`, opens it in a web browser once the server answers.
+    With `open_url`, opens it in a web browser once the server answers. `server.env`
+    passes through this process's environment, which the supervisor inherits.
     """
     sys.stdout.flush()
     sys.stderr.flush()
+    os.environ.update(server.env)
     # -I: isolated, so the modules beside this file never shadow the standard library's.
     script = [sys.executable, "-I", os.path.abspath(__file__)] + (["--open", open_url] if open_url else [])
-    os.execv(sys.executable, script + ["--", *args])
+    os.execv(sys.executable, script + ["--", *server.args])
 
 
 def _open_when_up(address: str, timeout: float = 300.0) -> None:
@@ -168,7 +197,7 @@ def _main(argv: Sequence[str]) -> int:
     parsed = parser.parse_args(argv)
     if parsed.open:
         threading.Thread(target=_open_when_up, args=(parsed.open,), daemon=True).start()
-    return serve(parsed.args[1:] if parsed.args[:1] == ["--"] else parsed.args)
+    return serve(Command(parsed.args[1:] if parsed.args[:1] == ["--"] else parsed.args))
 
 
 if __name__ == "__main__":

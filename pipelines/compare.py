@@ -9,6 +9,8 @@ comparing.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +55,17 @@ def compare(client: MlflowClient, targets: Sequence[str], out: Path, kind: str =
     out.with_suffix(".csv").write_text(tables.compare_csv(series, metric))
     out.with_suffix(".md").write_text(table)
     return Comparison(names, [f for f in files if f] + [out.with_suffix(".csv"), out.with_suffix(".md")], table)
+
+
+def default_out(targets: Sequence[str], kind: str, metric: str) -> Path:
+    """./reports/compare/A-vs-B/KIND-METRIC.png: its own folder per set of targets, so no comparison
+    overwrites another's; long or unusual names are shortened and made unique by a digest."""
+    parts = [re.sub(r"[^\w.+=-]+", "_", t) for t in targets]
+    name = "-vs-".join(parts)
+    if len(name) > 80 or parts != list(targets):
+        digest = hashlib.sha256("\0".join(targets).encode()).hexdigest()[:12]
+        name = f"{'-vs-'.join(p[:8] for p in parts[:3])}{'-etc' if len(parts) > 3 else ''}-{digest}"
+    return Path("reports", "compare", name, f"{kind}-{metric}.png")
 
 
 def default_labels(resolved: Sequence[Tuple[str, List[results.ParentRun]]]) -> List[str]:

@@ -4,9 +4,12 @@ What fans out is what does not depend on anything else: each replicate's trial i
 task (its rounds stay sequential: round r prunes the ticket of round r-1), and within a
 round each control is a task of its own, given only what it needs: the network's
 architecture, the round's mask and its starting weights (θ0, θk, fresh or trained
-weights), put in the object store by the trial, never re-derived. The driver owns the
-parent run; workers log each network as a nested run straight to the tracking store
-(SQLite on this machine, `lth-tf server` for a cluster).
+weights), handed by the trial to the driver, never re-derived. The driver starts the
+controls, so no task ever waits for another while it holds a GPU: on a GPU cluster every
+network asks for one GPU, and a trial holding its GPU while waiting for controls that
+each need one would wait forever once GPUs run short. The driver owns the parent run;
+workers log each network as a nested run straight to the tracking store (SQLite on this
+machine, `lth-tf server` for a cluster), with the driver's MLflow credentials.
 
 Results are bitwise those of the sequential run: every network's training depends only
 on its seed, mask and starting weights (`training.train_round` seeds the global
@@ -21,8 +24,9 @@ the dead one's run ends FAILED, and so does the parent.
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterable, Iterator, List, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Set, Tuple, Union
 
 import mlflow
 
@@ -35,6 +39,7 @@ from lth_tf.errors import UserError
 from lth_tf.masking import MaskedLayer, Masks
 from lth_tf.tfkeras import keras
 from pipelines.child_runs import ChildRuns, end_dangling
+from pipelines.run_index import NetworkKey
 from pipelines.summary import RoundSummary
 from pipelines.trial import MasksByRound, run_trial
 
@@ -111,74 +116,158 @@ def network_resources() -> Dict[str, float]:
     return {"num_gpus": 1} if ray.cluster_resources().get("GPU", 0) else {"num_cpus": 1}
 
 
+CREDENTIALS = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN",
+               "MLFLOW_TRACKING_INSECURE_TLS", "MLFLOW_TRACKING_SERVER_CERT_PATH", "MLFLOW_TRACKING_CLIENT_CERT_PATH")
+"""MLflow's client settings for a server that asks who is logging (`lth-tf server` beyond localhost)."""
+
+
+def task(function: Callable, resources: Dict[str, float]):
+    """`function` as a Ray task of one network: retried if its worker dies, given the driver's MLflow credentials.
+
+    Workers on other machines do not share the driver's environment, so the credentials
+    travel in the task's runtime environment. A GPU task's worker exits after it (Ray's
+    default for `num_gpus`): TensorFlow frees the GPU's memory only when its process ends.
+    """
+    import ray
+
+    env = {name: os.environ[name] for name in CREDENTIALS if os.environ.get(name)}
+    return ray.remote(max_retries=MAX_RETRIES, runtime_env={"env_vars": env} if env else None, **resources)(function)
+
+
+@dataclass
+class Control:
+    """A control the trial asks the driver to train: which network, its mask and where it starts."""
+
+    kind: str
+    round: int
+    replicate: int
+    seed: int
+    masks: Masks
+    start: weights.Snapshot
+    start_step: int
+
+    @property
+    def key(self) -> NetworkKey:
+        return self.kind, self.round, self.replicate
+
+
 def _train_trial(blueprint: Blueprint, shared, store: Store, replicate: int, seed: int,
-                 resources: Dict[str, float]) -> Tuple[List[RoundSummary], MasksByRound]:
-    """A Ray task: one replicate's tickets in order; its controls spawned as tasks of their own."""
+                 requests) -> Tuple[List[Union[RoundSummary, Control]], MasksByRound]:
+    """A Ray task: one replicate's tickets in order. Its controls go to the driver.
+
+    The driver trains them as tasks of its own, so this task never waits for another
+    while it holds a GPU (on a cluster with fewer GPUs than waiting networks, that wait
+    would never end). Each control is sent as soon as its round is pruned (`requests`,
+    a queue the driver polls) and stands in its place among the returned summaries, so
+    the driver still finds it if the queue's process died.
+    """
     import ray
 
     cfg, splits = ray.get(shared[0])
     store.attach()
     model = blueprint.build(cfg.engine.distribute)
-    architecture = ray.put(blueprint.architecture)
-    control = ray.remote(_train_control).options(max_retries=MAX_RETRIES, **resources)
 
-    def spawn(kind, round_, replicate_, seed_, masks, start, start_step) -> Callable[[], RoundSummary]:
-        ref = control.remote(architecture, shared, store, kind, round_, replicate_, seed_,
-                             ray.put(masks), ray.put(start), start_step)
-        return lambda: ray.get(ref)
+    def spawn(kind, round_, replicate_, seed_, masks, start, start_step) -> Callable[[], Control]:
+        control = Control(kind, round_, replicate_, seed_, masks, start, start_step)
+        with contextlib.suppress(ray.exceptions.RayError):
+            requests.put(control)
+        return lambda: control
 
     runs = ChildRuns(cfg, splits, store.parent_run_id, log_parent_means=False, spawn=spawn, on_worker=True)
     tickets = run_trial(model, cfg, runs, replicate, seed)
     return runs.summaries, tickets
 
 
-def _train_control(architecture: str, shared, store: Store, kind: str, round_: int, replicate: int, seed: int,
-                   masks: Masks, start: weights.Snapshot, start_step: int = 0) -> RoundSummary:
+def _train_control(architecture: str, shared, store: Store, control: Control) -> RoundSummary:
     """A Ray task: one control network, from its mask, starting weights and starting iteration."""
     import ray
 
     cfg, splits = ray.get(shared[0])
     store.attach()
     runs = ChildRuns(cfg, splits, store.parent_run_id, log_parent_means=False, on_worker=True)
-    summary, _ = runs.train(rebuild(architecture, cfg.engine.distribute), kind, round_, replicate, seed, masks,
-                            [StartFrom(start)], start_step=start_step)
+    summary, _ = runs.train(rebuild(architecture, cfg.engine.distribute), control.kind, control.round,
+                            control.replicate, control.seed, control.masks, [StartFrom(control.start)],
+                            start_step=control.start_step)
     return summary
 
 
 def run_trials(cfg: ExperimentConfig, splits: Splits, trials: Iterable[Tuple[int, int, keras.Model]],
                store: Store, record: Callable[[RoundSummary], None]) -> List[Tuple[List[RoundSummary], MasksByRound]]:
-    """Every replicate's trial as a Ray task; `record`s summaries as trials finish; results in replicate order.
+    """Every replicate's trial as a Ray task, and the controls they ask for as tasks of their own;
+    `record`s a trial's summaries once it and its controls finish; results in replicate order.
 
-    A trial that fails for good does not stop the others: they finish (their networks stay
-    in the store), then the first failure is raised.
+    A network that fails for good does not stop the others: they finish (their networks
+    stay in the store), then the first failure is raised.
     """
     import ray
+    from ray.util.queue import Queue
 
     resources = network_resources()
     shared = [ray.put((cfg, splits))]  # in a list, so tasks receive the reference and pass it on
-    task = ray.remote(_train_trial).options(max_retries=MAX_RETRIES, **resources)
-    replicate_of = {task.remote(Blueprint.of(model), shared, store, replicate, seed, resources): replicate
-                    for replicate, seed, model in trials}
-    results, failures, pending = {}, [], list(replicate_of)
+    requests = Queue(actor_options={"num_cpus": 0})
+    trial, control = task(_train_trial, resources), task(_train_control, resources)
+    architectures, waiting = {}, {}
+    for replicate, seed, model in trials:
+        blueprint = Blueprint.of(model)
+        architectures[replicate] = ray.put(blueprint.architecture)
+        waiting[trial.remote(blueprint, shared, store, replicate, seed, requests)] = replicate
+    controls: Dict[NetworkKey, RoundSummary] = {}
+    started: Set[NetworkKey] = set()
+    trialled: Dict[int, Tuple[list, MasksByRound]] = {}
+    results, failures = {}, []
+
+    def start(asked: Control) -> None:
+        if asked.key not in started:  # a retried trial asks again for the controls it had asked for
+            started.add(asked.key)
+            waiting[control.remote(architectures[asked.replicate], shared, store, asked)] = asked.key
+
+    def start_requested() -> None:
+        nonlocal requests
+        if requests is None:
+            return
+        try:
+            for asked in requests.get_nowait_batch(requests.size()):
+                start(asked)
+        except ray.exceptions.RayError:  # the queue's process died: controls start when their trial returns
+            requests = None
+
     try:
-        while pending:
-            done, pending = ray.wait(pending, num_returns=1)
+        while waiting:
+            start_requested()
+            done, _ = ray.wait(list(waiting), num_returns=1, timeout=0.2)
+            if not done:
+                continue
+            what = waiting.pop(done[0])
             try:
-                summaries, tickets = ray.get(done[0])
+                value = ray.get(done[0])
             except ray.exceptions.RayError as error:
                 failures.append(error)
                 continue
-            for summary in summaries:
-                record(summary)
-            results[replicate_of[done[0]]] = (summaries, tickets)
+            if isinstance(what, tuple):
+                controls[what] = value
+            else:
+                trialled[what] = value
+                for asked in value[0]:
+                    if isinstance(asked, Control):
+                        start(asked)
+            for replicate, (summaries, tickets) in list(trialled.items()):
+                if all(not isinstance(s, Control) or s.key in controls for s in summaries):
+                    del trialled[replicate]
+                    summaries = [controls[s.key] if isinstance(s, Control) else s for s in summaries]
+                    for summary in summaries:
+                        record(summary)
+                    results[replicate] = (summaries, tickets)
     except BaseException as error:
-        for ref in pending:
+        for ref in waiting:
             ray.cancel(ref, force=True, recursive=True)
         end_dangling(store.parent_run_id, "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")
         raise
+    finally:
+        if requests is not None:
+            requests.shutdown(force=True)
     if failures:
         end_dangling(store.parent_run_id, "FAILED")
-        raise RuntimeError(f"{len(failures)} trial(s) failed after {MAX_RETRIES} retries: "
+        raise RuntimeError(f"{len(failures)} network task(s) failed after {MAX_RETRIES} retries: "
                            f"{_first_line(failures[0])}")
     return [results[replicate] for replicate in sorted(results)]
 

@@ -132,10 +132,13 @@ def describe(found: results.Results) -> str:
 
 
 def default_out_dir(target: str, parents: Sequence[results.ParentRun]) -> Path:
-    """./reports/EXPERIMENT for an experiment, ./reports/EXPERIMENT/RUN_NAME for one run."""
+    """./reports/EXPERIMENT for an experiment, ./reports/EXPERIMENT/RUN_NAME-RUN_ID for one run.
+
+    Run names repeat (every seed-0 lottery run is `lottery-iterative-seed0`); the id never does.
+    """
     parts = [parents[0].experiment_name]
     if results.is_run_id(target):
-        parts.append(parents[0].run_name)
+        parts.append(f"{parents[0].run_name}-{parents[0].run_id}")
     return Path("reports", *(re.sub(r"[^\w.+=-]+", "_", p) for p in parts))
 
 

@@ -96,7 +96,7 @@ def run(sweep: Sweep, echo=print) -> List[str]:
 def _on_ray(configs, points, parent_run_id: str, echo) -> List[str]:
     import ray
 
-    task = ray.remote(_point).options(max_retries=fanout.MAX_RETRIES, **fanout.network_resources())
+    task = fanout.task(_point, fanout.network_resources())
     store = mlflow.get_tracking_uri()  # resolved here: a worker's working directory may differ
     refs = [task.remote(dataclasses.replace(cfg, tracking_uri=store), parent_run_id) for cfg in configs]
     for number, point in enumerate(points, 1):

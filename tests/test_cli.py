@@ -103,7 +103,8 @@ def test_ui_serves_the_default_store(store, capsys, monkeypatch):
     monkeypatch.setattr(mlflow_server, "supervise", lambda cmd, open_url: calls.append(cmd))
     code, out, _ = invoke(["ui", "--port", "5123"], capsys)
     assert code == 0 and "http://127.0.0.1:5123/#/experiments?workflowType=machine_learning" in out
-    command = calls[0]
+    command = calls[0].args
     assert command[1:4] == ["-m", "mlflow", "server"] and command[command.index("--workers") + 1] == "1"
-    assert command[command.index("--backend-store-uri") + 1] == tracking.default_tracking_uri()
+    assert calls[0].env[mlflow_server.STORE_ENV] == tracking.default_tracking_uri()  # not on the command line
+    assert "--backend-store-uri" not in command
     assert command[command.index("--default-artifact-root") + 1] == tracking.default_artifact_root()

@@ -1,11 +1,13 @@
 """Ray fan-out into a real `lth-tf server`: same results as the sequential run, a killed worker retried.
 
-One MLflow server process (started through the CLI, on 127.0.0.1) and one local Ray with
-two workers serve the whole module: both take seconds to start.
+One MLflow server process (started through the CLI, on 127.0.0.1, users logging in) and
+one local Ray with two workers serve the whole module: both take seconds to start. Every
+network logs in with credentials that only the tasks carry to the workers.
 """
 
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -15,9 +17,10 @@ import numpy as np
 import pytest
 from mlflow.entities import ViewType
 
-from lth_tf import artifacts, mlflow_server
+from lth_tf import artifacts
 from lth_tf.config import build_config
 from pipelines import lottery
+from team_server import credentials, password, team_server
 
 ray = pytest.importorskip("ray")
 
@@ -27,19 +30,10 @@ SETTINGS = {"iterations": 20, "eval_interval": 10, "rounds": 1, "batch_size": 30
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """`lth-tf server` as a real process on a free loopback port; stopped (with its children) at the end."""
-    root = tmp_path_factory.mktemp("server")
-    port = mlflow_server.free_port()
-    args = [sys.executable, "-m", "lth_tf", "server", "--port", str(port),
-            "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}", "--artifacts-destination", str(root / "artifacts")]
-    with open(root / "server.log", "wb") as log:
-        process = mlflow_server.start(args, log)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            mlflow_server.wait_until_healthy(url, process)
-            yield url
-        finally:
-            mlflow_server.stop(process)
+    """`lth-tf server` as a real process on a free loopback port, with users who log in (`--auth`);
+    stopped (with its children) at the end."""
+    with team_server(tmp_path_factory.mktemp("server"), ("alice",), "127.0.0.1", "--auth") as (url, process, _):
+        yield url
     with pytest.raises(ProcessLookupError):  # nothing of the server's process group outlived it
         os.killpg(process.pid, 0)
 
@@ -52,15 +46,23 @@ def local_ray():
 
 
 @pytest.fixture(scope="module")
-def sequential(server, tiny_splits):
-    return lottery.run(build_config({**SETTINGS, "tracking_uri": server, "experiment_name": "sequential"}),
+def alice(server, local_ray):
+    """The tests log in as alice, whose credentials are set after Ray started: its workers get them
+    only through the tasks, as on a cluster, whose machines never see the driver's environment."""
+    with credentials("alice", password("alice")):
+        yield server
+
+
+@pytest.fixture(scope="module")
+def sequential(alice, tiny_splits):
+    return lottery.run(build_config({**SETTINGS, "tracking_uri": alice, "experiment_name": "sequential"}),
                        tiny_splits, echo=lambda line: None)
 
 
-def children(run_id, view=ViewType.ACTIVE_ONLY):
-    parent = mlflow.MlflowClient().get_run(run_id)
-    return mlflow.MlflowClient().search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{run_id}'",
-                                             run_view_type=view)
+def children(run_id, view=ViewType.ACTIVE_ONLY, client=None):
+    client = client or mlflow.MlflowClient()
+    parent = client.get_run(run_id)
+    return client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{run_id}'", run_view_type=view)
 
 
 def network(run):
@@ -82,7 +84,8 @@ def kill_first_control(server, stop):
     return None
 
 
-def test_workers_match_the_sequential_run_and_retry_a_killed_worker(server, local_ray, sequential, tiny_splits):
+def test_workers_match_the_sequential_run_and_retry_a_killed_worker(alice, sequential, tiny_splits):
+    server = alice
     killed, stop = [], threading.Event()
     killer = threading.Thread(target=lambda: killed.append(kill_first_control(server, stop)))
     killer.start()
@@ -110,7 +113,8 @@ def test_workers_match_the_sequential_run_and_retry_a_killed_worker(server, loca
     assert replaced, "the killed attempt's run was not replaced by its retry"
 
 
-def test_a_sweep_on_ray_runs_each_point_as_its_own_experiment_under_the_sweep_run(server, local_ray, tmp_path):
+def test_a_sweep_on_ray_runs_each_point_as_its_own_experiment_under_the_sweep_run(alice, tmp_path):
+    server = alice
     from pipelines import sweep as sweeping
 
     spec = tmp_path / "sweep.yaml"
@@ -130,3 +134,31 @@ def test_a_sweep_on_ray_runs_each_point_as_its_own_experiment_under_the_sweep_ru
     remaining = [next(r for r in children(p.info.run_id) if r.data.tags["round"] == "1").data.tags["remaining_fraction"]
                  for p in points]
     assert float(remaining[0]) > float(remaining[1])  # each point pruned at its own rate
+
+
+FAKE_GPU_DRIVER = ("import sys, ray; ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, log_to_driver=False); "
+                   "from lth_tf.cli import main; main(sys.argv[1:])")
+
+
+def test_a_run_with_controls_finishes_on_a_one_gpu_cluster(tmp_path):
+    """Ray's fake resources: one GPU, which every network asks for. A trial that held it while
+    waiting for its controls (each needing a GPU) would wait forever."""
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    args = [sys.executable, "-c", FAKE_GPU_DRIVER, "run", "--workers", "2", "--iterations", "20",
+            "--eval-interval", "10", "--rounds", "1", "--batch-size", "30", "--no-jit-compile",
+            "--controls", "reinit", "--control-rounds", "1", "--log-models", "none", "--tracking-uri", store]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_TRACKING_")}
+    process = subprocess.Popen(args, cwd=tmp_path, env=env, start_new_session=True, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        out, _ = process.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        out, _ = process.communicate()
+        pytest.fail(f"the run did not finish within 300 s on a 1-GPU cluster:\n{out[-2000:]}")
+    assert process.returncode == 0, out[-2000:]
+    client = mlflow.MlflowClient(store)
+    (parent,) = client.search_runs([e.experiment_id for e in client.search_experiments()], "tags.kind = 'experiment'")
+    assert parent.info.status == "FINISHED"
+    assert sorted(network(r) for r in children(parent.info.run_id, client=client)) == [
+        ("reinit", "1", "0"), ("ticket", "0", "0"), ("ticket", "1", "0")]

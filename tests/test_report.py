@@ -281,7 +281,7 @@ def test_report_of_a_run_id_goes_to_its_own_folder_and_can_be_logged(synthetic, 
     run_id = synthetic["runs"]["mixed"][1]
     code, out, err = invoke(["report", run_id, "--log"], capsys)
     assert code == 0, err
-    assert (tmp_path / "reports" / "mixed" / "lottery-iterative-seed1" / "mean_std.csv").is_file()
+    assert (tmp_path / "reports" / "mixed" / f"lottery-iterative-seed1-{run_id}" / "mean_std.csv").is_file()
     logged = {a.path for a in synthetic["client"].list_artifacts(run_id, "report")}
     assert {"report/mean_std.csv", "report/mean_std.md", "report/accuracy_vs_remaining.png"} <= logged
     code, out, err = invoke(["report", "seeds", "--log"], capsys)  # pooled: beside, not over, each run's own

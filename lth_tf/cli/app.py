@@ -2,14 +2,19 @@
 
 Bad input is reported in one line with exit status 2, before any MLflow run exists;
 Ctrl-C or SIGTERM ends the runs as KILLED (exit 130). Each command lives in its own
-module of this package and registers itself on `cli`.
+module of this package and registers itself on `cli`. A command that the tool prints
+for the user to paste names its store (`store_option`), so it works from any folder.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import sys
+import urllib.parse
+from pathlib import Path
+from typing import Optional
 
 import click
 
@@ -20,6 +25,28 @@ from lth_tf.errors import UserError
 @click.version_option(package_name="lth-tf")
 def cli():
     """Find lottery tickets (Frankle & Carbin, ICLR 2019) in Keras models, tracked in MLflow."""
+
+
+def store_option(tracking_uri: Optional[str], option: str = "--tracking-uri") -> str:
+    """` --tracking-uri URI` for a printed command: the store a run used, readable from any folder.
+
+    The default store (./mlruns) and any other local path become absolute; a URI holding a
+    password is never printed: it is `"$MLFLOW_TRACKING_URI"` when that is where it came
+    from, else shown with the password masked.
+    """
+    from lth_tf import mlflow_server, tracking
+
+    uri = tracking.resolve_tracking_uri(tracking_uri)
+    parts = urllib.parse.urlsplit(uri)
+    if parts.scheme == "sqlite" and tracking.sqlite_path(uri) is not None:
+        uri = f"sqlite:///{tracking.sqlite_path(uri).resolve()}" + (f"?{parts.query}" if parts.query else "")
+    elif parts.scheme in ("", "file") and not parts.netloc:
+        uri = Path(parts.path).resolve().as_uri()
+    elif parts.password is not None:
+        shown = mlflow_server.masked(uri)
+        return f' {option} "$MLFLOW_TRACKING_URI"' if os.environ.get("MLFLOW_TRACKING_URI") == uri else \
+            f" {option} {shlex.quote(shown)}"
+    return f" {option} {shlex.quote(uri)}"
 
 
 def _terminate(signum, frame):

@@ -25,7 +25,7 @@ def _parse_rounds(ctx, param, value):
 @cli.command()
 @click.argument("target", metavar="EXPERIMENT_OR_RUN")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="Folder for figures and tables  [default: ./reports/EXPERIMENT, or ./reports/EXPERIMENT/RUN "
+              help="Folder for figures and tables  [default: ./reports/EXPERIMENT, or ./reports/EXPERIMENT/RUN_NAME-RUN_ID "
                    "for a run id].")
 @click.option("--rounds", callback=_parse_rounds, metavar="0,3,7", default=None,
               help="Rounds whose learning curves to draw  [default: dense plus those nearest 51%, 21% and 7% "
@@ -86,7 +86,8 @@ def _parse_labels(ctx, param, values):
 @click.option("--metric", type=click.Choice(SUMMARY_METRICS), default=SUMMARY_METRICS[0], show_default=True,
               help="Summary metric on the y axis.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
-              help="PNG to write; the .csv and .md tables go beside it  [default: ./reports/compare/KIND-METRIC.png].")
+              help="PNG to write; the .csv and .md tables go beside it  [default: "
+                   "./reports/compare/A-vs-B/KIND-METRIC.png].")
 @click.option("--label", "labels", multiple=True, callback=_parse_labels, metavar="A=NAME",
               help="Legend label for experiment/run A (repeatable)  [default: experiment name, or the settings "
                    "that differ when two share an experiment].")
@@ -104,7 +105,7 @@ def compare(targets, kind, metric, out, labels, tracking_uri):
     if len(targets) < 2:
         raise click.UsageError("compare needs at least two experiments or runs")
     client = tracking.open_store(tracking_uri)
-    out_file = Path(out) if out else Path("reports", "compare", f"{kind}-{metric}.png")
+    out_file = Path(out) if out else comparing.default_out(targets, kind, metric)
     made = comparing.compare(client, targets, out_file, kind, metric, labels)
     click.echo(made.table)
     click.echo("wrote:")

@@ -7,7 +7,7 @@ import sys
 import click
 
 from lth_tf import config as config_module
-from lth_tf.cli.app import cli
+from lth_tf.cli.app import cli, store_option
 from lth_tf.cli.options import with_settings
 
 @with_settings(skip_groups=("supermask",))
@@ -54,15 +54,18 @@ def run(config_file, **flags):
     if versus:
         click.echo("Ticket vs control, test accuracy at early stop (a winning ticket beats its controls):")
         click.echo("".join(f"  {line}\n" for line in versus))
-    click.echo(f"MLflow: experiment {result.experiment_id}, run {result.run_id} ({_store_hint(cfg)})")
+    click.echo(f"MLflow: experiment {result.experiment_id}, run {result.run_id}; {_store_hint(cfg)}")
     click.echo(f"Figures and the mean ± std table are the run's report/ artifacts; "
-               f"`lth-tf report {result.run_id}` writes them to ./reports")
+               f"`lth-tf report {result.run_id}{store_option(cfg.tracking_uri)}` writes them to ./reports")
 
 
 def _store_hint(cfg) -> str:
+    """Where to look at the run: the server's address, else `lth-tf ui` on its store."""
     from lth_tf import tracking
 
     uri = tracking.resolve_tracking_uri(cfg.tracking_uri)
-    return "open it with: lth-tf ui" if uri == tracking.default_tracking_uri() else uri
+    if uri.startswith(("http://", "https://")):
+        return f"open it at {uri}"
+    return f"open it with: lth-tf ui{store_option(cfg.tracking_uri, '--backend-store-uri')}"
 
 

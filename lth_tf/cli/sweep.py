@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from lth_tf.cli.app import cli
+from lth_tf.cli.app import cli, store_option
 
 
 @cli.command()
@@ -21,5 +21,7 @@ def sweep(sweep_file):
     spec = sweeping.read(sweep_file)
     click.echo(f"lth-tf sweep {spec.name}: {len(spec.points)} points")
     run_ids = sweeping.run(spec, echo=click.echo)
+    store = store_option(spec.base.get("tracking_uri"))
     click.echo(f"MLflow experiment {spec.name}: point runs {', '.join(run_ids)}")
-    click.echo(f"Compare them: lth-tf compare {' '.join(run_ids[:4])}")
+    click.echo(f"Compare them: lth-tf compare {' '.join(run_ids)}{store}")
+    click.echo(f"Report one: lth-tf report {run_ids[0]}{store}")

@@ -9,7 +9,8 @@ from lth_tf.errors import UserError
 
 
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on: this machine only (for a team: `lth-tf server`).")
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
 @click.option("--backend-store-uri", default=None,
               help="Store to show (default: $MLFLOW_TRACKING_URI, else SQLite in ./mlruns).")
@@ -25,8 +26,11 @@ def ui(host, port, backend_store_uri, experiment, workers, open_browser):
     Prints the address of the runs table (MLflow 3 would open experiments in its GenAI
     view). Ctrl-C or SIGTERM stops the server with all its worker processes.
     """
-    from lth_tf import mlflow_server, tracking
+    from lth_tf import mlflow_server, server_auth, tracking
 
+    if not server_auth.is_loopback(host):  # it would show every run to anyone who reaches the port
+        raise UserError(f"--host {host}: lth-tf ui serves this machine only; for other machines run "
+                        "`lth-tf server --host HOST`, where users log in")
     uri = tracking.resolve_tracking_uri(backend_store_uri)
     artifact_root = None
     if uri == tracking.default_tracking_uri():

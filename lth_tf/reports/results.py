@@ -135,8 +135,11 @@ def resolve(client: MlflowClient, target: str) -> List[ParentRun]:
         run = _get_run(client, target)
         if run is not None:
             parent_id = run.data.tags.get("mlflow.parentRunId")
-            if parent_id:
-                run = _get_run(client, parent_id)
+            if run.data.tags.get("kind") != "experiment" and parent_id:  # a network: its experiment run
+                run = _get_run(client, parent_id)  # (an experiment run may itself be a sweep's point)
+            if run is not None and run.data.tags.get("kind") == "sweep":
+                raise UserError(f"run {target} is a sweep; name one of its points' runs, or compare them "
+                                "(`lth-tf sweep` printed the command)")
             if run is None or run.data.tags.get("kind") != "experiment":
                 raise UserError(f"run {target} is not an lth-tf experiment run (nor one of its rounds)")
             return [_parent(client, run)]
