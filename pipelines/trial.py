@@ -123,7 +123,7 @@ def run_trial(model: keras.Model, cfg: ExperimentConfig, runs: ChildRuns, replic
     initial = dense.kept["initial"]
     reset.initial_weights = initial  # a dense network that finished before a resume was never captured here
     reset.set_model(model)
-    _log_initial_weights(reset, seed, runs.parent_run_id)
+    log_initial_weights(reset.initial_by_name(), seed, runs.parent_run_id)
     theta = {k: dense.kept[f"theta_{k}"] for k in recorded}
     start = theta[p.reset_to] if p.reset_to else initial
     tickets: MasksByRound = {("ticket", 0): dense_masks}
@@ -169,11 +169,11 @@ def run_trial(model: keras.Model, cfg: ExperimentConfig, runs: ChildRuns, replic
     return tickets
 
 
-def _log_initial_weights(reset: ResetToInitialWeights, seed: int, parent_run_id: str) -> None:
-    """θ0 of the seed as the parent's artifact, by variable name (once: a resumed run may have it)."""
+def log_initial_weights(initial: Dict[str, np.ndarray], seed: int, parent_run_id: str) -> None:
+    """θ0 of the seed as the parent's artifact, by weight path (once: a resumed run may have it)."""
     path = naming.initial_weights_artifact(seed)
     if not any(a.path == path for a in MlflowClient().list_artifacts(parent_run_id, "initial_weights")):
-        artifacts.log_arrays(reset.initial_by_name(), path, parent_run_id)
+        artifacts.log_arrays(initial, path, parent_run_id)
 
 
 def networks_per_trial(cfg: ExperimentConfig) -> int:
