@@ -116,7 +116,8 @@ def load_source(client: MlflowClient, parent: results.ParentRun, rounds: Optiona
                          initial) for r in chosen]
 
 
-def transplant(model, ticket: SourceTicket, drawn: weights.Snapshot) -> Tuple[weights.Snapshot, masking.Masks, List[str]]:
+def transplant(model, ticket: SourceTicket,
+               drawn: weights.Snapshot) -> Tuple[weights.Snapshot, masking.Masks, List[str]]:
     """(θ0, masks) of `ticket` fitted to the target `model`; the paths of the weights drawn afresh.
 
     θ0 is matched by weight path (`weights.weight_paths`), as it was saved. Shapes must
@@ -167,7 +168,10 @@ def source_network(source: results.ParentRun) -> Dict[str, Any]:
 
 
 def target_config(overrides: Mapping[str, Any], source: results.ParentRun) -> ExperimentConfig:
-    """The target's settings (flags, YAML, defaults) on the source's network; given network settings must be the source's."""
+    """The target's settings (flags, YAML, defaults) on the source's network.
+
+    A network setting given here must be the source's (a one-line `UserError` otherwise).
+    """
     given = {name.replace("-", "_"): value for name, value in overrides.items()}
     cfg = build_config({**source_network(source), **given})
     check(cfg, source)

@@ -1,6 +1,10 @@
 """Tickets that leave lth-tf: MLflow Models logged by a run, and `lth-tf export`."""
 
 import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -123,3 +127,55 @@ def test_formats_of_the_cli_are_the_exporters():
     from lth_tf.cli import export as command
 
     assert command.FORMATS == exporting.FORMATS
+
+
+TENSORFLOW_FIRST = '''
+import tensorflow as tf  # before lth_tf, as many scripts do: tensorflow.keras is Keras 3 in this process
+import numpy as np
+import tf_keras as keras
+import lth_tf
+from lth_tf.cli.app import main
+from tensorflow.keras.models import Model  # what MLflow's TensorFlow flavor takes for Keras
+
+assert Model is not keras.Model
+rng = np.random.default_rng(0)
+x = rng.random((400, 8, 8, 1), dtype=np.float32)
+y = (x[:, :4].mean(axis=(1, 2, 3)) > x[:, 4:].mean(axis=(1, 2, 3))).astype("int64")
+model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(16, activation="relu"),
+                          keras.layers.Dense(2)])
+result = lth_tf.find_tickets(model, (x[:300], y[:300]), (x[300:], y[300:]), rounds=1, iterations=20,
+                             eval_interval=10, validation_size=50, echo=None, jit_compile=False)
+main(["export", result.run_id, "--format", "keras", "--out", "out"])
+'''
+
+
+def test_tickets_logged_after_tensorflow_was_imported_first_export(tmp_path):
+    """Before, they were logged as bare SavedModels: 'logged as a bare TensorFlow SavedModel ... import lth_tf first'."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "TF_USE_LEGACY_KERAS")}
+    done = subprocess.run([sys.executable, "-c", TENSORFLOW_FIRST], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Exported ticket round 1" in done.stdout
+    assert isinstance(keras.models.load_model(tmp_path / "out" / "ticket.keras"), keras.Model)
+
+
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+
+
+@pytest.mark.skipif(not FASHION.is_dir(), reason="needs Debian's dataset-fashion-mnist")
+def test_readmes_bring_your_own_model_example_runs_offline_and_its_ticket_exports(store, capsys):
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    section = readme[readme.index("## Bring your own model"):]
+    code = section[section.index("```python\n") + len("```python\n"):section.index("```\n", 10)]
+    assert "load_data()" not in code and code.index("import lth_tf") < code.index("import tensorflow")
+    budget = "rounds=5, iterations=2000"
+    assert budget in code
+    code = code.replace(budget, "rounds=5, iterations=10, eval_interval=10, controls=\"\", jit_compile=False, echo=None")
+    scope = {}
+    exec(compile(code, "README.md", "exec"), scope)  # noqa: S102 - the README's own example
+    result = scope["result"]
+    assert len(result.rounds) == 6 and result.masks[5]["dense"].mean() < 0.4
+    out = capsys.readouterr().out
+    assert result.run_id in out
+    code, out, err = invoke(["export", result.run_id, "--format", "keras", "--out", str(store / "t")], capsys)
+    assert code == 0 and "round 5" in out, err
