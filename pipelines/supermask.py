@@ -61,6 +61,11 @@ def score_training(cfg: ExperimentConfig):
                                cosine_decay=s.score_cosine_decay, lr_drops=(), warmup_iterations=0)
 
 
+def mask_artifact(keep_fraction: float) -> str:
+    """Where a supermask's final mask is logged in its run: `masks/keep_0.5.npz`."""
+    return f"masks/keep_{keep_fraction:g}.npz"
+
+
 def build_supermask_model(cfg: ExperimentConfig, splits: data.Splits, keep_fraction: float,
                           model: ModelSource = None) -> keras.Model:
     """The random network of `cfg.seed`, every prunable layer a `SupermaskLayer` keeping `keep_fraction`."""
@@ -116,7 +121,7 @@ def run(cfg: ExperimentConfig, splits: Optional[data.Splits] = None, model: Mode
             for index, fraction in enumerate(fractions, start=1):
                 network = first if index == 1 else build_supermask_model(cfg, splits, fraction, model)
                 runs.train(network, "supermask", index, 0, cfg.seed, None, [], hparams=scores,
-                           tags={"keep_fraction": f"{fraction:g}"}, mask_file=f"masks/keep_{fraction:g}.npz")
+                           tags={"keep_fraction": f"{fraction:g}"}, mask_file=mask_artifact(fraction))
                 result.masks[fraction] = masking.get_masks(network)
             if compared is None:  # last: it trains a given model's own layers in place
                 _train_dense(cfg, splits, runs, model)

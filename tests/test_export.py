@@ -14,8 +14,9 @@ import tensorflow as tf
 from conftest import invoke
 from lth_tf import artifacts, export as exporting
 from lth_tf import tracking
+from lth_tf.errors import UserError
 from lth_tf.tfkeras import keras
-from pipelines import logged_models
+from pipelines import logged_models, lottery, tickets
 
 RUN = ["run", "--dataset", "npz:tiny.npz", "--iterations", "40", "--eval-interval", "10", "--rounds", "2",
        "--batch-size", "30", "--steps-per-execution", "5", "--fc-rate", "0.8", "--validation-size", "100"]
@@ -179,3 +180,63 @@ def test_readmes_bring_your_own_model_example_runs_offline_and_its_ticket_export
     assert result.run_id in out
     code, out, err = invoke(["export", result.run_id, "--format", "keras", "--out", str(store / "t")], capsys)
     assert code == 0 and "round 5" in out, err
+
+
+def _npz(store, splits):
+    (x, y), (xt, yt) = splits.train, splits.test
+    np.savez(store / "tiny.npz", x_train=x, y_train=y, x_test=xt, y_test=yt)
+    return ["--dataset", "npz:tiny.npz", "--validation-size", "100", "--iterations", "40", "--eval-interval", "10",
+            "--batch-size", "30", "--steps-per-execution", "5", "--no-jit-compile"]
+
+
+def test_export_untrained_is_where_each_network_started(store, tiny_splits, starts, capsys):
+    """θk for a --reset-to k ticket (before: θ0), each control's own start, one-line refusal for fine_tune."""
+    code, out, err = invoke(["run", *_npz(store, tiny_splits), "--model", "conftest:small_model", "--rounds", "2",
+                             "--reset-to", "10", "--controls", "reinit,random_prune,noise,rewind,prune_at_init,fine_tune",
+                             "--control-rounds", "2", "--rewind-to", "20", "--fine-tune-iterations", "10"], capsys)
+    assert code == 0, err  # --log-models final: the architecture comes from a logged model
+    parent = mlflow.search_runs(search_all_experiments=True, filter_string="tags.kind = 'experiment'",
+                                output_format="list")[0]
+    code, out, err = invoke(["export", parent.info.run_id, "--round", "1", "--untrained", "--format", "keras",
+                             "--out", str(store / "t1")], capsys)
+    assert code == 0, err
+    exported = keras.models.load_model(store / "t1" / "ticket.keras").get_weights()
+    for got, expected in zip(exported, starts[("ticket", "1")][0], strict=True):
+        np.testing.assert_array_equal(got, expected)  # θ10 under round 1's mask
+    assert "untrained (at θ10)" in out
+
+    client, checked = mlflow.tracking.MlflowClient(), set()
+    for child in mlflow.search_runs([parent.info.experiment_id], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'",
+                                    output_format="list"):
+        network = tickets.locate(client, child.info.run_id)
+        key = (network.row.kind, str(network.row.round))
+        if network.row.kind == "fine_tune":
+            code, out, err = invoke(["export", child.info.run_id, "--untrained", "--format", "keras",
+                                     "--out", str(store / "f")], capsys)
+            assert code == 2 and "has no untrained state: it starts from the trained weights" in err, err
+            continue
+        exported = tickets.untrained_model(network, tiny_splits).get_weights()
+        for got, expected in zip(exported, starts[key][0], strict=True):
+            np.testing.assert_array_equal(got, expected, err_msg=network.label)
+        checked.add(key)
+    controls = ("reinit", "random_prune", "noise", "rewind", "prune_at_init")
+    assert checked == {("ticket", "0"), ("ticket", "1"), ("ticket", "2"), *((k, "2") for k in controls)}
+
+
+def test_export_untrained_of_a_nested_model_gives_each_layer_its_own_theta0(store, tiny_config, tiny_splits, capsys):
+    """encoder/fc and the top-level fc share a variable name; θ0 goes by layer path (before: both got fc's)."""
+    code, out, err = invoke(["run", *_npz(store, tiny_splits), "--model", "conftest:nested_model", "--rounds", "1"],
+                            capsys)
+    assert code == 0, err
+    parent = mlflow.search_runs(search_all_experiments=True, filter_string="tags.kind = 'experiment'",
+                                output_format="list")[0]
+    code, out, err = invoke(["export", parent.info.run_id, "--untrained", "--format", "keras",
+                             "--out", str(store / "k")], capsys)
+    assert code == 0, err
+    model = keras.models.load_model(store / "k" / "ticket.keras")
+    theta0 = artifacts.load_arrays(parent.info.run_id, "initial_weights/seed_0.npz")
+    child = mlflow.search_runs([parent.info.experiment_id], "tags.round = '1'", output_format="list")[0]
+    masks = artifacts.load_arrays(child.info.run_id, "masks/round_01.npz")
+    inner = model.get_layer("encoder").get_layer("fc").kernel.numpy()
+    np.testing.assert_array_equal(inner, theta0["encoder/fc/kernel"] * masks["encoder/fc"])
+    np.testing.assert_array_equal(model.get_layer("fc").kernel.numpy(), theta0["fc/kernel"] * masks["fc"])

@@ -3,6 +3,7 @@
 import mlflow
 import numpy as np
 import pytest
+from mlflow.tracking import MlflowClient
 
 from conftest import invoke
 from lth_tf import artifacts, tracking, weights
@@ -10,7 +11,7 @@ from lth_tf.config import build_config
 from lth_tf.data.splits import Splits
 from lth_tf.errors import UserError
 from lth_tf.tfkeras import keras
-from pipelines import child_runs, lottery, transfer
+from pipelines import lottery, tickets, transfer
 
 
 def three_class_splits():
@@ -22,23 +23,6 @@ def three_class_splits():
         return x, np.digitize(x.mean(axis=(1, 2, 3)), [0.245, 0.255]).astype("int64")
 
     return Splits("other", make(300), make(60), make(60), num_classes=3)
-
-
-@pytest.fixture
-def starts(monkeypatch):
-    """{(kind, round): (the weights each network's training starts from, its run's tags)}, as it trains."""
-    seen = {}
-
-    class Watch(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            tags = mlflow.active_run().data.tags
-            seen[(tags["kind"], tags["round"])] = (weights.take(self.model), tags)
-
-    real = child_runs.train_round
-    monkeypatch.setattr(child_runs, "train_round",
-                        lambda model, splits, hp, seed, callbacks, *rest: real(model, splits, hp, seed,
-                                                                               [*callbacks, Watch()], *rest))
-    return seen
 
 
 def test_transferred_masks_and_theta0_are_the_sources_and_the_output_layer_is_redrawn(
@@ -91,17 +75,6 @@ def test_cli_refuses_an_unknown_source_run_in_one_line(store, capsys):
     assert err.strip().splitlines()[-1].startswith(f"Error: no experiment or run '{'f' * 32}'")
 
 
-def nested_model(input_shape=(8, 8, 1), classes=4):
-    """A sub-model `encoder` holding an `fc`, and a top-level `fc` of the same shape: variable names clash."""
-    inner_input = keras.Input((16,))
-    encoder = keras.Model(inner_input, keras.layers.Dense(16, activation="relu", name="fc")(inner_input),
-                          name="encoder")
-    inputs = keras.Input(input_shape)
-    x = keras.layers.Dense(16, activation="relu", name="pre")(keras.layers.Flatten()(inputs))
-    x = keras.layers.Dense(16, activation="relu", name="fc")(encoder(x))
-    return keras.Model(inputs, keras.layers.Dense(classes, name="output")(x))
-
-
 def bn_model(input_shape=(8, 8, 1), classes=4, nonaffine_batchnorm=False):
     """A builder that takes --nonaffine-batchnorm, as the zoo's VGG and ResNet do."""
     from lth_tf.models.registry import batch_norm
@@ -144,11 +117,19 @@ def test_every_network_of_a_transfer_starts_from_one_fresh_output_layer(store, t
     stored = artifacts.load_arrays(result.run_id, "initial_weights/seed_0.npz")  # what export --untrained reads
     np.testing.assert_array_equal(stored["fc1/kernel"], theta0["fc1/kernel"])
     np.testing.assert_array_equal(stored["output/kernel"], head[0])
+    children = mlflow.search_runs([result.experiment_id], f"tags.`mlflow.parentRunId` = '{result.run_id}'",
+                                  output_format="list")
+    assert len(children) == len(starts)
+    for child in children:  # exported untrained, each network is the weights it started from
+        network = tickets.locate(MlflowClient(), child.info.run_id)
+        exported = tickets.untrained_model(network, three_class_splits()).get_weights()
+        for got, expected in zip(exported, starts[(network.row.kind, str(network.row.round))][0], strict=True):
+            np.testing.assert_array_equal(got, expected, err_msg=network.label)
 
 
 def test_theta0_and_masks_go_by_layer_path_in_a_nested_model(store, tiny_config, tiny_splits, starts):
     """encoder/fc and the top-level fc share a variable name; each gets its own θ0 (before, both got fc's)."""
-    source = _source(tiny_config, tiny_splits, model="test_transfer:nested_model")
+    source = _source(tiny_config, tiny_splits, model="conftest:nested_model")
     starts.clear()
     transfer.run(tiny_config, f"{source.run_id}:1", echo=lambda _: None, splits=tiny_splits)
     start, _ = starts[("transfer", "1")]
