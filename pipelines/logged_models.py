@@ -37,7 +37,8 @@ from lth_tf.errors import UserError
 from lth_tf.tfkeras import keras
 
 SETTINGS = ("none", "final", "all")
-TICKET_KINDS = ("ticket", "one_shot")
+TICKET_KINDS = ("ticket", "one_shot", "transfer")
+"""Kinds whose sparsest network (at the last round) `--log-models final` logs."""
 EXAMPLE_SIZE = 2
 """Test examples saved as the input example (small: MLflow stores it as JSON)."""
 

@@ -226,7 +226,9 @@ def run(cfg: ExperimentConfig, ticket_spec: str, compare_to: Optional[str] = Non
                              "source_optimizer": parent_source.params.get("optimizer", "?"),
                              "reinitialized_output": ",".join(redrawn) or "-"})
         log_initial_weights(weights.named(model, initial), seed, parent.info.run_id)
-        runs = ChildRuns(cfg, splits, parent.info.run_id, echo, status)
+        # --log-models final logs the sparsest transferred ticket: the last round transferred is this run's last
+        last = dataclasses.replace(cfg.pruning, rounds=max(t.round for t in tickets))
+        runs = ChildRuns(dataclasses.replace(cfg, pruning=last), splits, parent.info.run_id, echo, status)
         for ticket in tickets:
             start, masks, _ = transplant(model, ticket, drawn)
             tags = {"source_run": ticket.run_id, "source_round": str(ticket.round)}

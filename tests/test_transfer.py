@@ -131,7 +131,10 @@ def test_theta0_and_masks_go_by_layer_path_in_a_nested_model(store, tiny_config,
     """encoder/fc and the top-level fc share a variable name; each gets its own θ0 (before, both got fc's)."""
     source = _source(tiny_config, tiny_splits, model="conftest:nested_model")
     starts.clear()
-    transfer.run(tiny_config, f"{source.run_id}:1", echo=lambda _: None, splits=tiny_splits)
+    tiny_config.log_models = "final"
+    moved = transfer.run(tiny_config, f"{source.run_id}:1", echo=lambda _: None, splits=tiny_splits)
+    network = tickets.locate(MlflowClient(), moved.run_id)  # final logs the sparsest transferred ticket
+    assert network.label.startswith("transfer round 1") and tickets.trained_model(network, tiny_splits)
     start, _ = starts[("transfer", "1")]
     theta0 = artifacts.load_arrays(source.run_id, "initial_weights/seed_0.npz")
     masks = source.trials[0][("ticket", 1)]
