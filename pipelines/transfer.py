@@ -51,8 +51,8 @@ from lth_tf.reports import aggregate, figures, results
 from pipelines import controls, run_settings
 from pipelines.child_runs import ChildRuns, Echo
 from pipelines.lottery import build_masked_model, with_resolved_jit_compile
-from pipelines.trial import log_initial_weights
 from pipelines.summary import RoundSummary, log_network_table
+from pipelines.trial import log_initial_weights
 
 KIND = "transfer"
 TARGET_TICKET = "target_ticket"

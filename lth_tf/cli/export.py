@@ -16,7 +16,7 @@ FORMATS = ("saved_model", "keras", "tflite")
 @cli.command()
 @click.argument("run_id")
 @click.option("--round", "round_", type=click.IntRange(min=0), default=None,
-              help="With an experiment's run id: the round whose ticket to export  [default: the last, sparsest].")
+              help="With an experiment's run id: the round whose ticket to export  [default: the sparsest].")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True,
               help="saved_model (TF Serving), keras (a .keras file) or tflite (sparse, plus a dense copy).")
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Folder to write to.")

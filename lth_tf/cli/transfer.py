@@ -27,9 +27,10 @@ def transfer(ticket, compare_to, config_file, **flags):
     (flags, YAML, defaults), e.g. --dataset idx:/usr/share/datasets/fashion-mnist
     --optimizer sgd. Each transferred ticket trains as a nested run tagged kind=transfer,
     source_run, source_round, and at --control-rounds (as in `lth-tf run`; '' for every
-    transferred round) beside the controls of --controls (reinit, random_prune, noise,
-    prune_at_init). The parent run gets transfer/accuracy_vs_remaining.png. A differing
-    class count draws one fresh output layer, shared by every network, and leaves it unpruned.
+    transferred round) beside the controls of --controls (default reinit; also
+    random_prune, noise, prune_at_init). The parent run gets
+    transfer/accuracy_vs_remaining.png. A differing class count draws one fresh output
+    layer, shared by every network, and leaves it unpruned.
     """
     from lth_tf import data, tracking
     from pipelines import transfer as transferring
