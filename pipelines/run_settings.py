@@ -23,10 +23,21 @@ def value(logged: str) -> Any:
 
 
 def settings(params: Dict[str, str], names: Optional[Iterable[str]] = None) -> Dict[str, Any]:
-    """The settings among `params` (those of `names`, default every known setting), as values."""
+    """The settings among `params` (those of `names`, default every known setting), as values.
+
+    A text setting stays the text it was (an experiment named `2024` is not a number).
+    """
     known = config_module.settings()
     wanted = known if names is None else [n for n in names if n in known]
-    return {name: value(params[name]) for name in wanted if name in params}
+    return {name: _setting(params[name], str(known[name].type)) for name in wanted if name in params}
+
+
+def _setting(logged: str, kind: str) -> Any:
+    if logged == "None" and "Optional" in kind:
+        return None
+    if "str" in kind and "Tuple" not in kind:
+        return logged
+    return value(logged)
 
 
 def config(params: Dict[str, str], **changes: Any) -> ExperimentConfig:
