@@ -47,7 +47,8 @@ def main():
     own = lottery.run(build_config({**budget, "dataset": "mnist-5k", "robustness": robust,
                                     "experiment_name": "transfer-bench-target"}), echo=lambda line: None)
     target = {**budget, "dataset": "mnist-5k", "optimizer": args.target_optimizer,
-              "experiment_name": "transfer-bench-transfer", "controls": "reinit,random_prune"}
+              "experiment_name": "transfer-bench-transfer", "controls": "reinit,random_prune",
+              "control_rounds": ""}  # controls beside every transferred ticket
     if args.target_learning_rate:
         target["learning_rate"] = args.target_learning_rate
     moved = transfer.run(build_config(target), f"{source.run_id}:all", compare_to=own.run_id, echo=lambda line: None)

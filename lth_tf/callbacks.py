@@ -41,10 +41,6 @@ class ResetToInitialWeights(keras.callbacks.Callback):
             return
         weights.restore(self.model, self.initial_weights)
 
-    def initial_by_name(self) -> Dict[str, np.ndarray]:
-        """θ0 keyed by unique weight path (`fc1/kernel`, `encoder/fc/kernel`), as saved to MLflow."""
-        return weights.named(self.model, self.initial_weights)
-
     def initial_prunable(self, model: keras.Model) -> Dict[str, np.ndarray]:
         """θ0 of the masked weights, keyed like the masks."""
         return weights.prunable_part(model, self.initial_weights)

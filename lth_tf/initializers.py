@@ -11,7 +11,7 @@ uses it too. Biases and batch norm keep theirs.
 Scaling for supermasks: a supermask uses only a fraction k of each layer's weights, so a
 unit sees about k·fan_in inputs; edge-popup's "scaled" initializations keep the
 activations' variance by drawing with variance / k (σ·sqrt(1/k)). `keep_fraction` does
-that for every initializer here.
+that for every initializer here, and `scale` for weights a model's own initializer drew.
 
 Keras's `he_normal` and `glorot_normal` are truncated normals rescaled to the named
 variance (PyTorch's `kaiming_normal_` is untruncated); the variance is the same.
@@ -74,3 +74,17 @@ def apply(model: keras.Model, name: str, keep_fraction: float = 1.0) -> None:
             variable.assign(initializer(variable.shape, variable.dtype))
             if hasattr(inner, f"{attribute}_initializer"):
                 setattr(inner, f"{attribute}_initializer", initializer)
+
+
+def scale(model: keras.Model, keep_fraction: float) -> None:
+    """Multiplies every prunable weight of `model` by sqrt(1 / keep_fraction): variance / k, as `get` draws.
+
+    For weights a model's own initializer drew (no `--initializer`): every initializer's
+    draw scales linearly with its standard deviation, so this is the scaled draw.
+    """
+    factor = math.sqrt(1.0 / keep_fraction)
+    for layer in masking.leaf_layers(model):
+        inner = layer.layer if isinstance(layer, masking.MaskedLayer) else layer
+        for attribute in masking.prunable_attributes(inner):
+            variable = getattr(inner, attribute)
+            variable.assign(variable * factor)

@@ -73,12 +73,18 @@ def named(model: keras.Model, snapshot: Snapshot) -> Dict[str, np.ndarray]:
 
 
 def from_named(model: keras.Model, arrays: Dict[str, np.ndarray]) -> Snapshot:
-    """The snapshot back from `named` arrays (e.g. a θ0 artifact); every weight must be there."""
-    paths = weight_paths(model)
-    missing = [p for p in paths if p not in arrays]
-    if missing:
-        raise ValueError(f"the arrays lack weights of the model: {', '.join(missing[:5])}")
-    return [np.asarray(arrays[p]) for p in paths]
+    """The snapshot back from `named` arrays (e.g. a θ0 artifact), looked up by weight path.
+
+    Every weight must be there, in its shape (`ValueError` naming the first that is not).
+    """
+    out = []
+    for path, variable in zip(weight_paths(model), network_variables(model), strict=True):
+        value = arrays.get(path)
+        if value is None or tuple(value.shape) != tuple(variable.shape):
+            found = "missing" if value is None else f"shape {tuple(value.shape)}"
+            raise ValueError(f"weight {path} of shape {tuple(variable.shape)} is {found}")
+        out.append(np.asarray(value))
+    return out
 
 
 def weight_paths(model: keras.Model) -> List[str]:

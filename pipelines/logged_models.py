@@ -9,13 +9,22 @@ Why HDF5: MLflow's serving process imports `tensorflow.keras`, which is Keras 3 
 TF_USE_LEGACY_KERAS=1; Keras 3 refuses tf_keras's `.keras` files but reads legacy HDF5, so
 an HDF5 model serves under either Keras. Why explicit pip requirements: MLflow infers them
 by loading the model in a subprocess, ~20 s per model here; the pins below are what it needs.
+
+Import order: MLflow's TensorFlow flavor knows a Keras model, and loads one, through
+`tensorflow.keras`. TensorFlow decides at its import what that is: tf_keras when lth_tf
+was imported first (`lth_tf.tfkeras` sets TF_USE_LEGACY_KERAS), Keras 3 when a script
+imported TensorFlow before lth_tf. So while MLflow saves or loads a network here,
+`tensorflow.keras` is tf_keras (`_tf_keras_for_mlflow`): a network is logged and read
+back as a Keras model whatever the import order.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import logging
+import sys
 import warnings
 from importlib import metadata
 from typing import Dict, Optional
@@ -28,7 +37,8 @@ from lth_tf.errors import UserError
 from lth_tf.tfkeras import keras
 
 SETTINGS = ("none", "final", "all")
-TICKET_KINDS = ("ticket", "one_shot")
+TICKET_KINDS = ("ticket", "one_shot", "transfer")
+"""Kinds whose sparsest network (at the last round) `--log-models final` logs."""
 EXAMPLE_SIZE = 2
 """Test examples saved as the input example (small: MLflow stores it as JSON)."""
 
@@ -79,12 +89,36 @@ def _quiet():
         logger.setLevel(level)
 
 
+TF_KERAS_MODULES = {"tensorflow.keras": "tf_keras.api._v2.keras",
+                    "tensorflow.keras.models": "tf_keras.api._v2.keras.models",
+                    "tensorflow.keras.saving": "tf_keras.api._v2.keras.saving"}
+"""What MLflow's flavor imports from `tensorflow.keras`, and tf_keras's module for each."""
+
+
+@contextlib.contextmanager
+def _tf_keras_for_mlflow():
+    """`tensorflow.keras` is tf_keras inside the block, also if TensorFlow was imported before lth_tf."""
+    if importlib.import_module("tensorflow.keras").Model is keras.Model:
+        yield
+        return
+    saved = {name: sys.modules.get(name) for name in TF_KERAS_MODULES}
+    sys.modules.update({name: importlib.import_module(legacy) for name, legacy in TF_KERAS_MODULES.items()})
+    try:
+        yield
+    finally:
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
+
+
 def log_network(model: keras.Model, examples: np.ndarray, name: str, meta: Dict[str, str]) -> str:
     """Logs the masked `model` as a plain Keras MLflow Model in the active run; returns its URI."""
     plain = masking.strip_masks(model)
     example = np.asarray(examples[:EXAMPLE_SIZE])
     signature = mlflow.models.infer_signature(example, plain(example, training=False).numpy())
-    with _without_own_custom_objects(), _quiet():
+    with _without_own_custom_objects(), _quiet(), _tf_keras_for_mlflow():
         info = mlflow.tensorflow.log_model(
             plain, name=name, signature=signature, input_example=example, metadata=meta,
             pip_requirements=requirements(), keras_model_kwargs={"save_format": "h5"},
@@ -101,9 +135,10 @@ def find(experiment_id: str, run_id: str) -> Optional[str]:
 
 def load(model_uri: str) -> keras.Model:
     """A logged network as a tf_keras model."""
-    model = mlflow.tensorflow.load_model(model_uri, keras_model_kwargs={"compile": False})
-    if not isinstance(model, keras.Model):  # MLflow saw no Keras model: tf.keras was Keras 3 when it was logged
-        raise UserError(f"{model_uri} was logged as a bare TensorFlow SavedModel (TensorFlow was imported before "
-                        "lth_tf, so tf.keras was Keras 3); it serves, but export needs a Keras model: import "
-                        "lth_tf first")
+    with _tf_keras_for_mlflow():
+        model = mlflow.tensorflow.load_model(model_uri, keras_model_kwargs={"compile": False})
+    if not isinstance(model, keras.Model):  # logged by an lth-tf before `_tf_keras_for_mlflow`, TensorFlow first
+        raise UserError(f"{model_uri} was logged as a bare TensorFlow SavedModel (by an lth-tf older than this one, "
+                        "in a script that imported TensorFlow before lth_tf); it serves, but export needs a Keras "
+                        "model: export it --untrained, or rerun the experiment")
     return model

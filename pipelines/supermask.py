@@ -61,20 +61,40 @@ def score_training(cfg: ExperimentConfig):
                                cosine_decay=s.score_cosine_decay, lr_drops=(), warmup_iterations=0)
 
 
+def mask_artifact(keep_fraction: float) -> str:
+    """Where a supermask's final mask is logged in its run: `masks/keep_0.5.npz`."""
+    return f"masks/keep_{keep_fraction:g}.npz"
+
+
 def build_supermask_model(cfg: ExperimentConfig, splits: data.Splits, keep_fraction: float,
                           model: ModelSource = None) -> keras.Model:
     """The random network of `cfg.seed`, every prunable layer a `SupermaskLayer` keeping `keep_fraction`."""
+    network = random_network(cfg, splits.input_shape, splits.num_classes, keep_fraction, model)
+    return masking.supermask_model(network, keep_fraction, cfg.model.unpruned_layers)
+
+
+def random_network(cfg: ExperimentConfig, input_shape, num_classes: int, keep_fraction: float,
+                   model: ModelSource = None) -> keras.Model:
+    """The plain network whose frozen weights the supermask keeping `keep_fraction` selects from.
+
+    Drawn from `cfg.seed` (the parent's `weights_seed`), so that `lth-tf export` rebuilds
+    it bitwise. With `--scale-initializer`, the variance is divided by k: a named
+    `--initializer` draws so; without one, the model's own initializer's draws are
+    multiplied by 1/sqrt(k), the same scaling.
+    """
     keras.utils.set_random_seed(cfg.seed)
     if model is None:
-        model = models.build(cfg.model.model, splits.input_shape, splits.num_classes, cfg.model)
+        model = models.build(cfg.model.model, input_shape, num_classes, cfg.model)
     elif isinstance(model, keras.Model):  # a copy: the supermask freezes its layers, the dense net trains them
         model = _copy(model)
     else:
         model = model()
+    scale = keep_fraction if cfg.supermask.scale_initializer else 1.0
     if cfg.model.initializer:
-        scale = keep_fraction if cfg.supermask.scale_initializer else 1.0
         initializers.apply(model, cfg.model.initializer, scale)
-    return masking.supermask_model(model, keep_fraction, cfg.model.unpruned_layers)
+    elif scale != 1.0:
+        initializers.scale(model, scale)
+    return model
 
 
 def run(cfg: ExperimentConfig, splits: Optional[data.Splits] = None, model: ModelSource = None,
@@ -103,7 +123,7 @@ def run(cfg: ExperimentConfig, splits: Optional[data.Splits] = None, model: Mode
             for index, fraction in enumerate(fractions, start=1):
                 network = first if index == 1 else build_supermask_model(cfg, splits, fraction, model)
                 runs.train(network, "supermask", index, 0, cfg.seed, None, [], hparams=scores,
-                           tags={"keep_fraction": f"{fraction:g}"}, mask_file=f"masks/keep_{fraction:g}.npz")
+                           tags={"keep_fraction": f"{fraction:g}"}, mask_file=mask_artifact(fraction))
                 result.masks[fraction] = masking.get_masks(network)
             if compared is None:  # last: it trains a given model's own layers in place
                 _train_dense(cfg, splits, runs, model)

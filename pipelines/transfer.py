@@ -11,37 +11,58 @@ target's data with the target's settings from θ0 at iteration 0, tagged `kind=t
 same per-layer counts on the transferred θ0). With `--compare-to`, the target's own
 tickets (a finished experiment on the target data) join the parent's transfer figure.
 
-Different class counts: the output layer's weights are drawn afresh (from its own
-initializer, with the trial's seed) and left unpruned. Its source mask picked output
+The network is the source's: every setting that builds it or draws θ (`NETWORK`: the
+model group, initializer and batch norm included, and the seed) comes from the source's
+params, so the `reinit` control draws from the source's initializer; everything else
+(data, optimizer, budget, controls) is the target's. Controls run at `--control-rounds`
+among the transferred rounds, as in `lth-tf run`. `rewind` and `fine_tune` do not apply
+(every network starts at the source's θ0 at iteration 0, and nothing is pruned here), nor
+do `--reset-to` and `--replicates`: they are refused in one line.
+
+Different class counts: the output layer is left unpruned and starts from a fresh draw,
+the target network as built from the trial's seed (its own initializer), one per
+transfer, shared by every transferred ticket and every control: the output layer is not
+part of what transfers, so a control still differs from its ticket in one thing only
+(`reinit` redraws the transferred weights, not this head). Its source mask picked output
 units of other classes, so there is no ticket to transfer there; a mask of our own
 choosing (random, or by some rate) would mix a second intervention into the comparison,
 and the output layer is a small share of the weights (1,000 of LeNet-300-100's 266,200).
+The θ0 every network of the transfer starts from (the source's, with that head) is the
+parent's `initial_weights/seed_S.npz`, as a lottery run's, for `lth-tf export --untrained`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 from mlflow.tracking import MlflowClient
 
 from lth_tf import artifacts, data, fingerprints, masking, tracking, weights
 from lth_tf.callbacks import StartFrom
-from lth_tf.config import ExperimentConfig
+from lth_tf.config import ExperimentConfig, build_config
 from lth_tf.errors import UserError
+from lth_tf.hparams import ModelHparams
 from lth_tf.reports import aggregate, figures, results
-from pipelines import controls
+from pipelines import controls, run_settings
 from pipelines.child_runs import ChildRuns, Echo
 from pipelines.lottery import build_masked_model, with_resolved_jit_compile
 from pipelines.summary import RoundSummary, log_network_table
+from pipelines.trial import log_initial_weights
 
 KIND = "transfer"
 TARGET_TICKET = "target_ticket"
 """The target's own tickets (`--compare-to`), as the figure names them."""
 FIGURE = "transfer/accuracy_vs_remaining.png"
+NETWORK = (*(f.name for f in dataclasses.fields(ModelHparams)), "seed")
+"""Settings that build the network or draw θ: the source's in a transfer."""
+NOT_CONTROLS = {"rewind": "every transferred network starts at the source's θ0 at iteration 0 and no θk is recorded",
+                "fine_tune": "nothing is pruned in a transfer"}
+"""Controls a transfer cannot run, and why."""
 
 
 @dataclass
@@ -53,7 +74,7 @@ class SourceTicket:
     seed: int
     masks: masking.Masks
     initial: Dict[str, np.ndarray]
-    """θ0 of the source trial, by variable name (`fc1/kernel`)."""
+    """θ0 of the source trial, by weight path (`fc1/kernel`, `encoder/fc/kernel`)."""
 
 
 @dataclass
@@ -95,25 +116,28 @@ def load_source(client: MlflowClient, parent: results.ParentRun, rounds: Optiona
                          initial) for r in chosen]
 
 
-def transplant(model, ticket: SourceTicket) -> Tuple[weights.Snapshot, masking.Masks, List[str]]:
-    """(θ0, masks) of `ticket` fitted to the target `model`; the names of re-initialized weights.
+def transplant(model, ticket: SourceTicket,
+               drawn: weights.Snapshot) -> Tuple[weights.Snapshot, masking.Masks, List[str]]:
+    """(θ0, masks) of `ticket` fitted to the target `model`; the paths of the weights drawn afresh.
 
-    Shapes must match except in the output layer (another class count), which keeps the
-    target model's fresh weights and is left unpruned (see the module's docstring).
+    θ0 is matched by weight path (`weights.weight_paths`), as it was saved. Shapes must
+    match except in the output layer (another class count), which starts from `drawn`
+    (the target network as built, before any training) and is left unpruned (see the
+    module's docstring).
     """
     output = masking.output_layer(model)
     output_refs = {v.ref() for v in output.weights} if output is not None else set()
     start, redrawn = [], []
-    for variable, fresh in zip(weights.network_variables(model), weights.take(model)):
-        name = variable.name.rsplit(":", 1)[0]
-        source = ticket.initial.get(name)
+    for path, variable, fresh in zip(weights.weight_paths(model), weights.network_variables(model), drawn,
+                                     strict=True):
+        source = ticket.initial.get(path)
         if source is not None and source.shape == fresh.shape:
             start.append(source)
         elif variable.ref() in output_refs:
             start.append(fresh)
-            redrawn.append(name)
+            redrawn.append(path)
         else:
-            raise UserError(f"the source's θ0 does not fit the target model at '{name}' (source "
+            raise UserError(f"the source's θ0 does not fit the target model at '{path}' (source "
                             f"{None if source is None else source.shape}, target {fresh.shape}): transfer needs "
                             "the same architecture and input shape")
     masks, output_keys = {}, _output_keys(model, output)
@@ -128,6 +152,50 @@ def transplant(model, ticket: SourceTicket) -> Tuple[weights.Snapshot, masking.M
     return start, masks, redrawn
 
 
+def control_start(name: str, context: controls.RoundContext, redrawn: Sequence[str]) -> controls.Start:
+    """Where control `name` starts on the target: its own start, but the output layer drawn for
+    the target (`redrawn`, paths) is the transfer's one head, as the ticket's."""
+    begin = controls.get(name)(context)
+    paths = weights.weight_paths(context.model)
+    own = [context.initial[i] if path in redrawn else value for i, (path, value) in
+           enumerate(zip(paths, begin.weights, strict=True))]
+    return controls.Start(begin.masks, own, begin.step)
+
+
+def source_network(source: results.ParentRun) -> Dict[str, Any]:
+    """The source's `NETWORK` settings, from its params."""
+    return run_settings.settings(source.params, NETWORK)
+
+
+def target_config(overrides: Mapping[str, Any], source: results.ParentRun) -> ExperimentConfig:
+    """The target's settings (flags, YAML, defaults) on the source's network.
+
+    A network setting given here must be the source's (a one-line `UserError` otherwise).
+    """
+    given = {name.replace("-", "_"): value for name, value in overrides.items()}
+    cfg = build_config({**source_network(source), **given})
+    check(cfg, source)
+    return cfg
+
+
+def check(cfg: ExperimentConfig, source: results.ParentRun) -> None:
+    """A one-line `UserError` unless `cfg` can train `source`'s tickets: its network, and what applies."""
+    flat = cfg.flat()
+    for name in NETWORK:
+        if name in source.params and str(flat[name]) != source.params[name]:
+            raise UserError(f"--{name.replace('_', '-')} is the source's ({source.params[name]}) in a transfer, "
+                            f"not {flat[name]}")
+    refused = [name for name in cfg.controls.controls if name in NOT_CONTROLS]
+    if refused:
+        raise UserError(f"--controls {refused[0]}: not in a transfer ({NOT_CONTROLS[refused[0]]}); choose from "
+                        f"{', '.join(sorted(set(controls.CONTROLS) - set(NOT_CONTROLS)))}")
+    if cfg.pruning.reset_to:
+        raise UserError("--reset-to: a transfer trains every network from the source's θ0 at iteration 0 "
+                        "(the source stores no θk)")
+    if cfg.replicates != 1:
+        raise UserError("--replicates: a transfer trains the masks and θ0 of the source's first trial, once")
+
+
 def _output_keys(model, output) -> set:
     return {w.key for w in masking.masked_weights(model) if w.layer is output}
 
@@ -138,18 +206,20 @@ def run(cfg: ExperimentConfig, ticket_spec: str, compare_to: Optional[str] = Non
     source_id, rounds = parse_ticket(ticket_spec)
     client = tracking.open_store(cfg.tracking_uri)
     parent_source = source_parent(client, source_id)
+    check(cfg, parent_source)
     target_parent = source_parent(client, compare_to) if compare_to else None
     tickets = load_source(client, parent_source, rounds)
     splits = splits or data.load(cfg.dataset)
     seed = tickets[0].seed
     model = build_masked_model(cfg, splits, None, seed)
-    initial, _, redrawn = transplant(model, tickets[0])  # checks the fit before any run exists
+    drawn = weights.take(model)  # the target network as built from the seed: the output layer's one fresh draw
+    initial, _, redrawn = transplant(model, tickets[0], drawn)  # checks the fit before any run exists
     cfg = with_resolved_jit_compile(cfg, model)  # what ran, in the params and the identity
     subject = fingerprints.subject("transfer", cfg, splits, model,
                                    source=f"{parent_source.run_id}:{','.join(str(t.round) for t in tickets)}")
     experiment_id = tracking.open_experiment(cfg.tracking_uri, cfg.experiment_name or
                                              f"transfer-{cfg.resolved_experiment_name}")
-    names = [c for c in (cfg.controls.controls or ("reinit", "random_prune")) if c not in controls.CHAINS]
+    control_rounds = set(cfg.control_rounds(max(t.round for t in tickets)))
     with tracking.run_scope(experiment_id=experiment_id, run_name=f"transfer-{parent_source.run_name}",
                             tags={"kind": "experiment", "transfer": "true", "source_run": parent_source.run_id,
                                   "identity": cfg.identity(subject), "family": cfg.family(subject)}) as parent:
@@ -157,16 +227,19 @@ def run(cfg: ExperimentConfig, ticket_spec: str, compare_to: Optional[str] = Non
                              "source_dataset": parent_source.params.get("dataset", "?"),
                              "source_optimizer": parent_source.params.get("optimizer", "?"),
                              "reinitialized_output": ",".join(redrawn) or "-"})
-        runs = ChildRuns(cfg, splits, parent.info.run_id, echo, status)
+        log_initial_weights(weights.named(model, initial), seed, parent.info.run_id)
+        # --log-models final logs the sparsest transferred ticket: the last round transferred is this run's last
+        last = dataclasses.replace(cfg.pruning, rounds=max(t.round for t in tickets))
+        runs = ChildRuns(dataclasses.replace(cfg, pruning=last), splits, parent.info.run_id, echo, status)
         for ticket in tickets:
-            start, masks, _ = transplant(model, ticket)
+            start, masks, _ = transplant(model, ticket, drawn)
             tags = {"source_run": ticket.run_id, "source_round": str(ticket.round)}
             runs.train(model, KIND, ticket.round, 0, seed, masks, [StartFrom(start)], tags=tags)
-            if ticket.round == 0:
+            if ticket.round not in control_rounds:
                 continue
             context = controls.RoundContext(model, ticket.round, seed, masks, start, start)
-            for name in names:
-                begin = controls.get(name)(context)
+            for name in cfg.controls.controls:
+                begin = control_start(name, context, redrawn)
                 runs.train(model, name, ticket.round, 0, seed, begin.masks, [StartFrom(begin.weights)],
                            start_step=begin.step, tags=tags)
         log_network_table(runs.summaries)

@@ -57,12 +57,19 @@ def next_masks(
     level: int,
     rng: np.random.Generator,
     change: Optional[Dict[str, np.ndarray]] = None,
+    like: Optional[masking.Masks] = None,
 ) -> masking.Masks:
-    """Prunes `trained` (under `masks`) down to `level` rounds' worth; masks stay nested."""
+    """Prunes `trained` (under `masks`) down to `level` rounds' worth; masks stay nested.
+
+    `like`: keep exactly as many weights in each layer as these masks do (the `fine_tune`
+    chain matches the round's ticket so, whatever the strategy).
+    """
     final = weights.prunable_part(model, trained)
     start = weights.prunable_part(model, initial)
     score = criteria.get(cfg.pruning.criterion)
     scores = {k: score(final[k], start[k], rng, (change or {}).get(k)) for k in masks}
+    if like is not None:
+        return {k: pruning.keep_top(scores[k], masks[k], int(like[k].sum())) for k in masks}
     if cfg.pruning.strategy == "global":
         return pruning.prune_global(scores, masks, cfg.pruning.global_rate, level)
     return pruning.prune_layerwise(scores, masks, layer_rates(model, cfg), level)
@@ -120,9 +127,10 @@ def run_trial(model: keras.Model, cfg: ExperimentConfig, runs: ChildRuns, replic
     control_rounds = set(cfg.control_rounds(p.rounds))
     primary = "one_shot" if p.mode == "one_shot" else "ticket"
 
-    def prune(pruned_from: Trained, masks: masking.Masks, round_: int, kind: str) -> masking.Masks:
+    def prune(pruned_from: Trained, masks: masking.Masks, round_: int, kind: str,
+              like: Optional[masking.Masks] = None) -> masking.Masks:
         return next_masks(model, cfg, pruned_from.weights, initial, masks, round_, pruning_rng(seed, kind, round_),
-                          pruned_from.change)
+                          pruned_from.change, like)
 
     def controls_at(round_: int, masks: masking.Masks, pruned_from: Trained) -> None:
         if round_ not in control_rounds:
@@ -153,7 +161,8 @@ def run_trial(model: keras.Model, cfg: ExperimentConfig, runs: ChildRuns, replic
             if primary == "one_shot":
                 controls_at(round_, masks, dense)
     if "fine_tune" in c.controls:
-        fine_tune_chain.run(train, prune, dense, dense_masks, cfg)
+        fine_tune_chain.run(train, prune, dense, dense_masks, cfg,
+                            {r: tickets[(primary, r)] for r in range(1, p.rounds + 1)})
     runs.join()  # controls handed to other workers
     return tickets
 
@@ -179,8 +188,15 @@ def initial_weights(model: keras.Model, seed: int, runs: ChildRuns, replicate: i
         initial = weights.from_arrays(artifacts.load_arrays(dense.info.run_id, earlier))
     else:
         initial = weights.take(model)
-    artifacts.log_arrays(weights.named(model, initial), path, parent)
+    log_initial_weights(weights.named(model, initial), seed, parent)
     return initial
+
+
+def log_initial_weights(initial: Dict[str, np.ndarray], seed: int, parent_run_id: str) -> None:
+    """θ0 of the seed as the parent's artifact, by weight path (once: a resumed run may have it)."""
+    path = naming.initial_weights_artifact(seed)
+    if not any(a.path == path for a in MlflowClient().list_artifacts(parent_run_id, "initial_weights")):
+        artifacts.log_arrays(initial, path, parent_run_id)
 
 
 def networks_per_trial(cfg: ExperimentConfig) -> int:

@@ -4,6 +4,7 @@ import mlflow
 import numpy as np
 import pytest
 
+from lth_tf import weights
 from lth_tf.config import build_config
 from lth_tf.data.splits import Splits
 from lth_tf.tfkeras import keras
@@ -60,3 +61,33 @@ def tiny_config():
     """Settings for a run that takes seconds: few iterations, few rounds, no MLflow Models logged."""
     return build_config({"iterations": 40, "eval_interval": 10, "rounds": 2, "batch_size": 30,
                          "steps_per_execution": 5, "log_models": "none"})
+
+
+def nested_model(input_shape=(8, 8, 1), classes=4):
+    """A sub-model `encoder` holding an `fc`, and a top-level `fc` of the same shape: variable names clash."""
+    inner_input = keras.Input((16,))
+    encoder = keras.Model(inner_input, keras.layers.Dense(16, activation="relu", name="fc")(inner_input),
+                          name="encoder")
+    inputs = keras.Input(input_shape)
+    x = keras.layers.Dense(16, activation="relu", name="pre")(keras.layers.Flatten()(inputs))
+    x = keras.layers.Dense(16, activation="relu", name="fc")(encoder(x))
+    return keras.Model(inputs, keras.layers.Dense(classes, name="output")(x))
+
+
+@pytest.fixture
+def starts(monkeypatch):
+    """{(kind, round): (the weights each network's training starts from, its run's tags)}, as it trains."""
+    from pipelines import child_runs
+
+    seen = {}
+
+    class Watch(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            tags = mlflow.active_run().data.tags
+            seen[(tags["kind"], tags["round"])] = (weights.take(self.model), tags)
+
+    real = child_runs.train_round
+    monkeypatch.setattr(child_runs, "train_round",
+                        lambda model, splits, hp, seed, callbacks, *rest: real(model, splits, hp, seed,
+                                                                               [*callbacks, Watch()], *rest))
+    return seen

@@ -233,3 +233,19 @@ def test_replicates_of_a_built_model_keep_its_theta0_first_then_redraw(store, ti
     assert np.count_nonzero(theta[1]) == theta[1].size  # drawn dense, not through trial 0's masks
     assert np.std(theta[1]) == pytest.approx(np.std(own), rel=0.1)  # redrawn from the same initializer
     assert len(result.trials) == 2 and [m["fc1"].sum() for m in result.masks] == [64 * 32, 1638]
+
+
+def test_fine_tune_under_global_pruning_keeps_the_tickets_per_layer_counts(store, tiny_config, tiny_splits):
+    """--strategy global: the chain's own global ranking would spread the same total differently."""
+    tiny_config.controls.controls, tiny_config.pruning.strategy = ("fine_tune",), "global"
+    tiny_config.pruning.global_rate = 0.5
+    keras.utils.set_random_seed(0)
+    result = lottery.run(tiny_config, splits=tiny_splits, model=masking.mask_model(small_model()),
+                         echo=lambda _: None)
+    runs = mlflow.search_runs([result.experiment_id], "tags.kind = 'fine_tune'", output_format="list")
+    assert len(runs) == 2
+    for run in runs:
+        round_ = int(run.data.tags["round"])
+        chain = artifacts.load_arrays(run.info.run_id, f"masks/round_{round_:02d}.npz")
+        ticket = result.trials[0][("ticket", round_)]
+        assert {k: int(m.sum()) for k, m in chain.items()} == {k: int(m.sum()) for k, m in ticket.items()}, round_

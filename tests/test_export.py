@@ -1,6 +1,10 @@
 """Tickets that leave lth-tf: MLflow Models logged by a run, and `lth-tf export`."""
 
 import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -10,8 +14,9 @@ import tensorflow as tf
 from conftest import invoke
 from lth_tf import artifacts, export as exporting
 from lth_tf import tracking
+from lth_tf.errors import UserError
 from lth_tf.tfkeras import keras
-from pipelines import logged_models
+from pipelines import logged_models, lottery, tickets
 
 RUN = ["run", "--dataset", "npz:tiny.npz", "--iterations", "40", "--eval-interval", "10", "--rounds", "2",
        "--batch-size", "30", "--steps-per-execution", "5", "--fc-rate", "0.8", "--validation-size", "100"]
@@ -123,3 +128,116 @@ def test_formats_of_the_cli_are_the_exporters():
     from lth_tf.cli import export as command
 
     assert command.FORMATS == exporting.FORMATS
+
+
+TENSORFLOW_FIRST = '''
+import tensorflow as tf  # before lth_tf, as many scripts do: tensorflow.keras is Keras 3 in this process
+import numpy as np
+import tf_keras as keras
+import lth_tf
+from lth_tf.cli.app import main
+from tensorflow.keras.models import Model  # what MLflow's TensorFlow flavor takes for Keras
+
+assert Model is not keras.Model
+rng = np.random.default_rng(0)
+x = rng.random((400, 8, 8, 1), dtype=np.float32)
+y = (x[:, :4].mean(axis=(1, 2, 3)) > x[:, 4:].mean(axis=(1, 2, 3))).astype("int64")
+model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(16, activation="relu"),
+                          keras.layers.Dense(2)])
+result = lth_tf.find_tickets(model, (x[:300], y[:300]), (x[300:], y[300:]), rounds=1, iterations=20,
+                             eval_interval=10, validation_size=50, echo=None, jit_compile=False)
+main(["export", result.run_id, "--format", "keras", "--out", "out"])
+'''
+
+
+def test_tickets_logged_after_tensorflow_was_imported_first_export(tmp_path):
+    """Before, they were logged as bare SavedModels: 'logged as a bare TensorFlow SavedModel ... import lth_tf first'."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "TF_USE_LEGACY_KERAS")}
+    done = subprocess.run([sys.executable, "-c", TENSORFLOW_FIRST], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Exported ticket round 1" in done.stdout
+    assert isinstance(keras.models.load_model(tmp_path / "out" / "ticket.keras"), keras.Model)
+
+
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+
+
+@pytest.mark.skipif(not FASHION.is_dir(), reason="needs Debian's dataset-fashion-mnist")
+def test_readmes_bring_your_own_model_example_runs_offline_and_its_ticket_exports(store, capsys):
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    section = readme[readme.index("## Bring your own model"):]
+    code = section[section.index("```python\n") + len("```python\n"):section.index("```\n", 10)]
+    assert "load_data()" not in code and code.index("import lth_tf") < code.index("import tensorflow")
+    budget = "rounds=5, iterations=2000"
+    assert budget in code
+    code = code.replace(budget, "rounds=5, iterations=10, eval_interval=10, controls=\"\", jit_compile=False, echo=None")
+    scope = {}
+    exec(compile(code, "README.md", "exec"), scope)  # noqa: S102 - the README's own example
+    result = scope["result"]
+    hidden, output = result.masks[5].values()  # 0.8^5 and 0.9^5 of the weights: fc and output rates
+    assert len(result.rounds) == 6 and 0.3 < hidden.mean() < 0.35 and 0.55 < output.mean() < 0.6
+    out = capsys.readouterr().out
+    assert result.run_id in out
+    code, out, err = invoke(["export", result.run_id, "--format", "keras", "--out", str(store / "t")], capsys)
+    assert code == 0 and "round 5" in out, err
+
+
+def _npz(store, splits):
+    (x, y), (xt, yt) = splits.train, splits.test
+    np.savez(store / "tiny.npz", x_train=x, y_train=y, x_test=xt, y_test=yt)
+    return ["--dataset", "npz:tiny.npz", "--validation-size", "100", "--iterations", "40", "--eval-interval", "10",
+            "--batch-size", "30", "--steps-per-execution", "5", "--no-jit-compile"]
+
+
+def test_export_untrained_is_where_each_network_started(store, tiny_splits, starts, capsys):
+    """θk for a --reset-to k ticket (before: θ0), each control's own start, one-line refusal for fine_tune."""
+    code, out, err = invoke(["run", *_npz(store, tiny_splits), "--model", "conftest:small_model", "--rounds", "2",
+                             "--reset-to", "10", "--controls", "reinit,random_prune,noise,rewind,prune_at_init,fine_tune",
+                             "--control-rounds", "2", "--rewind-to", "20", "--fine-tune-iterations", "10"], capsys)
+    assert code == 0, err  # --log-models final: the architecture comes from a logged model
+    parent = mlflow.search_runs(search_all_experiments=True, filter_string="tags.kind = 'experiment'",
+                                output_format="list")[0]
+    code, out, err = invoke(["export", parent.info.run_id, "--round", "1", "--untrained", "--format", "keras",
+                             "--out", str(store / "t1")], capsys)
+    assert code == 0, err
+    exported = keras.models.load_model(store / "t1" / "ticket.keras").get_weights()
+    for got, expected in zip(exported, starts[("ticket", "1")][0], strict=True):
+        np.testing.assert_array_equal(got, expected)  # θ10 under round 1's mask
+    assert "untrained (at θ10)" in out
+
+    client, checked = mlflow.tracking.MlflowClient(), set()
+    for child in mlflow.search_runs([parent.info.experiment_id], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'",
+                                    output_format="list"):
+        network = tickets.locate(client, child.info.run_id)
+        key = (network.row.kind, str(network.row.round))
+        if network.row.kind == "fine_tune":
+            code, out, err = invoke(["export", child.info.run_id, "--untrained", "--format", "keras",
+                                     "--out", str(store / "f")], capsys)
+            assert code == 2 and "has no untrained state: it starts from the trained weights" in err, err
+            continue
+        exported = tickets.untrained_model(network, tiny_splits).get_weights()
+        for got, expected in zip(exported, starts[key][0], strict=True):
+            np.testing.assert_array_equal(got, expected, err_msg=network.label)
+        checked.add(key)
+    controls = ("reinit", "random_prune", "noise", "rewind", "prune_at_init")
+    assert checked == {("ticket", "0"), ("ticket", "1"), ("ticket", "2"), *((k, "2") for k in controls)}
+
+
+def test_export_untrained_of_a_nested_model_gives_each_layer_its_own_theta0(store, tiny_config, tiny_splits, capsys):
+    """encoder/fc and the top-level fc share a variable name; θ0 goes by layer path (before: both got fc's)."""
+    code, out, err = invoke(["run", *_npz(store, tiny_splits), "--model", "conftest:nested_model", "--rounds", "1"],
+                            capsys)
+    assert code == 0, err
+    parent = mlflow.search_runs(search_all_experiments=True, filter_string="tags.kind = 'experiment'",
+                                output_format="list")[0]
+    code, out, err = invoke(["export", parent.info.run_id, "--untrained", "--format", "keras",
+                             "--out", str(store / "k")], capsys)
+    assert code == 0, err
+    model = keras.models.load_model(store / "k" / "ticket.keras")
+    theta0 = artifacts.load_arrays(parent.info.run_id, "initial_weights/seed_0.npz")
+    child = mlflow.search_runs([parent.info.experiment_id], "tags.round = '1'", output_format="list")[0]
+    masks = artifacts.load_arrays(child.info.run_id, "masks/round_01.npz")
+    inner = model.get_layer("encoder").get_layer("fc").kernel.numpy()
+    np.testing.assert_array_equal(inner, theta0["encoder/fc/kernel"] * masks["encoder/fc"])
+    np.testing.assert_array_equal(model.get_layer("fc").kernel.numpy(), theta0["fc/kernel"] * masks["fc"])

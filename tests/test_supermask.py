@@ -131,3 +131,11 @@ def test_named_initializers_draw_their_variance(name, std):
     model = small_model()
     initializers.apply(model, name)
     assert model.get_layer("fc1").kernel.numpy().std() == pytest.approx(std, rel=0.1)
+
+
+def test_top_k_mask_ranks_nan_scores_lowest():
+    values = tf.constant([np.nan, 1.0, 0.0, np.nan, 2.0, np.inf])
+    np.testing.assert_array_equal(top_k_mask(values, 2).numpy(), [0, 0, 0, 0, 1, 1])
+    np.testing.assert_array_equal(top_k_mask(values, 4).numpy(), [0, 1, 1, 0, 1, 1])  # 0.0 above NaN
+    np.testing.assert_array_equal(top_k_mask(values, 5).numpy(), [1, 1, 1, 0, 1, 1])  # then NaNs by index
+    np.testing.assert_array_equal(tf.function(top_k_mask, jit_compile=True)(values, 2).numpy(), [0, 0, 0, 0, 1, 1])

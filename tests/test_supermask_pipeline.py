@@ -90,3 +90,43 @@ def test_bad_supermask_input_is_one_line_and_exit_2(store, capsys, args, message
     code, out, err = invoke(["supermask", *args], capsys)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not (store / "mlruns").exists()
+
+
+@pytest.mark.parametrize("initializer", [None, "he_normal"])
+def test_scale_initializer_divides_the_variance_by_k_with_or_without_initializer(tiny_splits, initializer):
+    """Without --initializer the model's own draws are scaled too (before, only a named initializer was)."""
+    def kernels(scaled):
+        cfg = build_config({**TINY, "model": "conftest:small_model", "initializer": initializer,
+                            "scale_initializer": scaled})
+        network = supermask.build_supermask_model(cfg, tiny_splits, 0.25, None)
+        return {k: w.numpy() for k, w in masking.prunable_weights(network).items()}, network
+
+    (scaled, network), (plain, _) = kernels(True), kernels(False)
+    for key in ("fc1", "fc2", "output"):
+        np.testing.assert_allclose(scaled[key], 2.0 * plain[key], rtol=1e-6)  # sqrt(1 / 0.25)
+    np.testing.assert_array_equal(network.get_layer("supermask_fc1").layer.bias.numpy(), 0)
+
+
+def test_a_supermask_exports_as_its_random_weights_under_its_mask(store, tiny_splits, starts, capsys):
+    """No model logged: the weights are drawn again from weights_seed; trained and untrained are the same network."""
+    (x, y), (xt, yt) = tiny_splits.train, tiny_splits.test
+    np.savez(store / "tiny.npz", x_train=x, y_train=y, x_test=xt, y_test=yt)
+    code, out, err = invoke(["supermask", "--model", "conftest:small_model", "--dataset", "npz:tiny.npz",
+                             "--validation-size", "100", "--keep-fractions", "0.5,0.3", "--iterations", "20",
+                             "--eval-interval", "10", "--batch-size", "30", "--steps-per-execution", "5",
+                             "--no-jit-compile", "--log-models", "none", "--seed", "3"], capsys)
+    assert code == 0, err
+    parent = mlflow.search_runs(search_all_experiments=True, filter_string="tags.method = 'edge_popup'",
+                                output_format="list")[0]
+    for args, round_ in (([], 2), (["--round", "1", "--untrained"], 1)):  # by default the sparsest, k = 0.3
+        code, out, err = invoke(["export", parent.info.run_id, *args, "--format", "keras",
+                                 "--out", str(store / f"k{round_}")], capsys)
+        assert code == 0 and f"supermask round {round_}" in out and "0 prediction(s) differ" in out, err
+        child = mlflow.search_runs([parent.info.experiment_id], f"tags.kind = 'supermask' and tags.round = '{round_}'",
+                                   output_format="list")[0]
+        masks = artifacts.load_arrays(child.info.run_id, f"masks/keep_{child.data.tags['keep_fraction']}.npz")
+        drawn = starts[("supermask", str(round_))][0]  # the frozen weights it trained scores on
+        model = keras.models.load_model(store / f"k{round_}" / "ticket.keras")
+        for index, layer in ((0, "fc1"), (2, "fc2"), (4, "output")):
+            np.testing.assert_array_equal(model.get_layer(layer).kernel.numpy(), drawn[index] * masks[layer])
+            np.testing.assert_array_equal(model.get_layer(layer).bias.numpy(), drawn[index + 1])

@@ -16,19 +16,20 @@ FORMATS = ("saved_model", "keras", "tflite")
 @cli.command()
 @click.argument("run_id")
 @click.option("--round", "round_", type=click.IntRange(min=0), default=None,
-              help="With an experiment's run id: the round whose ticket to export  [default: the last, sparsest].")
+              help="With an experiment's run id: the round whose ticket to export  [default: the sparsest].")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True,
               help="saved_model (TF Serving), keras (a .keras file) or tflite (sparse, plus a dense copy).")
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Folder to write to.")
 @click.option("--untrained", is_flag=True, default=False,
-              help="Export the ticket at θ0 ⊙ mask (its initialization) instead of its trained weights.")
+              help="Export the network at the weights its training started from, under its mask (θ0, θk with "
+                   "--reset-to k, a control's own start) instead of its trained weights.")
 @click.option("--tracking-uri", default=None, help=STORE_HELP)
 def export(run_id, round_, fmt, out, untrained, tracking_uri):
     """Write a ticket as a plain tf_keras model, masks stripped, pruned weights zero.
 
-    RUN_ID is an experiment's run (then --round picks replicate 0's ticket) or the nested
-    run of any trained network. The export is read back and checked: its predictions on
-    the experiment's test set must match the Keras model's.
+    RUN_ID is an experiment's run (then --round picks replicate 0's ticket, transferred
+    ticket or supermask) or the nested run of any trained network. The export is read back
+    and checked: its predictions on the experiment's test set must match the Keras model's.
     """
     from lth_tf import export as exporting
     from lth_tf import tracking
@@ -36,10 +37,11 @@ def export(run_id, round_, fmt, out, untrained, tracking_uri):
 
     client = tracking.open_store(tracking_uri)
     network = tickets.locate(client, run_id, round_)
-    model = tickets.untrained_model(network) if untrained else tickets.trained_model(network)
-    test = tickets.test_split(network)  # before writing: missing data fails early
+    splits = tickets.load_data(network)  # before writing: missing data fails early
+    model = tickets.untrained_model(network, splits) if untrained else tickets.trained_model(network, splits)
+    test = splits.test if splits is not None else None
     written = exporting.export(model, fmt, Path(out))
-    state = "at θ0 (untrained)" if untrained else "trained"
+    state = f"untrained (at {tickets.start_label(network)})" if untrained else "trained"
     click.echo(f"Exported {network.label}, {state}, of run {network.row.run_id}: {written.path}")
     nonzero, weights = exporting.nonzero_weights(model)
     click.echo(f"  prunable weights: {nonzero:,} of {weights:,} nonzero ({nonzero / weights:.1%})")

@@ -22,12 +22,15 @@ from lth_tf.cli.options import with_settings
 def transfer(ticket, compare_to, config_file, **flags):
     """Train the masks and θ0 of a source experiment's tickets on the target data and settings.
 
-    The model (and its unpruned layers and dropout) is the source's; every other setting is
-    the target's (flags, YAML, defaults), e.g. --dataset idx:/usr/share/datasets/fashion-mnist
-    --optimizer sgd. Each transferred ticket trains beside its controls (--controls, default
-    reinit,random_prune) as nested runs tagged kind=transfer, source_run, source_round; the
-    parent run gets transfer/accuracy_vs_remaining.png. A differing class count re-draws the
-    output layer and leaves it unpruned.
+    The network is the source's (--model and every other model setting, --initializer and
+    --nonaffine-batchnorm included, and --seed); every other setting is the target's
+    (flags, YAML, defaults), e.g. --dataset idx:/usr/share/datasets/fashion-mnist
+    --optimizer sgd. Each transferred ticket trains as a nested run tagged kind=transfer,
+    source_run, source_round, and at --control-rounds (as in `lth-tf run`; '' for every
+    transferred round) beside the controls of --controls (default reinit; also
+    random_prune, noise, prune_at_init). The parent run gets
+    transfer/accuracy_vs_remaining.png. A differing class count draws one fresh output
+    layer, shared by every network, and leaves it unpruned.
     """
     from lth_tf import data, tracking
     from pipelines import transfer as transferring
@@ -37,14 +40,7 @@ def transfer(ticket, compare_to, config_file, **flags):
     overrides.update({k: v for k, v in flags.items() if v is not None})
     source_id, _ = transferring.parse_ticket(ticket)
     client = tracking.open_store(overrides.get("tracking_uri"))
-    source = transferring.source_parent(client, source_id)
-    for name in ("model", "unpruned_layers", "dropout"):
-        mine, theirs = overrides.get(name), source.params.get(name)
-        if mine is not None and str(mine) != theirs:
-            raise click.UsageError(f"--{name.replace('_', '-')} is the source's ({theirs}) in a transfer")
-    overrides.update(model=source.params["model"], dropout=source.params.get("dropout", "0.0"),
-                     unpruned_layers=_tuple(source.params.get("unpruned_layers", "()")))
-    cfg = config_module.build_config(overrides)
+    cfg = transferring.target_config(overrides, transferring.source_parent(client, source_id))
     splits = data.load(cfg.dataset)
     interactive = sys.stdout.isatty()
     result = transferring.run(
@@ -54,8 +50,3 @@ def transfer(ticket, compare_to, config_file, **flags):
     )
     click.echo("\n" + to_text(result.rounds))
     click.echo(f"MLflow: experiment {result.experiment_id}, run {result.run_id}")
-
-
-def _tuple(logged: str) -> str:
-    """A tuple param as MLflow logged it ("('a', 'b')") back to the flag's form ("a,b")."""
-    return ",".join(part.strip(" '\"") for part in logged.strip("()[]").split(",") if part.strip(" '\""))

@@ -39,9 +39,14 @@ def keep_count(size: int, keep_fraction: float) -> int:
 
 
 def top_k_mask(magnitudes: tf.Tensor, count: int) -> tf.Tensor:
-    """1.0 at the `count` largest entries of a non-negative tensor (ties: lower flat index), else 0.0."""
-    flat = tf.reshape(magnitudes, [-1])
-    bits = tf.bitcast(tf.cast(flat, tf.float32), tf.int32)  # for x >= 0 the int order is the float order
+    """1.0 at the `count` largest entries of a non-negative tensor (ties: lower flat index), else 0.0.
+
+    A NaN (a diverged score) ranks below every number, as in `pruning.keep_top`: its bits
+    would otherwise read as larger than +inf's.
+    """
+    flat = tf.cast(tf.reshape(magnitudes, [-1]), tf.float32)
+    bits = tf.bitcast(flat, tf.int32)  # for x >= 0 the int order is the float order
+    bits = tf.where(tf.math.is_nan(flat), 0, bits + 1)  # NaN lowest: below 0.0, which becomes 1
 
     def narrow(low, high):
         middle = low + (high - low) // 2
