@@ -195,7 +195,7 @@ def initial_weights(model: keras.Model, seed: int, runs: ChildRuns, replicate: i
 def log_initial_weights(initial: Dict[str, np.ndarray], seed: int, parent_run_id: str) -> None:
     """θ0 of the seed as the parent's artifact, by weight path (once: a resumed run may have it)."""
     path = naming.initial_weights_artifact(seed)
-    if not any(a.path == path for a in MlflowClient().list_artifacts(parent_run_id, "initial_weights")):
+    if not artifacts.has_artifact(parent_run_id, path):
         artifacts.log_arrays(initial, path, parent_run_id)
 
 

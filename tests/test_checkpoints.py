@@ -25,7 +25,7 @@ def server(tmp_path):
     args = [sys.executable, "-m", "lth_tf", "server", "--port", str(port),
             "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}", "--artifacts-destination", str(root / "artifacts")]
     with open(root / "server.log", "wb") as log:
-        process = mlflow_server.start(args, log)
+        process = mlflow_server.start(mlflow_server.Command(args, {}), log)
         try:
             mlflow_server.wait_until_healthy(f"http://127.0.0.1:{port}", process)
             yield f"http://127.0.0.1:{port}", root / "artifacts"
