@@ -19,10 +19,12 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from lth_tf import compile_settings, masking, models, precision, training
-from lth_tf.config import build_config
+from lth_tf import masking, models
+from lth_tf.runtime import compile as compile_settings, precision
+from lth_tf.training import loop as training
+from lth_tf.settings import build_config
 from lth_tf.data import Splits
-from lth_tf.presets import PRESETS
+from lth_tf.settings.presets import PRESETS
 
 
 def random_splits(shape, examples=2048):

@@ -1,4 +1,4 @@
-"""What the data's digest in an experiment's identity costs (`lth_tf/fingerprints.py`).
+"""What the data's digest in an experiment's identity costs (`lth_tf/tracking/fingerprints.py`).
 
 Loads a dataset as `lth-tf run` does, then times, interleaved in this one process, the
 full SHA-256 of every split (`fingerprints.data`, what the identity and the MLflow dataset
@@ -14,8 +14,9 @@ import time
 
 from mlflow.data.digest_utils import compute_numpy_digest
 
-from lth_tf import data, fingerprints
-from lth_tf.config import build_config
+from lth_tf import data
+from lth_tf.tracking import fingerprints
+from lth_tf.settings import build_config
 
 
 def main() -> None:

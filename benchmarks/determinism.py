@@ -4,7 +4,7 @@ Every variant starts from the same θ0, seed and data order (mnist-5k) and train
 `--iterations`; the script prints, against the default settings, the largest weight
 difference at the end and how many weights the next round's mask (magnitude, fc 20%)
 puts differently. A setting whose variant differs changes results, so it belongs in the
-experiment's identity (`lth_tf/config.py`, `NOT_IDENTITY`). The default settings are
+experiment's identity (`lth_tf/settings/config.py`, `NOT_IDENTITY`). The default settings are
 trained twice to show the run-to-run noise (zero on CPU).
 
     python benchmarks/determinism.py [--iterations 1000]
@@ -16,10 +16,11 @@ import dataclasses
 import numpy as np
 from tensorflow.python.framework import config as tf_config
 
-from lth_tf import data, masking, models, training, weights
-from lth_tf.config import build_config
-from lth_tf.hparams import DatasetHparams
-from pipelines import trial
+from lth_tf import data, masking, models
+from lth_tf.training import loop as training, weights
+from lth_tf.settings import build_config
+from lth_tf.settings.groups import DatasetHparams
+from pipelines.experiments import trial
 
 VARIANTS = {
     "default (again)": {},

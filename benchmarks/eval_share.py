@@ -20,10 +20,12 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from lth_tf import compile_settings, data, evaluation, masking, models, training
-from lth_tf.callbacks import PeriodicEvaluation
-from lth_tf.config import build_config
-from lth_tf.hparams import TrainingHparams
+from lth_tf import data, masking, models
+from lth_tf.runtime import compile as compile_settings
+from lth_tf.training import evaluation, loop as training
+from lth_tf.training.callbacks import PeriodicEvaluation
+from lth_tf.settings import build_config
+from lth_tf.settings.groups import TrainingHparams
 from lth_tf.data import Splits
 from lth_tf.tfkeras import keras
 

@@ -43,7 +43,7 @@ from mlflow.tracking import MlflowClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipelines import run_index  # noqa: E402
+from pipelines.runs import run_index  # noqa: E402
 
 
 os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"  # one bar per downloaded mask otherwise

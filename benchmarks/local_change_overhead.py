@@ -14,9 +14,10 @@ import argparse
 import statistics
 import time
 
-from lth_tf import data, masking, models, training
-from lth_tf.callbacks import LocalChange
-from lth_tf.config import build_config
+from lth_tf import data, masking, models
+from lth_tf.training import loop as training
+from lth_tf.training.callbacks import LocalChange
+from lth_tf.settings import build_config
 from lth_tf.tfkeras import keras
 
 

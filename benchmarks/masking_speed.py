@@ -15,8 +15,10 @@ import time
 
 import numpy as np
 
-from lth_tf import data, masking, models, pruning, training
-from lth_tf.hparams import DatasetHparams, TrainingHparams
+from lth_tf import data, masking, models
+from lth_tf.pruning import counts as pruning
+from lth_tf.training import loop as training
+from lth_tf.settings.groups import DatasetHparams, TrainingHparams
 from lth_tf.tfkeras import keras
 import tensorflow_model_optimization as tfmot
 from tensorflow_model_optimization.python.core.sparsity.keras.pruning_wrapper import PruneLowMagnitude

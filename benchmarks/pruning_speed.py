@@ -15,7 +15,9 @@ import time
 
 import numpy as np
 
-from lth_tf import artifacts, masking, models, pruning
+from lth_tf import masking, models
+from lth_tf.tracking import artifacts
+from lth_tf.pruning import counts as pruning
 
 
 def sorted_keep_top(scores, mask, count):

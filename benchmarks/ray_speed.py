@@ -27,9 +27,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lth_tf import data, mlflow_server  # noqa: E402
-from lth_tf.config import build_config  # noqa: E402
-from pipelines import lottery, trial  # noqa: E402
+from lth_tf import data  # noqa: E402
+from lth_tf.tracking import server as mlflow_server
+from lth_tf.settings import build_config  # noqa: E402
+from pipelines.experiments import lottery, trial  # noqa: E402
 
 
 def main() -> None:

@@ -40,8 +40,8 @@ import time
 
 import numpy as np
 
-from lth_tf.config import build_config
-from pipelines import lottery
+from lth_tf.settings import build_config
+from pipelines.experiments import lottery
 
 FASHION = "/usr/share/datasets/fashion-mnist"
 BUDGETS = {
@@ -116,9 +116,10 @@ def finished(run_id):
 
     import mlflow
 
-    from lth_tf import naming, tracking
-    from pipelines.lottery import LotteryResult
-    from pipelines.summary import RoundSummary
+    from lth_tf import naming
+    from lth_tf.tracking import store as tracking
+    from pipelines.experiments.lottery import LotteryResult
+    from pipelines.runs.summary import RoundSummary
 
     mlflow.set_tracking_uri(tracking.resolve_tracking_uri(None))
     try:

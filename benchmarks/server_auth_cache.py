@@ -3,7 +3,7 @@
     python benchmarks/server_auth_cache.py [--requests 20]
 
 Two basic-auth servers on 127.0.0.1, configured as `lth-tf server` configures one
-(`lth_tf.server_auth`), one with `auth_cache_ttl_seconds = 0` (MLflow's default: the
+(`lth_tf.tracking.server_auth`), one with `auth_cache_ttl_seconds = 0` (MLflow's default: the
 password is hashed with scrypt on every request), one with lth-tf's 60 s. The requests
 alternate between them, so a busy machine slows both alike; prints the medians and
 their ratio.
@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lth_tf import mlflow_server, server_auth  # noqa: E402
+from lth_tf.tracking import server as mlflow_server, server_auth  # noqa: E402
 
 PASSWORD = "benchmark-admin-password"
 

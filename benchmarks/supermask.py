@@ -27,8 +27,8 @@ import time
 from mlflow.tracking import MlflowClient
 
 from lth_tf import data
-from lth_tf.config import build_config
-from pipelines import lottery, supermask
+from lth_tf.settings import build_config
+from pipelines.experiments import lottery, supermask
 
 DATASET = "idx:/usr/share/datasets/fashion-mnist"
 BUDGETS = {  # model: (iterations, eval interval, pruning rounds, dense learning rate: the paper's Adam)

@@ -20,8 +20,8 @@ import time
 
 import mlflow
 
-from lth_tf.config import build_config
-from pipelines import lottery, transfer
+from lth_tf.settings import build_config
+from pipelines.experiments import lottery, transfer
 
 FASHION = "idx:/usr/share/datasets/fashion-mnist"
 

@@ -152,7 +152,7 @@ def main() -> None:
     network = min(children, key=lambda r: (r.data.tags.get("kind") != "ticket",
                                            abs(float(r.data.tags.get("remaining_fraction", 1)) - 0.211)))
     args.out.mkdir(parents=True, exist_ok=True)
-    from lth_tf import mlflow_server
+    from lth_tf.tracking import server as mlflow_server
 
     port = mlflow_server.free_port()
     ui = lth_tf("ui", "--port", str(port), cwd=store, stdout=subprocess.PIPE, text=True, start_new_session=True)

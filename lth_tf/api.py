@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 from typing import Callable, Optional, Union
 
-from lth_tf.config import build_config
+from lth_tf.settings import build_config
 from lth_tf.errors import UserError
 from lth_tf.tfkeras import keras
 
@@ -38,7 +38,7 @@ def find_tickets(model: Model, train=None, test=None, validation=None, *, datase
     network's summary, tickets and controls: remaining fraction, early-stop iteration and
     accuracies), `.run_id` and `.experiment_id` of the MLflow parent run.
     """
-    from pipelines import lottery
+    from pipelines.experiments import lottery
 
     cfg, splits, model = _prepare(model, train, test, validation, dataset_name, settings)
     with _weights_kept(model):
@@ -59,7 +59,7 @@ def find_supermasks(model: Model, train=None, test=None, validation=None, *, com
     The result: `.masks` (`{k: {layer: bool array}}`), `.rounds` (each network's summary),
     `.weights_seed`, `.run_id`, `.experiment_id`.
     """
-    from pipelines import supermask
+    from pipelines.experiments import supermask
 
     cfg, splits, model = _prepare(model, train, test, validation, dataset_name, settings)
     with _weights_kept(model):

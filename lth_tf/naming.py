@@ -71,7 +71,7 @@ def read_summary(metrics: Dict[str, float], metric: str) -> Optional[float]:
 
 
 ROBUSTNESS_SUMMARY = re.compile(r"^(fgsm|noise)_[0-9.e+-]+_test_accuracy$")
-"""Summaries `--robustness` adds (`lth_tf.robustness.metric_name`), one per attack or noise strength."""
+"""Summaries `--robustness` adds (`lth_tf.training.robustness.metric_name`), one per attack or noise strength."""
 
 
 def read_robustness(metrics: Dict[str, float]) -> Dict[str, float]:

@@ -4,8 +4,8 @@ import mlflow
 import numpy as np
 import pytest
 
-from lth_tf import weights
-from lth_tf.config import build_config
+from lth_tf.training import weights
+from lth_tf.settings import build_config
 from lth_tf.data.splits import Splits
 from lth_tf.tfkeras import keras
 
@@ -77,7 +77,7 @@ def nested_model(input_shape=(8, 8, 1), classes=4):
 @pytest.fixture
 def starts(monkeypatch):
     """{(kind, round): (the weights each network's training starts from, its run's tags)}, as it trains."""
-    from pipelines import child_runs
+    from pipelines.runs import network_run as child_runs
 
     seen = {}
 

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from lth_tf import mlflow_server
+from lth_tf.tracking import server as mlflow_server
 
 ADMIN = ("admin", "admin-password-of-the-test")
 

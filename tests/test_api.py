@@ -7,7 +7,8 @@ import tensorflow as tf
 from tensorflow_model_optimization.sparsity.keras import PrunableLayer
 
 import lth_tf
-from lth_tf import artifacts, pruning
+from lth_tf.tracking import artifacts
+from lth_tf.pruning import counts as pruning
 from lth_tf.errors import UserError
 from lth_tf.tfkeras import keras
 

@@ -9,7 +9,7 @@ import mlflow
 import numpy as np
 import pytest
 
-from lth_tf import artifacts, tracking
+from lth_tf.tracking import artifacts, store as tracking
 from lth_tf.errors import UserError
 
 ARRAYS = {"fc1": np.arange(12, dtype=np.float32).reshape(3, 4) > 4, "nested/fc": np.ones((2, 2), bool)}

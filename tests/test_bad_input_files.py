@@ -39,7 +39,7 @@ def test_a_crash_says_which_run_it_marked_failed_and_only_if_there_is_one(store,
     import mlflow
 
     from lth_tf import data
-    from pipelines import lottery
+    from pipelines.experiments import lottery
 
     _npz(store / "ok.npz")
     args = ["run", "--dataset", "npz:ok.npz", "--validation-size", "10", "--batch-size", "10"]

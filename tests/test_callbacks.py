@@ -3,9 +3,10 @@
 import numpy as np
 
 from conftest import small_model
-from lth_tf import masking, training
-from lth_tf.callbacks import ResetToInitialWeights, network_variables
-from lth_tf.config import build_config
+from lth_tf import masking
+from lth_tf.training import loop as training
+from lth_tf.training.callbacks import ResetToInitialWeights, network_variables
+from lth_tf.settings import build_config
 
 
 def test_reset_restores_theta0_exactly_on_survivors_and_zero_on_pruned(tiny_splits):
@@ -70,7 +71,7 @@ def test_steps_per_execution_divides_the_eval_interval():
 
 def test_no_test_curve_gives_the_same_summaries_with_fewer_test_evaluations(tiny_splits):
     from lth_tf.tfkeras import keras
-    from pipelines.summary import summarize
+    from pipelines.runs.summary import summarize
 
     def round_(test_curve):
         hparams = build_config({"iterations": 120, "eval_interval": 10, "batch_size": 30, "learning_rate": 0.05,
@@ -90,7 +91,7 @@ def test_no_test_curve_gives_the_same_summaries_with_fewer_test_evaluations(tiny
 
 
 def test_a_sparse_test_curve_survives_a_checkpoint():
-    from lth_tf.callbacks import PeriodicEvaluation
+    from lth_tf.training.callbacks import PeriodicEvaluation
 
     records = [{"iteration": 10, "val_loss": 1.5, "val_accuracy": 0.5, "test_loss": 1.25, "test_accuracy": 0.5},
                {"iteration": 20, "val_loss": 1.75, "val_accuracy": 0.25},

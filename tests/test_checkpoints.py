@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from lth_tf import mlflow_server
-from lth_tf.checkpoints import COMPLETE_TAG
+from lth_tf.tracking import server as mlflow_server
+from lth_tf.training.checkpoints import COMPLETE_TAG
 from lth_tf.errors import UserError
-from pipelines import run_index
+from pipelines.runs import run_index
 from test_resume import assert_no_checkpoint_copies, run_tiny
 
 

@@ -7,7 +7,7 @@ import mlflow
 import pytest
 
 from conftest import invoke
-from lth_tf import mlflow_server, tracking
+from lth_tf.tracking import server as mlflow_server, store as tracking
 
 
 def no_runs_recorded(store) -> bool:
@@ -83,7 +83,7 @@ def test_run_on_embedded_mnist_with_yaml_and_flag_override(store, capsys):
 def test_help_documents_every_setting(capsys):
     code, out, _ = invoke(["run", "--help"], capsys)
     assert code == 0
-    from lth_tf.config import settings
+    from lth_tf.settings import settings
 
     for name in settings(skip_groups=("supermask",)):
         assert "--" + name.replace("_", "-") in out

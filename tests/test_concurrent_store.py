@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
-from lth_tf import artifacts, tracking
+from lth_tf.tracking import artifacts, store as tracking
 
 
 def _tiny_npz(path):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from lth_tf import config
+from lth_tf import settings as config
 from lth_tf.errors import UserError
 
 

@@ -5,9 +5,14 @@ import numpy as np
 import pytest
 
 from conftest import small_model
-from lth_tf import artifacts, criteria, masking, pruning, weights
+from lth_tf import masking
+from lth_tf.tracking import artifacts
+from lth_tf.pruning import criteria, counts as pruning
+from lth_tf.training import weights
 from lth_tf.tfkeras import keras
-from pipelines import child_runs, controls, lottery
+from pipelines import controls
+from pipelines.runs import network_run as child_runs
+from pipelines.experiments import lottery
 
 
 def context(model, round_=1, noise_scale=0.5, rewind=None, pruned_from=None):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from lth_tf import data
-from lth_tf.hparams import DatasetHparams
+from lth_tf.settings.groups import DatasetHparams
 from lth_tf.errors import UserError
 
 

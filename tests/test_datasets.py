@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from lth_tf import data
-from lth_tf.hparams import DatasetHparams
+from lth_tf.settings.groups import DatasetHparams
 from lth_tf.data.augment import PAD, flip_and_crop
 from lth_tf.data.splits import Splits
 from lth_tf.errors import UserError

@@ -3,8 +3,9 @@
 from tensorflow.python.framework import config as tf_config
 
 from conftest import small_model
-from lth_tf import masking, training
-from lth_tf.config import Subject, build_config
+from lth_tf import masking
+from lth_tf.training import loop as training
+from lth_tf.settings import Subject, build_config
 
 
 def test_settings_that_change_numbers_change_the_identity_and_speed_only_ones_do_not():

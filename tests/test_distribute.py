@@ -16,12 +16,14 @@ SCRIPT = textwrap.dedent("""
     import tensorflow as tf
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    from lth_tf import distribute, masking, weights
-    from lth_tf.callbacks import ResetToInitialWeights
-    from lth_tf.config import build_config
-    from lth_tf.training import train_round
+    from lth_tf import masking
+    from lth_tf.runtime import distribute
+    from lth_tf.training import weights
+    from lth_tf.training.callbacks import ResetToInitialWeights
+    from lth_tf.settings import build_config
+    from lth_tf.training.loop import train_round
     from lth_tf.data.splits import Splits
-    from pipelines import lottery
+    from pipelines.experiments import lottery
 
     rng = np.random.default_rng(0)
     def make(n):

@@ -8,12 +8,13 @@ import pytest
 from tensorflow_model_optimization.sparsity.keras import PrunableLayer
 
 from conftest import small_model
-from lth_tf import masking, pruning
-from lth_tf.config import build_config
+from lth_tf import masking
+from lth_tf.pruning import counts as pruning
+from lth_tf.settings import build_config
 from lth_tf.errors import UserError
 from lth_tf.tfkeras import keras
-from lth_tf.training import RoundHistory
-from pipelines import lottery, trial
+from lth_tf.training.loop import RoundHistory
+from pipelines.experiments import lottery, trial
 
 
 def test_nan_scores_never_bring_a_pruned_weight_back():

@@ -12,11 +12,13 @@ import pytest
 import tensorflow as tf
 
 from conftest import invoke
-from lth_tf import artifacts, export as exporting
-from lth_tf import tracking
+from lth_tf import export as exporting
+from lth_tf.tracking import artifacts
+from lth_tf.tracking import store as tracking
 from lth_tf.errors import UserError
 from lth_tf.tfkeras import keras
-from pipelines import logged_models, lottery, tickets
+from pipelines.runs import logged_models, tickets
+from pipelines.experiments import lottery
 
 RUN = ["run", "--dataset", "npz:tiny.npz", "--iterations", "40", "--eval-interval", "10", "--rounds", "2",
        "--batch-size", "30", "--steps-per-execution", "5", "--fc-rate", "0.8", "--validation-size", "100"]

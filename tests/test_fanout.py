@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 from mlflow.entities import ViewType
 
-from lth_tf import artifacts
-from lth_tf.config import build_config
-from pipelines import lottery
+from lth_tf.tracking import artifacts
+from lth_tf.settings import build_config
+from pipelines.experiments import lottery
 from team_server import credentials, password, team_server
 
 ray = pytest.importorskip("ray")
@@ -115,7 +115,7 @@ def test_workers_match_the_sequential_run_and_retry_a_killed_worker(alice, seque
 
 def test_a_sweep_on_ray_runs_each_point_as_its_own_experiment_under_the_sweep_run(alice, tmp_path):
     server = alice
-    from pipelines import sweep as sweeping
+    from pipelines.experiments import sweep as sweeping
 
     spec = tmp_path / "sweep.yaml"
     spec.write_text(f"base: {{iterations: 20, eval_interval: 10, rounds: 1, batch_size: 30, jit_compile: false, "

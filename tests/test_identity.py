@@ -11,12 +11,15 @@ from mlflow.data.digest_utils import compute_numpy_digest
 from mlflow.tracking import MlflowClient
 
 from conftest import invoke, small_model
-from lth_tf import criteria, data, fingerprints, masking, tracking
-from lth_tf.config import ExperimentConfig, Subject, build_config
-from lth_tf.hparams import TrainingHparams, setting
+from lth_tf import data, masking
+from lth_tf.pruning import criteria
+from lth_tf.tracking import fingerprints, store as tracking
+from lth_tf.settings import ExperimentConfig, Subject, build_config
+from lth_tf.settings.groups import TrainingHparams, setting
 from lth_tf.models import registry as models
 from lth_tf.tfkeras import keras
-from pipelines import lottery, resume, supermask, transfer
+from pipelines.experiments import lottery, supermask, transfer
+from pipelines.runs import resume
 
 DATA = {"train": "00112233445566aa", "validation": "00112233445566bb", "test": "00112233445566cc"}
 TINY = ["--iterations", "20", "--eval-interval", "10", "--rounds", "1", "--batch-size", "30", "--steps-per-execution",

@@ -3,10 +3,13 @@
 import numpy as np
 import pytest
 
-from lth_tf import artifacts, masking, pruning, weights
-from lth_tf.config import build_config
+from lth_tf import masking
+from lth_tf.tracking import artifacts
+from lth_tf.pruning import counts as pruning
+from lth_tf.training import weights
+from lth_tf.settings import build_config
 from lth_tf.tfkeras import keras
-from pipelines import lottery, trial
+from pipelines.experiments import lottery, trial
 
 
 def _branch(name):

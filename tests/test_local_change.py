@@ -4,11 +4,13 @@ import numpy as np
 import pytest
 
 from conftest import small_model
-from lth_tf import criteria, masking, training
-from lth_tf.callbacks import LocalChange
-from lth_tf.config import build_config
+from lth_tf import masking
+from lth_tf.pruning import criteria
+from lth_tf.training import loop as training
+from lth_tf.training.callbacks import LocalChange
+from lth_tf.settings import build_config
 from lth_tf.tfkeras import keras
-from pipelines import trial
+from pipelines.experiments import trial
 
 
 def test_scores_are_the_mean_per_iteration_change_over_the_window(tiny_splits):
@@ -46,7 +48,7 @@ def test_next_masks_prunes_by_the_recorded_change():
     masks = masking.get_masks(model)
     rng = np.random.default_rng(0)
     change = {k: rng.random(m.shape) for k, m in masks.items()}
-    from lth_tf import weights
+    from lth_tf.training import weights
 
     theta = weights.take(model)
     kept = trial.next_masks(model, cfg, theta, theta, masks, 1, rng, change)
@@ -55,7 +57,7 @@ def test_next_masks_prunes_by_the_recorded_change():
 
 
 def test_a_round_killed_inside_the_window_resumes_to_the_same_scores(tiny_splits, tmp_path):
-    from lth_tf.checkpoints import NetworkCheckpoint
+    from lth_tf.training.checkpoints import NetworkCheckpoint
 
     hparams = build_config({"iterations": 30, "eval_interval": 10, "batch_size": 30, "steps_per_execution": 1,
                             "jit_compile": False}).training

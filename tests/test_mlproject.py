@@ -8,7 +8,7 @@ import mlflow
 import numpy as np
 import yaml
 
-from lth_tf import config
+from lth_tf import settings as config
 
 ROOT = Path(__file__).resolve().parent.parent
 NUMBERS = ("int", "float")

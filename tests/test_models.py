@@ -5,8 +5,8 @@ import sys
 import pytest
 
 from lth_tf import masking, models
-from lth_tf.config import build_config
-from lth_tf.hparams import ModelHparams
+from lth_tf.settings import build_config
+from lth_tf.settings.groups import ModelHparams
 from lth_tf.errors import UserError
 from lth_tf.tfkeras import keras
 
@@ -124,7 +124,7 @@ def test_cli_rejects_bad_models_and_options_in_one_line(user_module, capsys, arg
 
 
 def test_help_names_every_registered_model():
-    from lth_tf.config import settings
+    from lth_tf.settings import settings
 
     help_text = settings()["model"].metadata["help"]
     assert all(name in help_text for name in models.REGISTRY)

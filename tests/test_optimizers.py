@@ -5,9 +5,11 @@ import pytest
 import tensorflow as tf
 
 from conftest import small_model
-from lth_tf import masking, optimizers, pruning
-from lth_tf.config import build_config
-from lth_tf.training import train_round
+from lth_tf import masking
+from lth_tf.training import optimizers
+from lth_tf.pruning import counts as pruning
+from lth_tf.settings import build_config
+from lth_tf.training.loop import train_round
 
 
 def test_step_schedule_warms_up_linearly_then_drops_at_the_given_iterations():

@@ -9,8 +9,11 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from conftest import small_model
-from lth_tf import artifacts, fingerprints, masking, pruning
-from pipelines import child_runs, lottery
+from lth_tf import masking
+from lth_tf.tracking import artifacts, fingerprints
+from lth_tf.pruning import counts as pruning
+from pipelines.runs import network_run as child_runs
+from pipelines.experiments import lottery
 
 
 def run_tiny(cfg, splits, **kwargs):

@@ -7,11 +7,13 @@ import numpy as np
 import pytest
 
 from conftest import invoke
-from lth_tf import config, pruning, tracking
+from lth_tf import settings as config
+from lth_tf.pruning import counts as pruning
+from lth_tf.tracking import store as tracking
 from lth_tf.data.splits import Splits
 from lth_tf.errors import UserError
-from lth_tf.presets import PRESETS, markdown_table, supermask_table
-from pipelines import lottery, trial
+from lth_tf.settings.presets import PRESETS, markdown_table, supermask_table
+from pipelines.experiments import lottery, trial
 
 FAST = {"iterations": 4, "eval_interval": 2, "batch_size": 8, "rounds": 1, "jit_compile": False,
         "steps_per_execution": 2, "log_models": "none"}

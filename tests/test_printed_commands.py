@@ -11,7 +11,7 @@ import mlflow
 import pytest
 
 from conftest import invoke
-from lth_tf import mlflow_server
+from lth_tf.tracking import server as mlflow_server
 
 TINY = ["--iterations", "20", "--eval-interval", "10", "--rounds", "1", "--batch-size", "30", "--no-jit-compile",
         "--steps-per-execution", "10", "--controls", "reinit", "--control-rounds", "1"]

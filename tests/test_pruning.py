@@ -4,9 +4,11 @@ import numpy as np
 import pytest
 
 from conftest import small_model
-from lth_tf import masking, pruning, weights
-from lth_tf.config import build_config
-from pipelines import trial
+from lth_tf import masking
+from lth_tf.pruning import counts as pruning
+from lth_tf.training import weights
+from lth_tf.settings import build_config
+from pipelines.experiments import trial
 
 
 def test_surviving_count_follows_the_documented_rounding():
@@ -70,7 +72,7 @@ def test_layerwise_counts_match_each_layers_rate_every_round():
 
 def test_magnitude_pruning_removes_the_smallest_weights():
     weights = np.array([0.5, -0.05, 0.3, -0.9, 0.01, 0.2, -0.4, 0.1, 0.6, -0.02])
-    from lth_tf import criteria
+    from lth_tf.pruning import criteria
 
     kept = pruning.prune_layerwise({"w": criteria.get("magnitude")(weights, weights, None)},
                                    {"w": np.ones(10, bool)}, {"w": 0.2}, 1)["w"]

@@ -23,7 +23,7 @@ from conftest import invoke
 from lth_tf import naming
 from lth_tf.reports import aggregate, figures, results
 from lth_tf.errors import UserError
-from pipelines import compare, report
+from pipelines.reporting import compare, report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 ROUNDS = range(4)

@@ -15,10 +15,13 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from conftest import small_model
-from lth_tf import artifacts, fingerprints, masking, naming, tracking, weights
-from lth_tf.checkpoints import COMPLETE_TAG
+from lth_tf import masking, naming
+from lth_tf.tracking import artifacts, fingerprints, store as tracking
+from lth_tf.training import weights
+from lth_tf.training.checkpoints import COMPLETE_TAG
 from lth_tf.errors import UserError
-from pipelines import lottery, resume, run_index
+from pipelines.experiments import lottery
+from pipelines.runs import resume, run_index
 
 
 def run_tiny(cfg, splits, **kwargs):

@@ -5,10 +5,12 @@ import numpy as np
 import pytest
 
 from conftest import small_model
-from lth_tf import masking, weights
+from lth_tf import masking
+from lth_tf.training import weights
 from lth_tf.data.splits import Splits
 from lth_tf.tfkeras import keras
-from pipelines import child_runs, lottery
+from pipelines.runs import network_run as child_runs
+from pipelines.experiments import lottery
 
 
 @pytest.mark.parametrize("augment", [False, True])

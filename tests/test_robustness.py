@@ -6,11 +6,13 @@ import pytest
 import tensorflow as tf
 
 from conftest import small_model
-from lth_tf import masking, robustness, tracking, training
-from lth_tf.config import build_config
+from lth_tf import masking
+from lth_tf.training import robustness, loop as training
+from lth_tf.tracking import store as tracking
+from lth_tf.settings import build_config
 from lth_tf.errors import UserError
 from lth_tf.tfkeras import keras
-from pipelines.child_runs import ChildRuns
+from pipelines.runs.network_run import ChildRuns
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +62,7 @@ def test_each_network_logs_its_robustness_beside_its_summary(store, tiny_config,
     parent_metrics = mlflow.get_run(parent.info.run_id).data.metrics
     assert parent_metrics["rounds/ticket/fgsm_0.2_test_accuracy"] == metrics["summary/fgsm_0.2_test_accuracy"]
     from lth_tf.reports import results
-    from pipelines.report import write_report
+    from pipelines.reporting.report import write_report
 
     client = mlflow.tracking.MlflowClient()
     made = write_report(results.resolve(client, parent.info.run_id), store / "report", client=client)

@@ -19,7 +19,7 @@ import pytest
 from mlflow.exceptions import MlflowException
 
 from conftest import invoke
-from lth_tf import mlflow_server
+from lth_tf.tracking import server as mlflow_server
 from team_server import ADMIN, credentials, password, team_server
 
 TINY = ["--iterations", "20", "--eval-interval", "10", "--rounds", "1", "--batch-size", "30", "--no-jit-compile",

@@ -8,11 +8,14 @@ import pytest
 import tensorflow as tf
 
 from conftest import small_model
-from lth_tf import artifacts, compile_settings, evaluation, masking, training, weights
-from lth_tf.config import build_config
+from lth_tf import masking
+from lth_tf.tracking import artifacts
+from lth_tf.runtime import compile as compile_settings
+from lth_tf.training import evaluation, loop as training, weights
+from lth_tf.settings import build_config
 from lth_tf.errors import UserError
 from lth_tf.tfkeras import keras
-from pipelines import lottery
+from pipelines.experiments import lottery
 
 
 def test_npz_artifacts_round_trip_exactly_and_compress_only_masks():

@@ -1,6 +1,6 @@
 """The run's last word: ticket against control, one line per level."""
 
-from pipelines.summary import RoundSummary, versus_controls
+from pipelines.runs.summary import RoundSummary, versus_controls
 
 
 def row(kind, round_, accuracy, replicate=0, remaining=0.513):

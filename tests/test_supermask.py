@@ -5,7 +5,8 @@ import pytest
 import tensorflow as tf
 
 from conftest import small_model
-from lth_tf import initializers, masking
+from lth_tf import masking
+from lth_tf.models import initializers
 from lth_tf.errors import UserError
 from lth_tf.masking.supermask import keep_count, top_k_mask
 from lth_tf.tfkeras import keras

@@ -6,11 +6,12 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from conftest import invoke, small_model
-from lth_tf import artifacts, fingerprints, masking, naming
-from lth_tf.config import build_config
+from lth_tf import masking, naming
+from lth_tf.tracking import artifacts, fingerprints
+from lth_tf.settings import build_config
 from lth_tf.masking.supermask import keep_count
 from lth_tf.tfkeras import keras
-from pipelines import lottery, supermask
+from pipelines.experiments import lottery, supermask
 
 TINY = {"iterations": 20, "eval_interval": 10, "batch_size": 30, "steps_per_execution": 5, "model": "python:small",
         "dataset": "python:tiny", "normalization": "unit", "validation_size": 100}

@@ -3,7 +3,7 @@
 import pytest
 
 from conftest import invoke
-from pipelines import sweep as sweeping
+from pipelines.experiments import sweep as sweeping
 
 
 @pytest.mark.parametrize("text, message", [

@@ -6,12 +6,14 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from conftest import invoke
-from lth_tf import artifacts, tracking, weights
-from lth_tf.config import build_config
+from lth_tf.tracking import artifacts, store as tracking
+from lth_tf.training import weights
+from lth_tf.settings import build_config
 from lth_tf.data.splits import Splits
 from lth_tf.errors import UserError
 from lth_tf.tfkeras import keras
-from pipelines import lottery, tickets, transfer
+from pipelines.experiments import lottery, transfer
+from pipelines.runs import tickets
 
 
 def three_class_splits():

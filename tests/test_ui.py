@@ -12,7 +12,7 @@ import uuid
 import pytest
 from mlflow.tracking import MlflowClient
 
-from lth_tf import mlflow_server
+from lth_tf.tracking import server as mlflow_server
 
 
 def processes_with(marker):

@@ -34,7 +34,7 @@ def store_option(tracking_uri: Optional[str], option: str = "--tracking-uri") ->
     password is never printed: it is `"$MLFLOW_TRACKING_URI"` when that is where it came
     from, else shown with the password masked.
     """
-    from lth_tf import mlflow_server, tracking
+    from lth_tf.tracking import server as mlflow_server, store as tracking
 
     uri = tracking.resolve_tracking_uri(tracking_uri)
     parts = urllib.parse.urlsplit(uri)
@@ -81,7 +81,7 @@ def main(argv=None) -> None:
 
 def _ended_runs() -> str:
     """'run 3f2a... is marked FAILED' for the top run this process ended unfinished, '' if none."""
-    tracking = sys.modules.get("lth_tf.tracking")  # never imported: no run was ever started
+    tracking = sys.modules.get("lth_tf.tracking.store")  # never imported: no run was ever started
     if tracking is None or not tracking.ended_unfinished:
         return ""
     run_id, status = tracking.ended_unfinished[-1]  # the parent ends last

@@ -32,8 +32,8 @@ def export(run_id, round_, fmt, out, untrained, tracking_uri):
     and checked: its predictions on the experiment's test set must match the Keras model's.
     """
     from lth_tf import export as exporting
-    from lth_tf import tracking
-    from pipelines import tickets
+    from lth_tf.tracking import store as tracking
+    from pipelines.runs import tickets
 
     client = tracking.open_store(tracking_uri)
     network = tickets.locate(client, run_id, round_)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from lth_tf import config as config_module
+from lth_tf import settings as config_module
 
 _TYPES = {"int": click.INT, "float": click.FLOAT}
 

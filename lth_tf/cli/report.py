@@ -46,9 +46,10 @@ def report(target, out, rounds, tracking_uri, log_to_run):
     """
     from pathlib import Path
 
-    from lth_tf import naming, tracking
+    from lth_tf import naming
+    from lth_tf.tracking import store as tracking
     from lth_tf.reports import results
-    from pipelines.report import default_out_dir, write_report
+    from pipelines.reporting.report import default_out_dir, write_report
 
     client = tracking.open_store(tracking_uri)
     parents = results.resolve(client, target)
@@ -99,8 +100,8 @@ def compare(targets, kind, metric, out, labels, tracking_uri):
     """
     from pathlib import Path
 
-    from lth_tf import tracking
-    from pipelines import compare as comparing
+    from lth_tf.tracking import store as tracking
+    from pipelines.reporting import compare as comparing
 
     if len(targets) < 2:
         raise click.UsageError("compare needs at least two experiments or runs")

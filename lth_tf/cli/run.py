@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from lth_tf import config as config_module
+from lth_tf import settings as config_module
 from lth_tf.cli.app import cli, store_option
 from lth_tf.cli.options import with_settings
 
@@ -21,9 +21,10 @@ def run(config_file, **flags):
     iterations, random re-initialization at rounds 3, 7 and 12 (about two minutes on a 2-core
     CPU). Every round, mask and metric goes to MLflow; open it with `lth-tf ui`.
     """
-    from lth_tf import data, distribute  # heavy imports after argument parsing
-    from pipelines import lottery, trial
-    from pipelines.summary import to_text, versus_controls
+    from lth_tf import data  # heavy imports after argument parsing
+    from lth_tf.runtime import distribute
+    from pipelines.experiments import lottery, trial
+    from pipelines.runs.summary import to_text, versus_controls
 
     overrides = config_module.read_yaml(config_file) if config_file else {}
     overrides.update({k: v for k, v in flags.items() if v is not None})
@@ -61,7 +62,7 @@ def run(config_file, **flags):
 
 def _store_hint(cfg) -> str:
     """Where to look at the run: the server's address, else `lth-tf ui` on its store."""
-    from lth_tf import tracking
+    from lth_tf.tracking import store as tracking
 
     uri = tracking.resolve_tracking_uri(cfg.tracking_uri)
     if uri.startswith(("http://", "https://")):

@@ -6,7 +6,7 @@ filesystem for masks and θ0: they log runs and upload artifacts over HTTP
 
 MLflow's server checks Host headers, not who is asking: bound beyond localhost it would
 serve every run to anyone who reaches the port. So there it runs MLflow's basic-auth app
-(`lth_tf.server_auth`): users log in, and each sees only what they created or were
+(`lth_tf.tracking.server_auth`): users log in, and each sees only what they created or were
 granted. TLS is a reverse proxy's job (README, "A team server").
 """
 
@@ -20,7 +20,7 @@ import click
 
 from lth_tf.cli.app import cli
 from lth_tf.errors import UserError
-from lth_tf.mlflow_server import STORE_ENV
+from lth_tf.tracking.server import STORE_ENV
 
 
 def _check_driver(uri: str) -> None:
@@ -67,7 +67,7 @@ def server(host, port, backend_store_uri, artifacts_destination, allowed_hosts, 
     with $MLFLOW_TRACKING_USERNAME and $MLFLOW_TRACKING_PASSWORD. Ctrl-C or SIGTERM stops
     it and its children.
     """
-    from lth_tf import mlflow_server, server_auth, tracking
+    from lth_tf.tracking import server as mlflow_server, server_auth, store as tracking
 
     uri = backend_store_uri or tracking.default_tracking_uri()
     _check_driver(uri)

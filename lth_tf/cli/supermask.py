@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from lth_tf import config as config_module
+from lth_tf import settings as config_module
 from lth_tf.cli.app import cli
 from lth_tf.cli.options import with_settings
 
@@ -27,8 +27,8 @@ def supermask(config_file, compare_to, **flags):
     parent run, a nested run per k; `report/supermask_vs_tickets.png` on the parent.
     """
     from lth_tf import data  # heavy imports after argument parsing
-    from pipelines import supermask as pipeline
-    from pipelines.summary import to_text
+    from pipelines.experiments import supermask as pipeline
+    from pipelines.runs.summary import to_text
 
     overrides = config_module.read_yaml(config_file) if config_file else {}
     overrides.update({k: v for k, v in flags.items() if v is not None})

@@ -1,4 +1,4 @@
-"""`lth-tf sweep`: one experiment per point of a grid or list of settings (see `pipelines.sweep`)."""
+"""`lth-tf sweep`: one experiment per point of a grid or list of settings (see `pipelines.experiments.sweep`)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def sweep(sweep_file):
     setting with a list of values; every combination is a point) and/or `points:` (a list
     of settings). `workers: N` or `ray_address:` in base runs the points as Ray tasks.
     """
-    from pipelines import sweep as sweeping
+    from pipelines.experiments import sweep as sweeping
 
     spec = sweeping.read(sweep_file)
     click.echo(f"lth-tf sweep {spec.name}: {len(spec.points)} points")

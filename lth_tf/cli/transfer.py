@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from lth_tf import config as config_module
+from lth_tf import settings as config_module
 from lth_tf.cli.app import cli
 from lth_tf.cli.options import with_settings
 
@@ -32,9 +32,10 @@ def transfer(ticket, compare_to, config_file, **flags):
     transfer/accuracy_vs_remaining.png. A differing class count draws one fresh output
     layer, shared by every network, and leaves it unpruned.
     """
-    from lth_tf import data, tracking
-    from pipelines import transfer as transferring
-    from pipelines.summary import to_text
+    from lth_tf import data
+    from lth_tf.tracking import store as tracking
+    from pipelines.experiments import transfer as transferring
+    from pipelines.runs.summary import to_text
 
     overrides = config_module.read_yaml(config_file) if config_file else {}
     overrides.update({k: v for k, v in flags.items() if v is not None})

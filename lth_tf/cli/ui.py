@@ -26,7 +26,7 @@ def ui(host, port, backend_store_uri, experiment, workers, open_browser):
     Prints the address of the runs table (MLflow 3 would open experiments in its GenAI
     view). Ctrl-C or SIGTERM stops the server with all its worker processes.
     """
-    from lth_tf import mlflow_server, server_auth, tracking
+    from lth_tf.tracking import server as mlflow_server, server_auth, store as tracking
 
     if not server_auth.is_loopback(host):  # it would show every run to anyone who reaches the port
         raise UserError(f"--host {host}: lth-tf ui serves this machine only; for other machines run "

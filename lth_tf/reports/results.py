@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from lth_tf import naming
-from lth_tf.config import NOT_FAMILY
+from lth_tf.settings import NOT_FAMILY
 from lth_tf.errors import UserError
 
 if TYPE_CHECKING:  # mlflow loads on first use: the CLI reads SUMMARY_METRICS for its --help

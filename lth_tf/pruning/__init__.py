@@ -1,0 +1,1 @@
+"""Pruning: how many weights survive each round (`counts`) and which, by score (`criteria`)."""

@@ -1,0 +1,1 @@
+"""MLflow: the store (`store`), hashed artifacts, experiment fingerprints, the tracking server."""

@@ -1,0 +1,1 @@
+"""Where networks train: one after another in this process, or fanned out on Ray."""

@@ -1,0 +1,260 @@
+"""Every trained network, ticket or control, as one nested MLflow run of the experiment.
+
+A child run is tagged with what it is (`kind`, `round`, `replicate`, `seed`,
+`remaining_fraction`, also params so the runs table sorts them), holds its mask and its
+learning curves with step = iteration, and ends with its summary. The parent charts each
+summary against the round as `rounds/KIND/METRIC` (the mean over replicates once every
+replicate has that round), so the MLflow UI compares tickets with their controls round by
+round. If `--log-models` selects it, the trained network is also logged as an MLflow
+Model. Every name comes from `lth_tf.naming`.
+
+On Ray (`pipelines.execution.ray`) the same class runs inside the workers: child runs name their
+parent explicitly, a network that Ray retries replaces the child run its dead attempt
+left behind, and a control can be handed to another worker (`spawn`) while the trial goes
+on; the driver then logs the parent's means (`ParentMetrics`).
+
+Resuming: a network whose child run FINISHED earlier is not trained again; its summary
+and what later rounds need from it (`keep`: θk, its trained weights, saved as the run's
+`state/` artifacts before it finished) are read back. A network interrupted
+mid-training continues in its own child run from its last checkpoint (`lth_tf.training.checkpoints`:
+local, else the copy in the run's artifacts), logging only the steps it had not logged yet
+(`MetricLog`). The copy leaves the run before it is marked FINISHED.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections import defaultdict
+from pathlib import Path
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import mlflow
+import numpy as np
+from mlflow.entities import Run
+
+from lth_tf import masking, naming
+from lth_tf.tracking import artifacts, store as tracking
+from lth_tf.pruning import counts as pruning
+from lth_tf.training import robustness, weights
+from lth_tf.training.callbacks import MlflowMetrics, Progress, StartFrom
+from lth_tf.training.checkpoints import NetworkCheckpoint
+from lth_tf.settings import ExperimentConfig
+from lth_tf.data import Splits
+from lth_tf.tfkeras import keras
+from lth_tf.training.loop import train_round
+from pipelines.runs import logged_models, run_index
+from pipelines.runs.descriptions import NOTE, network_note
+from pipelines.runs.resume import Changed
+from pipelines.runs.run_index import MetricLog, NetworkKey, is_finished, network_tags
+from pipelines.runs.summary import RoundSummary, summarize
+
+Echo = Callable[[str], None]
+Kept = Dict[str, weights.Snapshot]
+Spawn = Callable[[str, int, int, int, masking.Masks, weights.Snapshot, int], Callable[[], RoundSummary]]
+"""Starts training a network elsewhere: (kind, round, replicate, seed, masks, start, start step) -> wait for
+its summary."""
+
+
+class ParentMetrics:
+    """The parent's `rounds/KIND/METRIC` at step = round: the mean over replicates, once all of them are in.
+
+    Replicates may finish in any order on Ray; the mean is taken in replicate order, so it
+    is bitwise the same as the sequential run's.
+    """
+
+    def __init__(self, cfg: ExperimentConfig, parent_run_id: str, resumed: bool = False):
+        self.replicates, self.parent_run_id = cfg.replicates, parent_run_id
+        self.log = MetricLog(parent_run_id, resumed)  # a resumed parent holds some means already
+        self._by_key: Dict[Tuple[str, int], List[RoundSummary]] = defaultdict(list)
+
+    def record(self, summary: RoundSummary) -> None:
+        same = self._by_key[(summary.kind, summary.round)]
+        same.append(summary)
+        if len(same) == self.replicates:
+            ordered = sorted(same, key=lambda s: s.replicate)
+            means = {naming.per_round(summary.kind, name): float(np.mean([s.metrics()[name] for s in ordered]))
+                     for name in summary.metrics()}
+            self.log(means, step=summary.round)
+
+
+class ChildRuns:
+    """Trains networks of one experiment, each in its own nested MLflow run.
+
+    `log_parent_means=False` leaves the parent's means to the caller (a Ray worker's driver);
+    `spawn` trains controls elsewhere (see `train_from`); `on_worker` (a Ray task) tags each
+    run with the worker (`host:pid`) and deletes the child run that an earlier, killed
+    attempt at the same network left behind. `existing`: the parent's child runs from before
+    an interruption, by network; `checkpoints`: the parent's local checkpoint directory.
+    """
+
+    def __init__(self, cfg: ExperimentConfig, splits: Splits, parent_run_id: str,
+                 echo: Echo = print, status: Optional[Echo] = None, *,
+                 log_parent_means: bool = True, spawn: Optional[Spawn] = None, on_worker: bool = False,
+                 existing: Optional[Mapping[NetworkKey, Run]] = None, checkpoints: Optional[Path] = None,
+                 inputs: Sequence = ()):
+        self.cfg, self.splits, self.parent_run_id, self.inputs = cfg, splits, parent_run_id, list(inputs)
+        self.echo, self.status = echo, status
+        self.existing, self.checkpoints = dict(existing or {}), checkpoints
+        self.summaries: List[RoundSummary] = []
+        self.parent_metrics = ParentMetrics(cfg, parent_run_id, bool(self.existing)) if log_parent_means else None
+        self.spawn, self.on_worker = spawn, on_worker
+        self._pending: List[Tuple[int, Callable[[], RoundSummary]]] = []
+
+    def train(
+        self,
+        model: keras.Model,
+        kind: str,
+        round_: int,
+        replicate: int,
+        seed: int,
+        masks: Optional[masking.Masks],
+        callbacks: Sequence[keras.callbacks.Callback],
+        align_to: Sequence[int] = (),
+        *,
+        keep: Optional[Mapping[str, Callable[[], weights.Snapshot]]] = None,
+        hparams=None,
+        tags: Optional[Dict[str, str]] = None,
+        mask_file: Optional[str] = None,
+        start_step: int = 0,
+        iterations: Optional[int] = None,
+    ) -> Tuple[RoundSummary, Kept]:
+        """Sets `masks`, trains with `callbacks` (the first sets the starting weights), tracks it.
+
+        Training runs from iteration `start_step` to `iterations` (default: the budget).
+        `keep`: snapshots later rounds need, taken after training and saved with the run;
+        returned (read back from MLflow if the network had finished before).
+        `masks=None`: the model chooses its own masks while training (a supermask); they are
+        logged (to `mask_file`) as they end. `hparams` replaces `cfg.training` (the scores'
+        optimizer); `tags` are added to the run's.
+        """
+        keep = keep or {}
+        if masks is not None:
+            masking.set_masks(model, masks)
+        remaining = pruning.remaining_fractions(masks if masks is not None else masking.get_masks(model))
+        label = f"seed {seed} {kind} round {round_} ({remaining['total']:.1%} remaining)"
+        previous = self.existing.get((kind, round_, replicate))
+        if previous is not None and is_finished(previous):
+            summary, kept = self._reuse(previous, masks, keep)
+            self.echo(f"{label}: finished before, in run {previous.info.run_id}")
+            return summary, kept
+        tags = {**network_tags(kind, round_, replicate), "seed": str(seed),
+                "remaining_fraction": f"{remaining['total']:.6f}",
+                NOTE: network_note(kind, round_, seed, remaining["total"]), **(tags or {})}
+        mask_file = mask_file or naming.mask_artifact(round_)
+        if self.on_worker:
+            replace_earlier_attempts(self.parent_run_id, kind, round_, replicate)
+            tags["worker"] = f"{socket.gethostname()}:{os.getpid()}"
+        name = naming.network_run_name(kind, round_, seed, remaining["total"])
+        started = (dict(run_id=previous.info.run_id) if previous is not None else
+                   dict(parent_run_id=self.parent_run_id, run_name=name, tags=tags))
+        checkpoint = self._checkpoint(kind, round_, replicate)
+        with tracking.run_scope(nested=True, **started) as child:
+            child_id = child.info.run_id
+            if checkpoint is not None:
+                if previous is not None:
+                    checkpoint.fetch(child_id)  # the local copy may be gone (another machine)
+                checkpoint.run_id = child_id
+            log = MetricLog(child_id, resumed=previous is not None)
+            tracking.log_params(naming.network_params(round_, replicate, seed, remaining["total"]))
+            if self.inputs and previous is None:
+                tracking.log_inputs(child_id, self.inputs)
+            if masks is not None:
+                mask_sha256 = artifacts.log_arrays(masks, mask_file)
+            callbacks = [*callbacks, MlflowMetrics(log)]
+            if self.status:
+                callbacks.append(Progress(label, iterations or self.cfg.training.iterations, self.status))
+            history = train_round(model, self.splits, hparams or self.cfg.training, seed, callbacks, align_to,
+                                  start_step, iterations, checkpoint)
+            if masks is None:
+                mask_sha256 = artifacts.log_arrays(masking.get_masks(model), mask_file)
+            attacked = robustness.evaluate(model, self.splits.test, self.cfg.robustness.robustness, seed)
+            summary = summarize(round_, kind, replicate, seed, remaining["total"], history, attacked)
+            summary = summary.as_tracked()  # what MLflow holds, so a resumed run reads back the same
+            per_layer = {naming.layer_remaining(k): v for k, v in remaining.items() if k != "total"}
+            log({**{naming.summary(k): v for k, v in summary.metrics().items()}, **per_layer}, step=round_)
+            kept = {name: take() for name, take in keep.items()}
+            for name, snapshot in kept.items():
+                artifacts.log_arrays(weights.as_arrays(snapshot), state_artifact(name))
+            if history.diverged_at is not None:
+                tracking.set_tag("diverged_at", str(history.diverged_at), child_id)
+                self.echo(f"warning: {label} diverged: its loss is not finite from iteration "
+                          f"{history.diverged_at}; its NaN weights rank lowest when the next mask is pruned")
+            if logged_models.wanted(self.cfg.log_models, kind, round_, self.cfg.pruning.rounds):
+                logged_models.log_network(model, self.splits.test[0], f"{kind}-round-{round_:02d}",
+                                          {**tags, "mask_sha256": mask_sha256, "experiment_run": self.parent_run_id})
+            if checkpoint is not None:
+                checkpoint.discard()  # no finished run holds a checkpoint
+        if checkpoint is not None:
+            checkpoint.remove()
+        self._record(summary)
+        self.summaries.append(summary)
+        self.echo(
+            f"{label}: early stop at {summary.early_stop_iteration}, test acc "
+            f"{summary.early_stop_test_accuracy:.4f} there, {summary.final_test_accuracy:.4f} at the end"
+        )
+        return summary, kept
+
+    def _checkpoint(self, kind: str, round_: int, replicate: int) -> Optional[NetworkCheckpoint]:
+        if self.checkpoints is None:
+            return None
+        return NetworkCheckpoint(self.checkpoints / f"{kind}-round{round_:02d}-replicate{replicate}",
+                                 self.cfg.checkpoint_every)
+
+    def _reuse(self, run: Run, masks: masking.Masks, keep) -> Tuple[RoundSummary, Kept]:
+        """A network that finished before the interruption: its summary and kept snapshots, checked."""
+        run_id = run.info.run_id
+        stored = artifacts.load_arrays(run_id, naming.mask_artifact(int(run.data.tags["round"])))
+        if stored.keys() != masks.keys() or any(not np.array_equal(stored[k], masks[k]) for k in masks):
+            raise Changed(f"the mask of run {run_id} differs from the one these settings give now "
+                          "(changed code or data?); pass --restart for a fresh run")
+        summary = RoundSummary.from_run(run.data.tags, run.data.metrics)
+        kept = {name: weights.from_arrays(artifacts.load_arrays(run_id, state_artifact(name))) for name in keep}
+        self._record(summary)
+        self.summaries.append(summary)
+        return summary, kept
+
+    def train_from(self, model: keras.Model, kind: str, round_: int, replicate: int, seed: int,
+                   masks: masking.Masks, start: weights.Snapshot, start_step: int = 0) -> None:
+        """A network started from `start` at iteration `start_step` whose trained weights nobody needs (a control).
+
+        Trained here, or with `spawn` handed to another worker while the trial goes on;
+        `join` collects it, in its place in `summaries`.
+        """
+        if self.spawn is None:
+            self.train(model, kind, round_, replicate, seed, masks, [StartFrom(start)], start_step=start_step)
+            return
+        self.summaries.append(None)
+        self._pending.append((len(self.summaries) - 1,
+                              self.spawn(kind, round_, replicate, seed, masks, start, start_step)))
+
+    def join(self) -> List[RoundSummary]:
+        """Waits for every spawned network; returns all summaries in the order they were started."""
+        for index, wait in self._pending:
+            self.summaries[index] = wait()
+            self._record(self.summaries[index])
+        self._pending = []
+        return self.summaries
+
+    def _record(self, summary: RoundSummary) -> None:
+        if self.parent_metrics is not None:
+            self.parent_metrics.record(summary)
+
+
+def state_artifact(name: str) -> str:
+    """Where a network's kept snapshot (θk, trained weights) is saved in its run."""
+    return f"state/{name}.npz"
+
+
+def replace_earlier_attempts(parent_run_id: str, kind: str, round_: int, replicate: int) -> None:
+    """Deletes the child runs an earlier attempt at this network left (a worker killed mid-round)."""
+    for run in run_index.children(parent_run_id, network_tags(kind, round_, replicate)):
+        mlflow.MlflowClient().delete_run(run.info.run_id)
+
+
+def end_dangling(parent_run_id: str, status: str) -> int:
+    """Ends the parent's child runs still RUNNING (their worker died and was not retried) with `status`."""
+    dangling = run_index.children(parent_run_id, status="RUNNING")
+    for run in dangling:
+        mlflow.MlflowClient().set_terminated(run.info.run_id, status)
+    return len(dangling)
