@@ -29,7 +29,8 @@ import numpy as np
 import tensorflow as tf
 
 from lth_tf.errors import UserError
-from lth_tf.masking import MaskedLayer, leaf_layers, mask_model
+from lth_tf.masking.layer import MaskedLayer
+from lth_tf.masking.masks import leaf_layers, mask_model
 from lth_tf.tfkeras import keras
 
 

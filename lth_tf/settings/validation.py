@@ -7,17 +7,12 @@ live in (models, criteria, controls, datasets), so a new registry entry needs no
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from lth_tf.errors import UserError
 from lth_tf.settings.groups import SupermaskHparams, TrainingHparams, walk
 
-if TYPE_CHECKING:
-    from lth_tf.settings import ExperimentConfig
 
-
-def check(cfg: "ExperimentConfig") -> None:
-    """Raises `UserError` for the first setting of `cfg` that cannot run."""
+def check(cfg) -> None:
+    """Raises `UserError` for the first setting of `cfg` (an `ExperimentConfig`, which calls this) that cannot run."""
     t, p, d = cfg.training, cfg.pruning, cfg.dataset
     _check(p.rounds >= 1, f"--rounds must be at least 1, got {p.rounds}")
     for name in ("fc_rate", "conv_rate", "global_rate"):
@@ -84,7 +79,7 @@ def check(cfg: "ExperimentConfig") -> None:
     data.parse(d.dataset)
 
 
-def _check_options(cfg: "ExperimentConfig") -> None:
+def _check_options(cfg) -> None:
     """Model, training-schedule and augmentation options (the model zoo's and presets' settings)."""
     t, m = cfg.training, cfg.model
     _check(0 <= m.dropout < 1, f"--dropout must be in [0, 1), got {m.dropout}")
