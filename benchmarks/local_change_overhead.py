@@ -16,7 +16,7 @@ import time
 
 from lth_tf import data, masking, models
 from lth_tf.training import loop as training
-from lth_tf.training.callbacks import LocalChange
+from lth_tf.pruning.criteria.local_change import LocalChange
 from lth_tf.settings import build_config
 from lth_tf.tfkeras import keras
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 import contextlib
 from typing import Callable, Optional, Union
 
-from lth_tf.settings import build_config
+import pipelines  # noqa: F401  (the entry layer: registers the controls before any configuration is built)
 from lth_tf.errors import UserError
+from lth_tf.settings import build_config
 from lth_tf.tfkeras import keras
 
 Model = Union[keras.Model, Callable[[], keras.Model], str]

@@ -7,7 +7,7 @@ from conftest import small_model
 from lth_tf import masking
 from lth_tf.pruning import criteria
 from lth_tf.training import loop as training
-from lth_tf.training.callbacks import LocalChange
+from lth_tf.pruning.criteria.local_change import LocalChange
 from lth_tf.settings import build_config
 from lth_tf.tfkeras import keras
 from pipelines.experiments import trial

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+import pipelines  # noqa: F401  (the entry layer: registers the controls, so their settings become flags)
 from lth_tf import settings as config_module
 
 _TYPES = {"int": click.INT, "float": click.FLOAT}

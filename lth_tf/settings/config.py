@@ -21,8 +21,9 @@ import yaml
 
 from lth_tf.settings import validation
 from lth_tf.errors import UserError
-from lth_tf.settings.groups import (ControlHparams, DatasetHparams, EngineHparams, GROUPS, ModelHparams, PruningHparams,
-                                    ResumeHparams, RobustnessHparams, SupermaskHparams, TrainingHparams, setting, walk)
+from lth_tf.settings.fields import setting, walk
+from lth_tf.settings.groups import (GROUPS, ControlHparams, DatasetHparams, EngineHparams, ModelHparams, PruningHparams,
+                                    ResumeHparams, RobustnessHparams, SupermaskHparams, TrainingHparams, group_class)
 from lth_tf.settings.presets import PRESETS, with_preset
 
 
@@ -31,8 +32,10 @@ class ExperimentConfig:
     dataset: DatasetHparams = field(default_factory=DatasetHparams)
     model: ModelHparams = field(default_factory=ModelHparams)
     training: TrainingHparams = field(default_factory=TrainingHparams)
-    pruning: PruningHparams = field(default_factory=PruningHparams)
-    controls: ControlHparams = field(default_factory=ControlHparams)
+    pruning: PruningHparams = field(default_factory=lambda: group_class("pruning")())
+    """With the criteria's own settings (`lth_tf.registry`)."""
+    controls: ControlHparams = field(default_factory=lambda: group_class("controls")())
+    """With the controls' own settings."""
     durability: ResumeHparams = field(default_factory=ResumeHparams)
     supermask: SupermaskHparams = field(default_factory=SupermaskHparams)
     robustness: RobustnessHparams = field(default_factory=RobustnessHparams)
@@ -213,8 +216,8 @@ def settings(skip_groups: Tuple[str, ...] = ()) -> Dict[str, dataclasses.Field]:
 
     `skip_groups` leaves out whole groups (e.g. "supermask") a command has no use for.
     """
-    grouped = {f.name: f for group, cls in GROUPS.items() if group not in skip_groups
-               for f in dataclasses.fields(cls)}
+    grouped = {f.name: f for group in GROUPS if group not in skip_groups
+               for f in dataclasses.fields(group_class(group))}
     top = {f.name: f for f in dataclasses.fields(ExperimentConfig) if f.name not in GROUPS}
     return {**grouped, **top}
 
@@ -272,8 +275,8 @@ def build_config(overrides: Dict[str, Any]) -> ExperimentConfig:
         if name not in known:
             raise UserError(f"unknown setting '{raw_name}'; known: {', '.join(sorted(known))}")
         target = cfg
-        for group_name, group_cls in GROUPS.items():
-            if name in group_cls.__dataclass_fields__:
+        for group_name in GROUPS:
+            if name in getattr(cfg, group_name).__dataclass_fields__:
                 target = getattr(cfg, group_name)
         setattr(target, name, _coerce(raw_name, value, known[name]))
     return cfg.validate()

@@ -11,15 +11,13 @@ run survives a kill, edge-popup's scores, robustness measures and where networks
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
-from typing import Any, Iterator, Optional, Tuple
+from dataclasses import dataclass
+from typing import Dict, Optional, Tuple
+
+from lth_tf import registry
+from lth_tf.settings.fields import setting, walk  # noqa: F401  (re-exported: a group is declared with them)
 
 INITIALIZERS = ("glorot_normal", "glorot_uniform", "he_normal", "he_uniform", "signed_constant")
-
-
-def setting(default, help: str, choices: Optional[Tuple[str, ...]] = None):
-    """A documented field: its help becomes the flag's help; choices are validated."""
-    return field(default=default, metadata={"help": help, "choices": choices})
 
 
 @dataclass
@@ -139,10 +137,6 @@ class PruningHparams:
         "(|final - initial|), magnitude_increase (|final| - |initial|), local_change (largest mean |w_t - w_t-1| "
         "over the last --local-change-window iterations: the seed notes' idea) or random."
     )
-    local_change_window: int = setting(
-        100, "--criterion local_change: the last this many iterations of a round over which each weight's "
-        "per-iteration change is averaged."
-    )
     mode: str = setting(
         "iterative", "iterative: round r prunes the ticket of round r-1; one_shot: round r prunes the dense "
         "round-0 network straight to the same level; both: the two side by side.",
@@ -170,15 +164,6 @@ class ControlHparams:
         (3, 7, 12), "Rounds at which the controls run, comma-separated; rounds past --rounds are skipped; "
         "'' for every pruned round. The default, rounds 3, 7 and 12, leaves 51%, 21% and 7% of the weights "
         "at the default rates: the paper's comparison points."
-    )
-    noise_scale: float = setting(0.5, "Noise control: standard deviations of each layer's θ0 added to θ0.")
-    fine_tune_iterations: Optional[int] = setting(
-        None, "fine_tune chain: iterations each round keeps training the pruned network (default: --iterations)."
-    )
-    rewind_to: int = setting(
-        500, "Rewind control: the dense run's iteration k whose weights θk survivors reset to; it trains the "
-        "remaining iterations with schedule and data order advanced to k, as --reset-to. A multiple of "
-        "--eval-interval."
     )
 
 
@@ -248,7 +233,7 @@ class EngineHparams:
 
 
 
-GROUPS = {
+GROUPS: Dict[str, type] = {
     "dataset": DatasetHparams,
     "model": ModelHparams,
     "training": TrainingHparams,
@@ -259,18 +244,24 @@ GROUPS = {
     "robustness": RobustnessHparams,
     "engine": EngineHparams,
 }
+"""The groups by their field name in `ExperimentConfig`, without their plug-ins' settings (`group_class`)."""
+
+_assembled: Dict[Tuple[str, Tuple[type, ...]], type] = {}
 
 
-"""The groups by their field name in `ExperimentConfig`."""
+def group_class(name: str) -> type:
+    """The group's dataclass with the settings its plug-ins declare added (`lth_tf.registry`): what a config holds.
 
+    A criterion's settings join `pruning`, a control's `controls`: the flat names stay the
+    plug-in's, and `walk`, flags, YAML and MLflow params see them like any other field.
+    """
+    from lth_tf.pruning import criteria  # noqa: F401  (the library's own plug-ins register with it)
 
-def walk(cfg) -> Iterator[Tuple[str, Any, Any]]:
-    """(flat name, value, owning dataclass) for every setting, groups flattened."""
-    for f in dataclasses.fields(cfg):
-        value = getattr(cfg, f.name)
-        if dataclasses.is_dataclass(value):
-            yield from walk(value)
-        else:
-            yield f.name, value, cfg
-
-
+    base = GROUPS[name]
+    owned = tuple(registry.settings_of(name))
+    if not owned:
+        return base
+    if (name, owned) not in _assembled:
+        _assembled[(name, owned)] = dataclasses.make_dataclass(
+            base.__name__, [], bases=(*reversed(owned), base), namespace={"__doc__": base.__doc__})
+    return _assembled[(name, owned)]

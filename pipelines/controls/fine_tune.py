@@ -13,17 +13,34 @@ early-stop iterations count from the start of the dense run.
 
 from __future__ import annotations
 
-from typing import Dict
+from dataclasses import dataclass
+from typing import Dict, Optional
 
-from lth_tf.training.callbacks import StartFrom
-from lth_tf.settings import ExperimentConfig
+from lth_tf.errors import UserError
 from lth_tf.masking import Masks
+from lth_tf.settings.fields import setting
+from lth_tf.training.callbacks import StartFrom
 
 KIND = "fine_tune"
+NOT_IN_TRANSFER = "nothing is pruned in a transfer"
 
 
-def run(train, prune, dense, dense_masks, cfg: ExperimentConfig, tickets: Dict[int, Masks]) -> None:
-    """`train` and `prune` are the trial's (`pipelines.experiments.trial`); `dense` its trained dense network;
+@dataclass
+class Settings:
+    fine_tune_iterations: Optional[int] = setting(
+        None, "fine_tune chain: iterations each round keeps training the pruned network (default: --iterations)."
+    )
+
+
+def check(cfg) -> None:
+    every, interval = cfg.controls.fine_tune_iterations, cfg.training.eval_interval
+    if every is not None and not (every >= interval and every % interval == 0):
+        raise UserError(f"--fine-tune-iterations must be a positive multiple of --eval-interval ({interval}), "
+                        f"got {every}")
+
+
+def chain(train, prune, dense, dense_masks, cfg, tickets: Dict[int, Masks]) -> None:
+    """Prune, fine-tune, repeat, every round. `train` and `prune` are the trial's (`pipelines.experiments.trial`); `dense` its trained dense network;
     `tickets` the round's ticket masks, whose per-layer counts each round keeps."""
     budget = cfg.training.iterations
     per_round = cfg.controls.fine_tune_iterations or budget

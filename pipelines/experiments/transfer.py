@@ -63,9 +63,6 @@ TARGET_TICKET = "target_ticket"
 FIGURE = "transfer/accuracy_vs_remaining.png"
 NETWORK = (*(f.name for f in dataclasses.fields(ModelHparams)), "seed")
 """Settings that build the network or draw θ: the source's in a transfer."""
-NOT_CONTROLS = {"rewind": "every transferred network starts at the source's θ0 at iteration 0 and no θk is recorded",
-                "fine_tune": "nothing is pruned in a transfer"}
-"""Controls a transfer cannot run, and why."""
 
 
 @dataclass
@@ -188,10 +185,11 @@ def check(cfg: ExperimentConfig, source: results.ParentRun) -> None:
         if name in source.params and str(flat[name]) != source.params[name]:
             raise UserError(f"--{name.replace('_', '-')} is the source's ({source.params[name]}) in a transfer, "
                             f"not {flat[name]}")
-    refused = [name for name in cfg.controls.controls if name in NOT_CONTROLS]
-    if refused:
-        raise UserError(f"--controls {refused[0]}: not in a transfer ({NOT_CONTROLS[refused[0]]}); choose from "
-                        f"{', '.join(sorted(set(controls.CONTROLS) - set(NOT_CONTROLS)))}")
+    refused = [name for name in cfg.controls.controls if controls.not_in_transfer(name)]
+    if refused:  # a control says why it cannot run in a transfer (its `NOT_IN_TRANSFER`)
+        allowed = sorted(name for name in controls.CONTROLS if not controls.not_in_transfer(name))
+        raise UserError(f"--controls {refused[0]}: not in a transfer ({controls.not_in_transfer(refused[0])}); "
+                        f"choose from {', '.join(allowed)}")
     if cfg.pruning.reset_to:
         raise UserError("--reset-to: a transfer trains every network from the source's θ0 at iteration 0 "
                         "(the source stores no θk)")

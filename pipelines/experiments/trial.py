@@ -21,12 +21,11 @@ from lth_tf import masking, naming
 from lth_tf.tracking import artifacts
 from lth_tf.pruning import criteria, counts as pruning
 from lth_tf.training import weights
-from lth_tf.training.callbacks import LocalChange, RecordWeights, ResetToInitialWeights, StartFrom
+from lth_tf.training.callbacks import RecordWeights, ResetToInitialWeights, StartFrom
 from lth_tf.settings import ExperimentConfig
 from lth_tf.errors import UserError
 from lth_tf.tfkeras import keras
 from pipelines import controls
-from pipelines.controls import fine_tune as fine_tune_chain
 from pipelines.runs.network_run import ChildRuns
 
 MasksByRound = Dict[Tuple[str, int], masking.Masks]
@@ -87,7 +86,7 @@ def pruning_rng(seed: int, kind: str, level: int) -> np.random.Generator:
 def trainer(model: keras.Model, cfg: ExperimentConfig, runs: ChildRuns, replicate: int, seed: int):
     """`train(kind, round, masks, callbacks, start_step, end) -> Trained`: one tracked network.
 
-    Records the evidence the criterion needs (`LocalChange`) alongside the weights. What
+    Records the evidence the criterion needs (its `callback`, as `local_change`'s) alongside the weights. What
     later rounds prune from (and `keep`) is saved with the network's run, so that a
     resumed trial reads it back instead of retraining a network that had finished.
     """
@@ -98,8 +97,8 @@ def trainer(model: keras.Model, cfg: ExperimentConfig, runs: ChildRuns, replicat
         keep = dict(keep or {})
         if pruned_later:
             keep["trained"] = lambda: weights.take(model)
-        if pruned_later and cfg.pruning.criterion in criteria.NEEDS_CHANGE:
-            watch = LocalChange(start_step, stop, cfg.pruning.local_change_window)
+        watch = criteria.evidence(cfg.pruning.criterion, start_step, stop, cfg) if pruned_later else None
+        if watch is not None:  # what the criterion scores by besides the weights (local_change's)
             callbacks, align_to = [*callbacks, watch], [*align_to, watch.begins]
             keep["change"] = lambda: [watch.scores[k] for k in sorted(watch.scores)]
         _, kept = runs.train(model, kind, round_, replicate, seed, masks, callbacks, align_to, keep=keep,
@@ -141,9 +140,7 @@ def run_trial(model: keras.Model, cfg: ExperimentConfig, runs: ChildRuns, replic
             return
         context = controls.RoundContext(model, round_, seed, masks, initial, pruned_from.weights,
                                         theta.get(c.rewind_to), c.noise_scale, start, p.reset_to, c.rewind_to)
-        for name in c.controls:
-            if name in controls.CHAINS:
-                continue
+        for name in controls.per_round(c.controls):
             begin = controls.get(name)(context)
             runs.train_from(model, name, round_, replicate, seed, begin.masks, begin.weights, begin.step)
 
@@ -164,9 +161,10 @@ def run_trial(model: keras.Model, cfg: ExperimentConfig, runs: ChildRuns, replic
             train("one_shot", round_, masks, [StartFrom(start)], p.reset_to, pruned_later=False)
             if primary == "one_shot":
                 controls_at(round_, masks, dense)
-    if "fine_tune" in c.controls:
-        fine_tune_chain.run(train, prune, dense, dense_masks, cfg,
-                            {r: tickets[(primary, r)] for r in range(1, p.rounds + 1)})
+    for name in c.controls:  # the controls that are chains of their own (fine_tune)
+        if controls.is_chain(name):
+            controls.get(name)(train, prune, dense, dense_masks, cfg,
+                               {r: tickets[(primary, r)] for r in range(1, p.rounds + 1)})
     runs.join()  # controls handed to other workers
     return tickets
 
@@ -206,6 +204,6 @@ def log_initial_weights(initial: Dict[str, np.ndarray], seed: int, parent_run_id
 def networks_per_trial(cfg: ExperimentConfig) -> int:
     p = cfg.pruning
     tickets = 1 + p.rounds * (2 if p.mode == "both" else 1)
-    per_round = [name for name in cfg.controls.controls if name not in controls.CHAINS]
+    per_round = controls.per_round(cfg.controls.controls)
     chains = p.rounds * (len(cfg.controls.controls) - len(per_round))
     return tickets + len(per_round) * len(cfg.control_rounds(p.rounds)) + chains

@@ -177,7 +177,7 @@ def _start(network: Network, masked: keras.Model) -> weights.Snapshot:
     start = _theta_k(network, masked, step) if step else theta0
     if row.kind in ("ticket", "one_shot", "transfer"):
         return start
-    if row.kind not in controls.CONTROLS:
+    if row.kind not in controls.CONTROLS or controls.is_chain(row.kind):
         raise UserError(f"run {row.run_id}: lth-tf does not know where a '{row.kind}' network starts; export it trained")
     rewind_to = _int_param(network, "rewind_to")
     context = controls.RoundContext(
