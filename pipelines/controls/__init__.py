@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import List
 
 from lth_tf.registry import Registry
-from pipelines.controls import fine_tune, noise, prune_at_init, random_prune, reinit, rewind
+from pipelines.controls import fine_tune, noise, prune_at_init, random_prune, reinit, rewind, signed_reinit
 from pipelines.controls.base import RoundContext, Start  # noqa: F401  (re-exported: a control's types)
 
 CONTROLS = Registry("control", group="controls", entries=("start", "chain"))
@@ -35,6 +35,7 @@ CONTROLS.add("prune_at_init", prune_at_init)
 CONTROLS.add("noise", noise)
 CONTROLS.add("rewind", rewind)
 CONTROLS.add("fine_tune", fine_tune)
+CONTROLS.add("signed_reinit", signed_reinit)
 
 
 def is_chain(name: str) -> bool:
