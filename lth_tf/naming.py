@@ -103,6 +103,12 @@ def mask_artifact(round_: int) -> str:
     return f"masks/round_{round_:02d}.npz"
 
 
+CHECKPOINT_ARTIFACTS = "checkpoint"
+"""Where a network's run holds its last checkpoint while it trains (`lth_tf.tracking.hook`)."""
+CHECKPOINT_TAG = "lth_tf.checkpoint"
+"""The iteration of the last complete copy in the run's `checkpoint/` artifacts (written after its files)."""
+
+
 def initial_weights_artifact(seed: int) -> str:
     """θ0 of a seed, `{variable: array}`, on the experiment's run."""
     return f"initial_weights/seed_{seed}.npz"

@@ -4,6 +4,8 @@ import mlflow
 import numpy as np
 import pytest
 
+import pipelines  # noqa: F401  (registers the controls: their settings and checks, as the CLI and API do)
+
 from lth_tf.training import weights
 from lth_tf.settings import build_config
 from lth_tf.data.splits import Splits

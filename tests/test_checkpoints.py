@@ -10,7 +10,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from lth_tf.tracking import server as mlflow_server
-from lth_tf.training.checkpoints import COMPLETE_TAG
+from lth_tf.tracking.hook import COMPLETE_TAG
 from lth_tf.errors import UserError
 from pipelines.runs import run_index
 from test_resume import assert_no_checkpoint_copies, run_tiny

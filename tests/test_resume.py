@@ -18,7 +18,7 @@ from conftest import small_model
 from lth_tf import masking, naming
 from lth_tf.tracking import artifacts, fingerprints, store as tracking
 from lth_tf.training import weights
-from lth_tf.training.checkpoints import COMPLETE_TAG
+from lth_tf.tracking.hook import COMPLETE_TAG
 from lth_tf.errors import UserError
 from pipelines.experiments import lottery
 from pipelines.runs import resume, run_index

@@ -1,7 +1,8 @@
 """Keras callbacks that turn `model.fit` into one lottery-ticket round.
 
 The training loop is Keras's own; everything the method adds (the reset to θ0, the
-periodic validation/test evaluation, the MLflow metrics, progress) hooks into it here.
+periodic validation/test evaluation, progress) hooks into it here; metrics leave through
+`lth_tf.training.hooks`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from typing import Callable, Dict, List, Optional
 
 import numpy as np
 
-from lth_tf import naming
 from lth_tf.training import weights
 from lth_tf.training.evaluation import Arrays, evaluator_for
 from lth_tf.training.weights import network_variables  # noqa: F401 - re-exported for callers of callbacks
@@ -161,23 +161,6 @@ class PeriodicEvaluation(keras.callbacks.Callback, Resumable):
         for record in self.records:  # an accuracy is never NaN: there, that split was not evaluated
             for split in [k[:-len("_accuracy")] for k, v in record.items() if k.endswith("_accuracy") and math.isnan(v)]:
                 record.pop(f"{split}_accuracy"), record.pop(f"{split}_loss", None)
-
-
-class MlflowMetrics(keras.callbacks.Callback):
-    """Sends each evaluation record to an MLflow run, step = training iteration.
-
-    Keras's names (`val_loss`) become grouped ones (`val/loss`), so MLflow charts each
-    split's curves in a section of their own.
-    """
-
-    def __init__(self, log: Callable[[Dict[str, float], int], None]):
-        super().__init__()
-        self.log = log
-
-    def on_epoch_end(self, epoch, logs=None):
-        metrics = {naming.curve_from_record(k): float(v) for k, v in (logs or {}).items()
-                   if k != "iteration" and k not in ("loss", "accuracy")}
-        self.log(metrics, int(logs["iteration"]))
 
 
 class Progress(keras.callbacks.Callback):

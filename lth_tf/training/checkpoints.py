@@ -16,41 +16,24 @@ a file named after the same iteration, written before it, so a kill mid-save lea
 previous checkpoint in force. The directory is local and removed once the network is done:
 what later rounds need is saved with the network's MLflow run (`pipelines.runs.network_run`).
 
-The last checkpoint is also copied to the network's MLflow run (`checkpoint/` artifacts),
-so a run resumes on another machine, or after the local disk is gone (a preempted cloud
-machine): `fetch` brings it back when the local directory has none. The copy is
-transient: only the latest is kept while the network trains, and it leaves the run when
-the network finishes (`discard`), so no finished run holds one. The order makes a kill
-at any moment safe: the files of checkpoint N (named by iteration, each with its SHA-256
-as a run tag written first, as every `.npz` artifact gets, see `lth_tf.tracking.artifacts`) are
-copied, TF's state file last (as `ckpt-N.state`); then the run's tag `lth_tf.checkpoint`
-= N says the copy is complete; only then are the previous copy's files deleted. `fetch`
-reads that tag, verifies every file, and writes TF's state file last.
+Each saved checkpoint is announced to a hook (`lth_tf.training.hooks.CheckpointCopies`),
+which may copy it elsewhere so a run resumes on another machine: the MLflow one is
+`lth_tf.tracking.hook.MlflowCheckpointCopies`. This module itself knows no MLflow.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import tempfile
-from collections import defaultdict
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
-from mlflow.tracking import MlflowClient
 
-from lth_tf.tracking import artifacts, store as tracking
-from lth_tf.training.callbacks import Resumable
 from lth_tf.tfkeras import keras
-
-
-ARTIFACT_DIR = "checkpoint"
-"""Where a network's run holds its last checkpoint in MLflow while it trains."""
-
-COMPLETE_TAG = "lth_tf.checkpoint"
-"""The iteration of the last complete copy in the run's `checkpoint/` artifacts (written after its files)."""
+from lth_tf.training.callbacks import Resumable
+from lth_tf.training.hooks import CheckpointCopies
 
 STATE_FILE = "checkpoint"
 """TF's state file, naming the checkpoint in force (`tf.train.CheckpointManager`)."""
@@ -62,8 +45,8 @@ class NetworkCheckpoint:
     def __init__(self, directory: Path, every: int):
         self.directory, self.every = Path(directory), every
         self._manager: Optional[tf.train.CheckpointManager] = None
-        self.run_id: Optional[str] = None
-        """The MLflow run each checkpoint is copied to (none: local only)."""
+        self.copies: Optional[CheckpointCopies] = None
+        """Where each checkpoint is copied besides `directory` (none: local only)."""
 
     def latest_iteration(self) -> int:
         """The iteration the last complete checkpoint was taken at (0: none)."""
@@ -89,69 +72,23 @@ class NetworkCheckpoint:
         return self.directory / f"callbacks-{iteration}.npz"
 
     def upload(self, iteration: int) -> None:
-        """Copies checkpoint `iteration` to the run's `checkpoint/` artifacts, then removes the previous copy.
+        """Announces checkpoint `iteration` (its files, TF's state file among them) to the copies, if any."""
+        if self.copies is not None:
+            files = sorted(p for p in self.directory.iterdir() if p.name.startswith(f"ckpt-{iteration}."))
+            self.copies.saved(self.directory, iteration, [*files, self.arrays_path(iteration)])
 
-        TF's state file goes last (as `ckpt-N.state`), then the tag that completes the copy.
-        """
-        if self.run_id is None:
-            return
-        files = sorted(p for p in self.directory.iterdir() if p.name.startswith(f"ckpt-{iteration}."))
-        with tempfile.TemporaryDirectory() as scratch:
-            state = Path(scratch) / f"ckpt-{iteration}.state"
-            shutil.copyfile(self.directory / STATE_FILE, state)
-            artifacts.log_files(self.run_id, [*files, self.arrays_path(iteration), state], ARTIFACT_DIR)
-        tracking.set_tag(COMPLETE_TAG, str(iteration), self.run_id)
-        # the previous copy, and the parts of one a kill interrupted
-        stale = [name for copied, names in _copies(self.run_id).items() if copied != iteration for name in names]
-        if stale:
-            artifacts.delete(self.run_id, stale, stale)
-
-    def fetch(self, run_id: str) -> None:
-        """Brings back the last checkpoint `run_id` holds in MLflow, unless one is here already.
-
-        Every file is checked against its SHA-256 tag; TF's state file is written last.
-        """
-        if self.latest_iteration():
-            return
-        tags = _tags(run_id)
-        if COMPLETE_TAG in tags:
-            iteration = int(tags[COMPLETE_TAG])
-            names = sorted(_copies(run_id)[iteration], key=lambda name: name.endswith(".state"))
-            artifacts.download_files(run_id, names, self.directory)
-            os.replace(self.directory / f"ckpt-{iteration}.state", self.directory / STATE_FILE)
-        elif artifacts.has_artifact(run_id, f"{ARTIFACT_DIR}/{STATE_FILE}"):  # copied by earlier versions: every checkpoint, unhashed
-            names = sorted((a.path for a in MlflowClient().list_artifacts(run_id, ARTIFACT_DIR)),
-                           key=lambda name: name == f"{ARTIFACT_DIR}/{STATE_FILE}")
-            artifacts.download_files(run_id, names, self.directory)
+    def fetch(self) -> None:
+        """Brings back the last copied checkpoint, unless one is here already."""
+        if self.copies is not None and not self.latest_iteration():
+            self.copies.fetch(self.directory)
 
     def discard(self) -> None:
-        """The network finished: its copy leaves the run (the completing tag first, then the files and their tags)."""
-        if self.run_id is None:
-            return
-        tags = _tags(self.run_id)
-        if COMPLETE_TAG in tags:
-            tracking.retry_locked(MlflowClient().delete_tag, self.run_id, COMPLETE_TAG)
-        names = [name for copy in _copies(self.run_id, tags).values() for name in copy]
-        if names or artifacts.has_artifact(self.run_id, ARTIFACT_DIR):
-            artifacts.delete(self.run_id, [ARTIFACT_DIR], names)
+        """The network finished: its copies go (the local directory: `remove`)."""
+        if self.copies is not None:
+            self.copies.discard()
 
     def remove(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
-
-
-def _tags(run_id: str) -> Dict[str, str]:
-    return tracking.retry_locked(MlflowClient().get_run, run_id).data.tags
-
-
-def _copies(run_id: str, tags: Optional[Dict[str, str]] = None) -> Dict[int, List[str]]:
-    """The run's `checkpoint/` artifacts by iteration, as their hash tags list them (written before each file)."""
-    prefix = artifacts.hash_tag(f"{ARTIFACT_DIR}/")
-    by_iteration: Dict[int, List[str]] = defaultdict(list)
-    for key in (_tags(run_id) if tags is None else tags):
-        if key.startswith(prefix):
-            name = key[len(prefix):]  # ckpt-60.index, callbacks-60.npz, ckpt-60.state
-            by_iteration[int(name.split(".", 1)[0].rsplit("-", 1)[1])].append(f"{ARTIFACT_DIR}/{name}")
-    return by_iteration
 
 
 class _SaveAndRestore(keras.callbacks.Callback):

@@ -37,7 +37,9 @@ from lth_tf import masking, naming
 from lth_tf.tracking import artifacts, store as tracking
 from lth_tf.pruning import counts as pruning
 from lth_tf.training import robustness, weights
-from lth_tf.training.callbacks import MlflowMetrics, Progress, StartFrom
+from lth_tf.training.callbacks import Progress, StartFrom
+from lth_tf.training.hooks import ReportMetrics
+from lth_tf.tracking.hook import MlflowCheckpointCopies
 from lth_tf.training.checkpoints import NetworkCheckpoint
 from lth_tf.settings import ExperimentConfig
 from lth_tf.data import Splits
@@ -152,16 +154,16 @@ class ChildRuns:
         with tracking.run_scope(nested=True, **started) as child:
             child_id = child.info.run_id
             if checkpoint is not None:
+                checkpoint.copies = MlflowCheckpointCopies(child_id)
                 if previous is not None:
-                    checkpoint.fetch(child_id)  # the local copy may be gone (another machine)
-                checkpoint.run_id = child_id
+                    checkpoint.fetch()  # the local copy may be gone (another machine)
             log = MetricLog(child_id, resumed=previous is not None)
             tracking.log_params(naming.network_params(round_, replicate, seed, remaining["total"]))
             if self.inputs and previous is None:
                 tracking.log_inputs(child_id, self.inputs)
             if masks is not None:
                 mask_sha256 = artifacts.log_arrays(masks, mask_file)
-            callbacks = [*callbacks, MlflowMetrics(log)]
+            callbacks = [*callbacks, ReportMetrics(log)]
             if self.status:
                 callbacks.append(Progress(label, iterations or self.cfg.training.iterations, self.status))
             history = train_round(model, self.splits, hparams or self.cfg.training, seed, callbacks, align_to,
