@@ -21,9 +21,10 @@ test: install docs
 	$(BIN)/python -m pytest
 
 # The docs site into ./site; --strict: any warning (a broken link or anchor, a page left out of the
-# nav, a README link to nothing) fails it, and with it `make test`.
+# nav, a README link to nothing) fails it, and with it `make test`. Not --quiet: it hides the warnings
+# from --strict, which then passes.
 docs: install
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 ui: install
 	$(BIN)/lth-tf ui
