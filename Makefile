@@ -1,23 +1,30 @@
 # Two commands on a fresh machine: `make run` (set up, then the default experiment) and
-# `make test`. Both create ./.venv and install lth-tf into it the first time.
+# `make test` (the docs site's strict build, then the tests). Both create ./.venv and install lth-tf
+# into it the first time.
 VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
-.PHONY: install run test ui bench science
+.PHONY: install run test docs ui bench science
 install: $(VENV)/.installed
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,ray]'
+	$(BIN)/python -m pip install --quiet -e '.[test,ray,docs]'
 	touch $@
 
 run: install
 	$(BIN)/lth-tf run
 
-test: install
+test: install docs
 	$(BIN)/python -m pytest
+
+# The docs site into ./site; --strict: any warning (a broken link or anchor, a page left out of the
+# nav, a README link to nothing) fails it, and with it `make test`. Not --quiet: it hides the warnings
+# from --strict, which then passes.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 ui: install
 	$(BIN)/lth-tf ui
