@@ -343,7 +343,7 @@ def test_compare_labels_runs_of_one_experiment_by_their_differing_settings(synth
 
 # --------------------------------------------------------------------- end to end
 def test_log_report_of_a_real_tiny_run_lands_under_report(store, tiny_config, tiny_splits):
-    from test_pipeline_mlflow import run_tiny
+    from integration.test_pipeline_mlflow import run_tiny
 
     result = run_tiny(tiny_config, tiny_splits)
     logged = report.log_report(result.run_id)

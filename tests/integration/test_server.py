@@ -3,7 +3,7 @@
 A real server process with MLflow's basic-auth app, bound as a team would (0.0.0.0) and
 reached on 127.0.0.1: refused without credentials (401), a worker with credentials logs a
 real run, and another user cannot read it. Ray workers logging with credentials:
-tests/test_fanout.py (its server is authenticated too).
+tests/integration/test_fanout.py (its server is authenticated too).
 """
 
 import importlib.util

@@ -165,7 +165,7 @@ FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 @pytest.mark.skipif(not FASHION.is_dir(), reason="needs Debian's dataset-fashion-mnist")
 def test_readmes_bring_your_own_model_example_runs_offline_and_its_ticket_exports(store, capsys):
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
     section = readme[readme.index("## Bring your own model"):]
     code = section[section.index("```python\n") + len("```python\n"):section.index("```\n", 10)]
     assert "load_data()" not in code and code.index("import lth_tf") < code.index("import tensorflow")

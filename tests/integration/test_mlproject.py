@@ -10,7 +10,7 @@ import yaml
 
 from lth_tf import config
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NUMBERS = ("int", "float")
 
 

@@ -149,7 +149,7 @@ def test_the_network_is_the_sources_initializer_and_batch_norm_included(store, t
                                                                         capsys):
     """A transfer copies every network setting: reinit draws from the source's initializer, and a
     non-affine batch norm source fits (before: 'θ0 does not fit')."""
-    source = _source(tiny_config, tiny_splits, model="test_transfer:bn_model", nonaffine_batchnorm=True,
+    source = _source(tiny_config, tiny_splits, model="integration.test_transfer:bn_model", nonaffine_batchnorm=True,
                      initializer="signed_constant")
     starts.clear()
     (x, y), (xt, yt) = three_class_splits().train, three_class_splits().test

@@ -53,7 +53,7 @@ def test_precedence_is_defaults_then_preset_then_yaml_then_flags(tmp_path):
 
 
 def test_readme_shows_the_preset_table():
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
     assert markdown_table() in readme and supermask_table() in readme
 
 
