@@ -4,7 +4,7 @@ import mlflow
 import numpy as np
 import pytest
 
-from lth_tf import weights
+from lth_tf import masking, tracking, training, weights
 from lth_tf.config import build_config
 from lth_tf.data.splits import Splits
 from lth_tf.tfkeras import keras
@@ -47,6 +47,15 @@ def invoke(args, capsys):
     return code, out, err
 
 
+def no_runs_recorded(store) -> bool:
+    """Whether the default store under `store` holds no run (a store never created holds none)."""
+    db = store / "mlruns" / "mlflow.db"
+    if not db.exists():
+        return True
+    mlflow.set_tracking_uri(tracking.default_tracking_uri())
+    return mlflow.search_runs(search_all_experiments=True, output_format="list") == []
+
+
 def small_model(input_shape=(8, 8, 1), classes=4, name="small"):
     inputs = keras.Input(input_shape)
     x = keras.layers.Flatten()(inputs)
@@ -72,6 +81,30 @@ def nested_model(input_shape=(8, 8, 1), classes=4):
     x = keras.layers.Dense(16, activation="relu", name="pre")(keras.layers.Flatten()(inputs))
     x = keras.layers.Dense(16, activation="relu", name="fc")(encoder(x))
     return keras.Model(inputs, keras.layers.Dense(classes, name="output")(x))
+
+
+def _branch(name):
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Flatten()(inputs)
+    return keras.Model(inputs, keras.layers.Dense(6, name="fc", kernel_initializer="glorot_normal")(x), name=name)
+
+
+def two_branches():
+    """Two sub-models that each hold a layer named `fc` (and a top-level `fc` too)."""
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Concatenate()([_branch("left")(inputs), _branch("right")(inputs)])
+    x = keras.layers.Dense(5, name="fc")(x)
+    return keras.Model(inputs, keras.layers.Dense(4, name="output")(x))
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_splits):
+    """A masked `small_model` trained 100 iterations on `tiny_splits` (seed 0), once per test module."""
+    keras.utils.set_random_seed(0)
+    model = masking.mask_model(small_model())
+    hparams = build_config({"iterations": 100, "eval_interval": 50, "batch_size": 30, "learning_rate": 0.01}).training
+    training.train_round(model, tiny_splits, hparams, seed=0)
+    return model
 
 
 @pytest.fixture

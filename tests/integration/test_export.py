@@ -12,11 +12,10 @@ import pytest
 import tensorflow as tf
 
 from conftest import invoke
-from lth_tf import artifacts, export as exporting
+from lth_tf import artifacts
 from lth_tf import tracking
-from lth_tf.errors import UserError
 from lth_tf.tfkeras import keras
-from pipelines import logged_models, lottery, tickets
+from pipelines import logged_models, tickets
 
 RUN = ["run", "--dataset", "npz:tiny.npz", "--iterations", "40", "--eval-interval", "10", "--rounds", "2",
        "--batch-size", "30", "--steps-per-execution", "5", "--fc-rate", "0.8", "--validation-size", "100"]
@@ -122,12 +121,6 @@ def test_export_refuses_bad_runs_and_rounds_in_one_line(experiment, capsys, args
     args = [ids.get(a, a) for a in args]
     code, out, err = invoke(["export", *args, "--format", "keras", "--out", str(folder / "bad")], capsys)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
-
-
-def test_formats_of_the_cli_are_the_exporters():
-    from lth_tf.cli import export as command
-
-    assert command.FORMATS == exporting.FORMATS
 
 
 TENSORFLOW_FIRST = '''

@@ -2,14 +2,12 @@
 
 import mlflow
 import numpy as np
-import pytest
 from mlflow.tracking import MlflowClient
 
 from conftest import invoke
 from lth_tf import artifacts, tracking, weights
 from lth_tf.config import build_config
 from lth_tf.data.splits import Splits
-from lth_tf.errors import UserError
 from lth_tf.tfkeras import keras
 from pipelines import lottery, tickets, transfer
 
@@ -57,15 +55,6 @@ def test_transferred_masks_and_theta0_are_the_sources_and_the_output_layer_is_re
     assert parent.data.params["reinitialized_output"] == "output/kernel,output/bias"
     listed = [a.path for a in mlflow.tracking.MlflowClient().list_artifacts(result.run_id, "transfer")]
     assert listed == [transfer.FIGURE]
-
-
-@pytest.mark.parametrize("spec, message", [
-    ("abc", "32-hex-digit run id"),
-    ("0" * 32 + ":x", "the round must be a number or 'all'"),
-])
-def test_bad_ticket_specs_are_one_line_errors(spec, message):
-    with pytest.raises(UserError, match=message):
-        transfer.parse_ticket(spec)
 
 
 def test_cli_refuses_an_unknown_source_run_in_one_line(store, capsys):
