@@ -1,10 +1,11 @@
 # Two commands on a fresh machine: `make run` (set up, then the default experiment) and
-# `make test`. Both create ./.venv and install lth-tf into it the first time.
+# `make test` (both test tiers; `make test-fast` runs tests/unit alone). Both create ./.venv and
+# install lth-tf into it the first time.
 VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
-.PHONY: install run test ui bench science
+.PHONY: install run test test-fast ui bench science
 install: $(VENV)/.installed
 
 $(VENV)/.installed: setup.cfg pyproject.toml
@@ -18,6 +19,10 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# The unit tier: no MLflow server, Ray or subprocess; under 2 minutes.
+test-fast: install
+	$(BIN)/python -m pytest tests/unit
 
 ui: install
 	$(BIN)/lth-tf ui

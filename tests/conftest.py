@@ -1,4 +1,11 @@
-"""Shared fixtures: tiny data, tiny models, and a throwaway MLflow store per test."""
+"""Shared fixtures: tiny data, tiny models, and a throwaway MLflow store per test.
+
+Every test lives in one of two tiers, its folder: tests/unit (`make test-fast`: no MLflow
+server, no Ray, no subprocess, no training beyond a few tiny steps; under 2 minutes) and
+tests/integration (the rest). `make test` runs both. Each test is marked with its tier.
+"""
+
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -8,6 +15,18 @@ from lth_tf import masking, tracking, training, weights
 from lth_tf.config import build_config
 from lth_tf.data.splits import Splits
 from lth_tf.tfkeras import keras
+
+TIERS = ("unit", "integration")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Marks each test with its tier (`-m unit` works too); a test outside both tiers is refused."""
+    root = Path(__file__).parent
+    for item in items:
+        tier = item.path.relative_to(root).parts[0] if item.path.is_relative_to(root) else None
+        if tier not in TIERS:
+            raise pytest.UsageError(f"{item.nodeid}: a test belongs in tests/unit or tests/integration")
+        item.add_marker(tier)
 
 
 @pytest.fixture
