@@ -1,11 +1,11 @@
 # Two commands on a fresh machine: `make run` (set up, then the default experiment) and
-# `make test` (the docs site's strict build, then the tests). Both create ./.venv and install lth-tf
-# into it the first time.
+# `make test` (the docs site's strict build, then both test tiers; `make test-fast` runs tests/unit
+# alone). Both create ./.venv and install lth-tf into it the first time.
 VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
-.PHONY: install run test docs ui bench science
+.PHONY: install run test test-fast docs ui bench science
 install: $(VENV)/.installed
 
 $(VENV)/.installed: setup.cfg pyproject.toml
@@ -25,6 +25,10 @@ test: install docs
 # from --strict, which then passes.
 docs: install
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+# The unit tier: no MLflow server, Ray or subprocess; under 2 minutes.
+test-fast: install
+	$(BIN)/python -m pytest tests/unit
 
 ui: install
 	$(BIN)/lth-tf ui

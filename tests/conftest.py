@@ -1,15 +1,35 @@
-"""Shared fixtures: tiny data, tiny models, and a throwaway MLflow store per test."""
+"""Shared fixtures: tiny data, tiny models, and a throwaway MLflow store per test.
+
+Every test lives in one of two tiers, its folder: tests/unit (`make test-fast`: no MLflow
+server, no Ray, no subprocess, no training beyond a few tiny steps; under 2 minutes) and
+tests/integration (the rest). `make test` runs both. Each test is marked with its tier.
+"""
+
+from pathlib import Path
 
 import mlflow
 import numpy as np
 import pytest
 
-import pipelines  # noqa: F401  (registers the controls: their settings and checks, as the CLI and API do)
-
-from lth_tf.training import weights
+from lth_tf import masking
+from lth_tf.tracking import store as tracking
+from lth_tf.training import loop as training, weights
 from lth_tf.settings import build_config
 from lth_tf.data.splits import Splits
 from lth_tf.tfkeras import keras
+import pipelines  # noqa: F401  (registers the controls: their settings and checks, as the CLI and API do)
+
+TIERS = ("unit", "integration")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Marks each test with its tier (`-m unit` works too); a test outside both tiers is refused."""
+    root = Path(__file__).parent
+    for item in items:
+        tier = item.path.relative_to(root).parts[0] if item.path.is_relative_to(root) else None
+        if tier not in TIERS:
+            raise pytest.UsageError(f"{item.nodeid}: a test belongs in tests/unit or tests/integration")
+        item.add_marker(tier)
 
 
 @pytest.fixture
@@ -49,6 +69,15 @@ def invoke(args, capsys):
     return code, out, err
 
 
+def no_runs_recorded(store) -> bool:
+    """Whether the default store under `store` holds no run (a store never created holds none)."""
+    db = store / "mlruns" / "mlflow.db"
+    if not db.exists():
+        return True
+    mlflow.set_tracking_uri(tracking.default_tracking_uri())
+    return mlflow.search_runs(search_all_experiments=True, output_format="list") == []
+
+
 def small_model(input_shape=(8, 8, 1), classes=4, name="small"):
     inputs = keras.Input(input_shape)
     x = keras.layers.Flatten()(inputs)
@@ -74,6 +103,30 @@ def nested_model(input_shape=(8, 8, 1), classes=4):
     x = keras.layers.Dense(16, activation="relu", name="pre")(keras.layers.Flatten()(inputs))
     x = keras.layers.Dense(16, activation="relu", name="fc")(encoder(x))
     return keras.Model(inputs, keras.layers.Dense(classes, name="output")(x))
+
+
+def _branch(name):
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Flatten()(inputs)
+    return keras.Model(inputs, keras.layers.Dense(6, name="fc", kernel_initializer="glorot_normal")(x), name=name)
+
+
+def two_branches():
+    """Two sub-models that each hold a layer named `fc` (and a top-level `fc` too)."""
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Concatenate()([_branch("left")(inputs), _branch("right")(inputs)])
+    x = keras.layers.Dense(5, name="fc")(x)
+    return keras.Model(inputs, keras.layers.Dense(4, name="output")(x))
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_splits):
+    """A masked `small_model` trained 100 iterations on `tiny_splits` (seed 0), once per test module."""
+    keras.utils.set_random_seed(0)
+    model = masking.mask_model(small_model())
+    hparams = build_config({"iterations": 100, "eval_interval": 50, "batch_size": 30, "learning_rate": 0.01}).training
+    training.train_round(model, tiny_splits, hparams, seed=0)
+    return model
 
 
 @pytest.fixture

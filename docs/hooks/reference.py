@@ -29,21 +29,21 @@ import click
 from mkdocs.structure.files import File
 
 # ---------------------------------------------------------------- where things live (update after a move)
-CONFIG = "lth_tf.config:ExperimentConfig"
+CONFIG = "lth_tf.settings:ExperimentConfig"
 """The experiment's config: a dataclass whose dataclass-typed fields are the setting groups."""
-NOT_IDENTITY = "lth_tf.config:NOT_IDENTITY"
+NOT_IDENTITY = "lth_tf.settings:NOT_IDENTITY"
 """The settings left out of an experiment's identity (they do not change results)."""
 CLI = "lth_tf.cli:cli"
 """The `lth-tf` click group."""
 REGISTRY = "lth_tf.registry:Registry"
 """The one registry mechanism: every instance found in the loaded code is listed, by its `kind`."""
-ENTRY = ("lth_tf.cli", "lth_tf.models", "lth_tf.data", "lth_tf.criteria", "pipelines.controls")
+ENTRY = ("lth_tf.cli", "lth_tf.models", "lth_tf.data", "lth_tf.pruning.criteria", "pipelines.controls")
 """Imported first, so that every registry and plug-in has registered itself."""
 KINDS = ("model", "dataset", "criterion", "control", "initializer")
 """Plug-in kinds the reference must list: a kind not found (a registry ENTRY did not load) is a warning."""
 EXTRA_PLUGINS = {
     "dataset": "lth_tf.data.registry:REGISTRY",  # a plain dict, not a Registry (yet)
-    "initializer": "lth_tf.hparams:INITIALIZERS",  # a tuple of names, not a Registry (yet)
+    "initializer": "lth_tf.settings.groups:INITIALIZERS",  # a tuple of names, not a Registry (yet)
     "control": "pipelines.controls:CHAINS",  # fine_tune, a chain outside the control registry (yet)
 }
 """Plug-in names kept outside the one registry mechanism: kind -> a dict (name -> implementation) or a

@@ -1,21 +1,11 @@
-"""The `lth-tf` command: one-line errors with exit 2 and no run, a working run, the UI."""
+"""The `lth-tf` command: one-line errors with exit 2 and no run, `--help`, the UI (a working run:
+tests/integration/test_cli.py)."""
 
-import subprocess
-import sys
 
-import mlflow
 import pytest
 
-from conftest import invoke
+from conftest import invoke, no_runs_recorded
 from lth_tf.tracking import server as mlflow_server, store as tracking
-
-
-def no_runs_recorded(store) -> bool:
-    db = store / "mlruns" / "mlflow.db"
-    if not db.exists():
-        return True
-    mlflow.set_tracking_uri(tracking.default_tracking_uri())
-    return mlflow.search_runs(search_all_experiments=True, output_format="list") == []
 
 
 @pytest.mark.parametrize(
@@ -53,31 +43,6 @@ def test_bad_yaml_config_is_one_line_exit_2(store, capsys):
         code, _, err = invoke(["run", "--config", name], capsys)
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1
     assert no_runs_recorded(store)
-
-
-def test_console_script_reports_bad_input_without_traceback(store):
-    done = subprocess.run([sys.executable, "-m", "lth_tf", "run", "--fc-rate", "-1"],
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 2
-    assert done.stderr.strip() == "Error: --fc-rate must be between 0 and 1 (exclusive), got -1.0"
-    assert no_runs_recorded(store)
-
-
-def test_run_on_embedded_mnist_with_yaml_and_flag_override(store, capsys):
-    (store / "exp.yaml").write_text("iterations: 40\neval_interval: 20\nrounds: 3\nexperiment_name: cli-test\n")
-    code, out, err = invoke(["run", "--config", "exp.yaml", "--rounds", "1", "--steps-per-execution", "10",
-                             "--log-models", "none"], capsys)
-    assert code == 0, err
-    assert "seed 0 ticket round 1 (80.0% remaining)" in out
-    table = out[out.index("round    kind"):].splitlines()
-    assert len([line for line in table if line.strip().startswith(("0 ", "1 "))]) == 2
-    mlflow.set_tracking_uri(tracking.default_tracking_uri())
-    experiment = mlflow.get_experiment_by_name("cli-test")
-    runs = mlflow.search_runs([experiment.experiment_id], output_format="list")
-    assert len(runs) == 3  # the parent and rounds 0 and 1: the flag beat the YAML's 3 rounds
-    parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
-    assert parent.data.params["dataset"] == "mnist-5k" and parent.data.params["train_size"] == "3500"
-    assert experiment.artifact_location.startswith((store / "mlruns" / "artifacts").as_uri())
 
 
 def test_help_documents_every_setting(capsys):

@@ -36,16 +36,6 @@ def test_reset_restores_theta0_exactly_on_survivors_and_zero_on_pruned(tiny_spli
     assert masking.get_masks(model)["fc1"].sum() == masks["fc1"].sum(), "masks are not part of θ0"
 
 
-def test_optimizer_is_fresh_each_round(tiny_splits):
-    hparams = build_config({"iterations": 20, "eval_interval": 10, "batch_size": 30}).training
-    model = masking.mask_model(small_model())
-    training.train_round(model, tiny_splits, hparams, seed=0)
-    first = model.optimizer
-    assert int(first.iterations.numpy()) == 20
-    training.train_round(model, tiny_splits, hparams, seed=0)
-    assert model.optimizer is not first and int(model.optimizer.iterations.numpy()) == 20
-
-
 def test_round_records_every_evaluation_and_early_stop_is_argmin_val_loss(tiny_splits):
     hparams = build_config({"iterations": 60, "eval_interval": 10, "batch_size": 30}).training
     history = training.train_round(masking.mask_model(small_model()), tiny_splits, hparams, seed=0)
@@ -67,27 +57,6 @@ def test_steps_per_execution_divides_the_eval_interval():
     assert training.steps_per_execution(50, 30) == 30
     assert training.steps_per_execution(40, 100) == 25
     assert training.steps_per_execution(50, 7) == 7
-
-
-def test_no_test_curve_gives_the_same_summaries_with_fewer_test_evaluations(tiny_splits):
-    from lth_tf.tfkeras import keras
-    from pipelines.runs.summary import summarize
-
-    def round_(test_curve):
-        hparams = build_config({"iterations": 120, "eval_interval": 10, "batch_size": 30, "learning_rate": 0.05,
-                                "test_curve": test_curve}).training
-        keras.utils.set_random_seed(0)
-        history = training.train_round(masking.mask_model(small_model()), tiny_splits, hparams, seed=0)
-        return history, summarize(0, "ticket", 0, 0, 1.0, history)
-
-    every, every_summary = round_(True)
-    sparse, sparse_summary = round_(False)
-    assert sparse_summary == every_summary  # early stop, its test accuracy and the final one: bitwise
-    for full, thin in zip(every.records, sparse.records):
-        assert {k: full[k] for k in thin} == thin  # validation figures bitwise, test where evaluated
-    tested = [r["iteration"] for r in sparse.records if "test_accuracy" in r]
-    assert tested[0] == 10 and tested[-1] == 120 and sparse.early_stop["iteration"] in tested
-    assert len(tested) < len(sparse.records) == 12
 
 
 def test_a_sparse_test_curve_survives_a_checkpoint():

@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from conftest import invoke
-from test_cli import no_runs_recorded
+from conftest import invoke, no_runs_recorded
 
 
 def _npz(path, train=40):

@@ -2,7 +2,6 @@
 
 import mlflow
 import numpy as np
-import pytest
 from mlflow.tracking import MlflowClient
 
 from conftest import invoke
@@ -10,7 +9,6 @@ from lth_tf.tracking import artifacts, store as tracking
 from lth_tf.training import weights
 from lth_tf.settings import build_config
 from lth_tf.data.splits import Splits
-from lth_tf.errors import UserError
 from lth_tf.tfkeras import keras
 from pipelines.experiments import lottery, transfer
 from pipelines.runs import tickets
@@ -59,15 +57,6 @@ def test_transferred_masks_and_theta0_are_the_sources_and_the_output_layer_is_re
     assert parent.data.params["reinitialized_output"] == "output/kernel,output/bias"
     listed = [a.path for a in mlflow.tracking.MlflowClient().list_artifacts(result.run_id, "transfer")]
     assert listed == [transfer.FIGURE]
-
-
-@pytest.mark.parametrize("spec, message", [
-    ("abc", "32-hex-digit run id"),
-    ("0" * 32 + ":x", "the round must be a number or 'all'"),
-])
-def test_bad_ticket_specs_are_one_line_errors(spec, message):
-    with pytest.raises(UserError, match=message):
-        transfer.parse_ticket(spec)
 
 
 def test_cli_refuses_an_unknown_source_run_in_one_line(store, capsys):
@@ -151,7 +140,7 @@ def test_the_network_is_the_sources_initializer_and_batch_norm_included(store, t
                                                                         capsys):
     """A transfer copies every network setting: reinit draws from the source's initializer, and a
     non-affine batch norm source fits (before: 'θ0 does not fit')."""
-    source = _source(tiny_config, tiny_splits, model="test_transfer:bn_model", nonaffine_batchnorm=True,
+    source = _source(tiny_config, tiny_splits, model="integration.test_transfer:bn_model", nonaffine_batchnorm=True,
                      initializer="signed_constant")
     starts.clear()
     (x, y), (xt, yt) = three_class_splits().train, three_class_splits().test

@@ -13,16 +13,6 @@ from pipelines.runs import network_run as child_runs
 from pipelines.experiments import lottery
 
 
-@pytest.mark.parametrize("augment", [False, True])
-def test_batches_from_start_k_are_the_dense_runs_batches_from_k_on(tiny_splits, augment):
-    splits = Splits("tiny", tiny_splits.train, tiny_splits.validation, tiny_splits.test, 4, augment=augment)
-    # 600 examples in batches of 30: 20 per epoch, so k = 25 starts inside the second epoch.
-    dense = [x.numpy() for x, _ in splits.train_batches(30, seed=3).take(28)]
-    resumed = [x.numpy() for x, _ in splits.train_batches(30, seed=3, start=25).take(3)]
-    for offset, batch in enumerate(resumed):
-        np.testing.assert_array_equal(batch, dense[25 + offset])
-
-
 def test_rounds_reset_to_theta_k_with_schedule_and_data_order_advanced(store, tiny_config, tiny_splits, monkeypatch):
     cfg = tiny_config
     cfg.pruning.rounds, cfg.pruning.reset_to = 1, 20

@@ -4,9 +4,7 @@ import os
 import subprocess
 import sys
 
-import mlflow
 import numpy as np
-import pytest
 from mlflow.tracking import MlflowClient
 
 from lth_tf.tracking import artifacts, store as tracking
@@ -53,22 +51,3 @@ def test_four_runs_started_at_once_on_a_fresh_sqlite_store_all_succeed(tmp_path)
         assert loss_a == loss_b, seed
         for key in mask_a:
             np.testing.assert_array_equal(mask_a[key], mask_b[key])
-
-
-def test_an_experiment_tag_two_runs_insert_at_once_is_set_by_the_loser_too(store, monkeypatch):
-    experiment_id = tracking.open_experiment(None, "tags")
-    real, calls = MlflowClient.set_experiment_tag, []
-
-    def first_insert_collides(self, experiment_id, key, value):
-        calls.append(value)
-        if len(calls) == 1:  # what the SQL store raises when another process inserted the key first
-            raise mlflow.exceptions.MlflowException(
-                "(sqlite3.IntegrityError) UNIQUE constraint failed: experiment_tags.key, experiment_tags.experiment_id")
-        return real(self, experiment_id, key, value)
-
-    monkeypatch.setattr(MlflowClient, "set_experiment_tag", first_insert_collides)
-    tracking.set_experiment_tag(experiment_id, "note", "mine")
-    assert calls == ["mine", "mine"] and mlflow.get_experiment(experiment_id).tags["note"] == "mine"
-    monkeypatch.setattr(MlflowClient, "set_experiment_tag", lambda *a: (_ for _ in ()).throw(ValueError("other")))
-    with pytest.raises(ValueError):  # anything else is not retried
-        tracking.set_experiment_tag(experiment_id, "note", "again")

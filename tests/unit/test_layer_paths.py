@@ -3,27 +3,13 @@
 import numpy as np
 import pytest
 
+from conftest import two_branches
 from lth_tf import masking
-from lth_tf.tracking import artifacts
 from lth_tf.pruning import counts as pruning
 from lth_tf.training import weights
 from lth_tf.settings import build_config
 from lth_tf.tfkeras import keras
-from pipelines.experiments import lottery, trial
-
-
-def _branch(name):
-    inputs = keras.Input((8, 8, 1))
-    x = keras.layers.Flatten()(inputs)
-    return keras.Model(inputs, keras.layers.Dense(6, name="fc", kernel_initializer="glorot_normal")(x), name=name)
-
-
-def two_branches():
-    """Two sub-models that each hold a layer named `fc` (and a top-level `fc` too)."""
-    inputs = keras.Input((8, 8, 1))
-    x = keras.layers.Concatenate()([_branch("left")(inputs), _branch("right")(inputs)])
-    x = keras.layers.Dense(5, name="fc")(x)
-    return keras.Model(inputs, keras.layers.Dense(4, name="output")(x))
+from pipelines.experiments import trial
 
 
 def test_layers_sharing_a_name_in_sub_models_get_distinct_mask_keys_and_are_all_pruned():
@@ -51,24 +37,6 @@ def test_theta0_keys_are_unique_paths_and_read_back():
 def test_unpruned_layers_take_a_path(tiny_splits):
     model = masking.mask_model(two_branches(), unpruned_layers=["left/fc"])
     assert list(masking.get_masks(model)) == ["right/fc", "fc", "output"]
-
-
-def test_a_run_on_a_built_nested_model_saves_every_layer_and_replicates_start_dense(store, tiny_config,
-                                                                                      tiny_splits):
-    tiny_config.replicates = 2
-    keras.utils.set_random_seed(0)
-    model = two_branches()
-    left = model.get_layer("left").get_layer("fc").kernel.numpy().copy()
-    right = model.get_layer("right").get_layer("fc").kernel.numpy().copy()
-    result = lottery.run(tiny_config, splits=tiny_splits, model=model, echo=lambda _: None)
-    assert result.masks[2]["left/fc"].sum() == result.masks[2]["right/fc"].sum() < 64 * 6
-    theta0 = artifacts.load_arrays(result.run_id, "initial_weights/seed_0.npz")
-    np.testing.assert_array_equal(theta0["left/fc/kernel"], left)
-    np.testing.assert_array_equal(theta0["right/fc/kernel"], right)
-    assert not np.array_equal(left, right)
-    redrawn = artifacts.load_arrays(result.run_id, "initial_weights/seed_1.npz")
-    for key in ("left/fc/kernel", "right/fc/kernel", "fc/kernel", "output/kernel"):  # not through round 2's masks
-        assert np.count_nonzero(redrawn[key]) == redrawn[key].size, key
 
 
 def test_clashing_paths_are_refused_in_one_line():

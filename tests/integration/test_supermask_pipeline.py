@@ -80,34 +80,6 @@ def test_find_supermasks_on_a_users_model_trains_its_own_dense_network_last(stor
     assert all(np.array_equal(a, b) for a, b in zip(drawn, model.get_weights()))
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--keep-fractions", "0.5,1.5"], "--keep-fractions must be in (0, 1]"),
-    (["--keep-fractions", "0.5,x"], "'keep_fractions' must be list of numbers"),
-    (["--initializer", "zeros"], "Invalid value for '--initializer'"),
-    (["--rounds", "3"], "No such option '--rounds'"),
-    (["--model", "resnet20"], "non-affine batch norm"),
-])
-def test_bad_supermask_input_is_one_line_and_exit_2(store, capsys, args, message):
-    code, out, err = invoke(["supermask", *args], capsys)
-    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
-    assert not (store / "mlruns").exists()
-
-
-@pytest.mark.parametrize("initializer", [None, "he_normal"])
-def test_scale_initializer_divides_the_variance_by_k_with_or_without_initializer(tiny_splits, initializer):
-    """Without --initializer the model's own draws are scaled too (before, only a named initializer was)."""
-    def kernels(scaled):
-        cfg = build_config({**TINY, "model": "conftest:small_model", "initializer": initializer,
-                            "scale_initializer": scaled})
-        network = supermask.build_supermask_model(cfg, tiny_splits, 0.25, None)
-        return {k: w.numpy() for k, w in masking.prunable_weights(network).items()}, network
-
-    (scaled, network), (plain, _) = kernels(True), kernels(False)
-    for key in ("fc1", "fc2", "output"):
-        np.testing.assert_allclose(scaled[key], 2.0 * plain[key], rtol=1e-6)  # sqrt(1 / 0.25)
-    np.testing.assert_array_equal(network.get_layer("supermask_fc1").layer.bias.numpy(), 0)
-
-
 def test_a_supermask_exports_as_its_random_weights_under_its_mask(store, tiny_splits, starts, capsys):
     """No model logged: the weights are drawn again from weights_seed; trained and untrained are the same network."""
     (x, y), (xt, yt) = tiny_splits.train, tiny_splits.test

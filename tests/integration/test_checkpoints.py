@@ -1,6 +1,6 @@
 """A network's checkpoint copy in MLflow: only the latest while it trains, verified when fetched, gone once
 it finished; over a real tracking server that serves artifacts (`mlflow-artifacts:`) as on the local store
-(tests/test_resume.py checks the local store)."""
+(tests/integration/test_resume.py checks the local store)."""
 
 import shutil
 import sys
@@ -13,7 +13,8 @@ from lth_tf.tracking import server as mlflow_server
 from lth_tf.tracking.hook import COMPLETE_TAG
 from lth_tf.errors import UserError
 from pipelines.runs import run_index
-from test_resume import assert_no_checkpoint_copies, run_tiny
+
+from .test_resume import assert_no_checkpoint_copies, run_tiny
 
 
 @pytest.fixture

@@ -2,12 +2,10 @@
 
 import math
 
-import mlflow
 import numpy as np
 import pytest
 from tensorflow_model_optimization.sparsity.keras import PrunableLayer
 
-from conftest import small_model
 from lth_tf import masking
 from lth_tf.pruning import counts as pruning
 from lth_tf.settings import build_config
@@ -66,18 +64,3 @@ def test_global_strategy_logs_no_output_rate_it_does_not_use(tiny_splits):
     assert "output_rate_used" not in global_ and global_["global_rate"] == 0.2
     with pytest.raises(UserError, match="--output-rate applies to --strategy layerwise only"):
         build_config({"strategy": "global", "output_rate": 0.1})
-
-
-def test_a_diverged_round_is_reported_and_masks_stay_nested(store, tiny_config, tiny_splits):
-    tiny_config.training.learning_rate = 1e12  # blows up within the first evaluation interval
-    lines = []
-    keras.utils.set_random_seed(0)
-    result = lottery.run(tiny_config, splits=tiny_splits, model=small_model, echo=lines.append)
-    assert any("ticket round 0" in line and "diverged" in line for line in lines)
-    for earlier, later in zip(result.masks, result.masks[1:]):
-        for key in earlier:
-            assert not (later[key] & ~earlier[key]).any(), key
-    assert [int(m["fc1"].sum()) for m in result.masks] == [pruning.surviving_count(64 * 32, 0.2, r) for r in range(3)]
-    dense = [r for r in mlflow.search_runs([result.experiment_id], output_format="list")
-             if r.data.tags.get("round") == "0"]
-    assert dense[0].data.tags["diverged_at"] == "10"

@@ -1,0 +1,1 @@
+"""Integration tier: server processes, Ray, subprocesses and whole experiments (with tests/unit: `make test`)."""
