@@ -44,7 +44,6 @@ KINDS = ("model", "dataset", "criterion", "control", "initializer")
 EXTRA_PLUGINS = {
     "dataset": "lth_tf.data.registry:REGISTRY",  # a plain dict, not a Registry (yet)
     "initializer": "lth_tf.settings.groups:INITIALIZERS",  # a tuple of names, not a Registry (yet)
-    "control": "pipelines.controls:CHAINS",  # fine_tune, a chain outside the control registry (yet)
 }
 """Plug-in names kept outside the one registry mechanism: kind -> a dict (name -> implementation) or a
 tuple of names. Delete an entry once that kind uses `lth_tf.registry.Registry`: it is then found."""
