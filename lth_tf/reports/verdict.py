@@ -124,3 +124,75 @@ def verdict(ticket: Mapping[int, float], dense: Mapping[int, float], controls: M
         elif not difference.ahead:
             reasons.append(f"vs {kind}: not ahead beyond the interval ({difference.describe()})")
     return Verdict(not reasons, versus_dense, versus_controls, tuple(reasons))
+
+
+TICKET_KINDS = ("ticket", "one_shot")
+"""Kinds that are tickets (found by pruning and reset to θ0), not controls of one."""
+
+
+@dataclass(frozen=True)
+class Network:
+    """What a level's verdict needs of one trained network (a summary row, from a run or from MLflow)."""
+
+    kind: str
+    round: int
+    seed: int
+    remaining_fraction: float
+    accuracy: float
+    """Test accuracy at early stop: the paper's measure."""
+
+
+@dataclass(frozen=True)
+class LevelVerdict:
+    """One pruning level (round) of the primary ticket kind, judged against the dense network and its controls."""
+
+    round: int
+    remaining_fraction: float
+    ticket_kind: str
+    verdict: Verdict
+
+    def line(self) -> str:
+        """`round  7 (21.1% remaining): ticket: vs reinit +2.00 points, 95% CI [...]; vs dense ...`."""
+        parts = [f"vs {kind} {d.describe()}" for kind, d in self.verdict.versus_controls.items()]
+        parts.append(f"vs dense {self.verdict.versus_dense.describe()}")
+        return (f"round {self.round:>2} ({self.remaining_fraction:6.1%} remaining): {self.verdict.label}: "
+                + "; ".join(parts))
+
+
+def primary_ticket_kind(networks) -> str:
+    """The iterative ticket, unless only one-shot tickets were pruned."""
+    return "ticket" if any(n.kind == "ticket" and n.round > 0 for n in networks) else "one_shot"
+
+
+def level_verdicts(networks, tolerance: float = DENSE_TOLERANCE, confidence: float = CONFIDENCE):
+    """A `LevelVerdict` per pruned round of the primary ticket kind, dense = the ticket of round 0 (same seed).
+
+    Controls are the other kinds trained at that round; `one_shot` is a ticket, never a control.
+    Rounds without a dense network to pair with are left out.
+    """
+    networks = list(networks)
+    primary = primary_ticket_kind(networks)
+    values: Dict[Tuple[str, int], Dict[int, float]] = {}
+    remaining: Dict[int, list] = {}
+    for n in networks:
+        values.setdefault((n.kind, n.round), {})[n.seed] = n.accuracy
+        if n.kind == primary:
+            remaining.setdefault(n.round, []).append(n.remaining_fraction)
+    dense = values.get(("ticket", 0))
+    result = []
+    for round_ in sorted(r for r in remaining if r > 0):
+        if not dense:
+            break
+        controls = {kind: v for (kind, r), v in sorted(values.items()) if r == round_ and kind not in TICKET_KINDS}
+        try:
+            judged = verdict(values[(primary, round_)], dense, controls, tolerance, confidence)
+        except ValueError:  # no seed shared with the dense network or a control
+            continue
+        result.append(LevelVerdict(round_, sum(remaining[round_]) / len(remaining[round_]), primary, judged))
+    return result
+
+
+def stopped_at_budget_end(early_stop_iteration: int, iterations: int) -> bool:
+    """Early stop at the last evaluation: validation loss was still falling, so more training might help and
+    "sooner than dense" comparisons are cut off by the budget."""
+    return iterations > 0 and early_stop_iteration >= iterations
