@@ -228,6 +228,23 @@ def test_report_draws_every_figure_as_a_valid_png(synthetic, tmp_path):
     assert made.rounds == [0, 3]  # 0.8^3 = 51.2% is nearest to every highlighted level
 
 
+def test_verdict_table_pairs_each_level_with_its_controls_and_dense_by_seed(synthetic, tmp_path):
+    client = synthetic["client"]
+    made = report.write_report(results.resolve(client, "reps"), tmp_path, client=client)
+    rows = {(int(r["round"]), r["versus"]): r for r in read_csv(tmp_path / "verdict.csv")}
+    # Per seed, ticket - reinit = 0.03 x round and ticket - dense = 0.01 x round exactly: s = 0, a point interval.
+    for round_ in (1, 2, 3):
+        for versus, expected in (("reinit", 0.03 * round_), ("random_prune", 0.04 * round_), ("dense", 0.01 * round_)):
+            row = rows[(round_, versus)]
+            assert row["n"] == "2" and row["winning"] == "1"
+            assert float(row["difference_mean"]) == pytest.approx(expected)
+            assert float(row["difference_low"]) == pytest.approx(expected)
+    assert ("1", "one_shot") not in {(k[0], k[1]) for k in rows}  # a ticket, never a control
+    assert "| 3 | 51.2 | winning ticket | +12.00 points, 95% CI [+12.00, +12.00] (t-interval, 2 seeds)" in (
+        tmp_path / "verdict.md").read_text()
+    assert "Verdict per level" in made.table
+
+
 def test_figures_without_data_are_skipped(synthetic, tmp_path):
     client = synthetic["client"]
     made = report.write_report(results.resolve(client, "other"), tmp_path, rounds=[0, 1], client=client)
@@ -352,7 +369,8 @@ def test_log_report_of_a_real_tiny_run_lands_under_report(store, tiny_config, ti
     artifacts = {a.path for a in client.list_artifacts(result.run_id, "report")}
     assert set(logged) == artifacts
     assert {"report/accuracy_vs_remaining.png", "report/early_stop_vs_remaining.png",
-            "report/accuracy_over_iterations.png", "report/train_vs_test.png",
+            "report/accuracy_over_iterations.png", "report/train_vs_test.png", "report/paired_difference.png",
+            "report/accuracy_vs_flops.png", "report/verdict.csv", "report/verdict.md",
             "report/mean_std.csv", "report/mean_std.md"} == artifacts
     png = mlflow.artifacts.download_artifacts(run_id=result.run_id, artifact_path="report/accuracy_vs_remaining.png")
     assert open(png, "rb").read(8) == PNG_MAGIC

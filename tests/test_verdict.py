@@ -78,3 +78,18 @@ def test_one_seed_or_no_control_never_makes_a_winning_ticket():
     one_seed = verdict({0: 0.99}, {0: 0.95}, {"reinit": {0: 0.90}})
     assert not one_seed.winning and one_seed.reasons == ("vs reinit: 1 replicate: no interval",)
     assert verdict(TICKET, DENSE, {}).reasons == ("no control to compare with",)
+
+
+def test_levels_pair_each_round_with_the_dense_network_of_the_same_seed():
+    from lth_tf.reports.verdict import Network, level_verdicts, stopped_at_budget_end
+
+    networks = [Network("ticket", 0, s, 1.0, DENSE[s]) for s in DENSE]
+    networks += [Network("ticket", 3, s, 0.513, TICKET[s]) for s in TICKET]
+    networks += [Network("reinit", 3, s, 0.513, REINIT[s]) for s in REINIT]
+    networks += [Network("one_shot", 3, s, 0.513, 0.5) for s in TICKET]  # a ticket, never a control
+    (level,) = level_verdicts(networks)
+    assert (level.round, level.ticket_kind, set(level.verdict.versus_controls)) == (3, "ticket", {"reinit"})
+    assert level.verdict.versus_controls["reinit"].low == pytest.approx(0.0075794, abs=1e-7)
+    assert level.verdict.winning and level.line().startswith("round  3 ( 51.3% remaining): winning ticket: vs reinit")
+    assert level_verdicts(networks[3:]) == []  # no dense network: nothing to judge against
+    assert stopped_at_budget_end(2000, 2000) and not stopped_at_budget_end(1900, 2000)

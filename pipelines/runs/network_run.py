@@ -187,6 +187,7 @@ class ChildRuns:
             if logged_models.wanted(self.cfg.log_models, kind, round_, self.cfg.pruning.rounds):
                 logged_models.log_network(model, self.splits.test[0], f"{kind}-round-{round_:02d}",
                                           {**tags, "mask_sha256": mask_sha256, "experiment_run": self.parent_run_id})
+                log({naming.summary(k): v for k, v in logged_models.tflite_sizes(model).items()}, step=round_)
             if checkpoint is not None:
                 checkpoint.discard()  # no finished run holds a checkpoint
         if checkpoint is not None:
