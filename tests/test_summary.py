@@ -36,7 +36,7 @@ def test_one_shot_tickets_are_judged_and_no_controls_is_never_winning():
     rows = [row("ticket", 0, 0.9, s, remaining=1.0) for s in range(2)] + [row("one_shot", 3, 0.9, s) for s in range(2)]
     assert versus_controls(rows + [row("reinit", 3, 0.8, s) for s in range(2)])[0].startswith(
         "round  3 ( 51.3% remaining): winning ticket: vs reinit +10.00 points, 95% CI [+10.00, +10.00]")  # no spread
-    assert "ticket: vs dense" in versus_controls(rows)[0]
+    assert versus_controls(rows) == []  # without controls: only the report's verdict table judges the level
 
 
 def test_early_stop_on_the_last_evaluation_is_warned_about():

@@ -143,13 +143,14 @@ def as_networks(rows: List[RoundSummary]) -> List[verdicts.Network]:
 
 
 def versus_controls(rows: List[RoundSummary], tolerance: float = verdicts.DENSE_TOLERANCE) -> List[str]:
-    """One line per pruned round: the verdict, and the ticket's paired difference to each control and to dense.
+    """One line per round with controls: the verdict, and the ticket's paired difference to each control and to dense.
 
     This is the paper's question (is it the initialization that matters?), so a run ends by
     answering it: `ticket - control` paired by seed with its 95% t-interval
     (`lth_tf.reports.verdict`); "winning ticket" only when the rule says so.
     """
-    return [level.line() for level in verdicts.level_verdicts(as_networks(rows), tolerance)]
+    return [level.line() for level in verdicts.level_verdicts(as_networks(rows), tolerance)
+            if level.verdict.versus_controls]  # the other levels: the report's verdict table
 
 
 def last_evaluation(training) -> int:
