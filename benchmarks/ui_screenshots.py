@@ -234,6 +234,7 @@ def main() -> None:
         shoot(driver, f"{base}/runs/{network.info.run_id}/model-metrics{view}", "summary", args.out / "ui-curves.png",
               before=lambda d: collapse_sections(d, "summary"))
         for figure, name in (("paired_difference.png", "ui-verdict.png"), ("accuracy_vs_remaining.png", "ui-report.png")):
+            driver.get("about:blank")  # the app keeps the artifact it showed when only the address's hash changes
             shoot(driver, f"{base}/runs/{parent.info.run_id}/artifacts/report/{figure}{view}", figure,
                   args.out / name, settle=8)
     finally:
