@@ -7,11 +7,20 @@ test: it needs Debian's `chromium` and `chromium-driver` and Selenium
     python benchmarks/ui_screenshots.py                # runs the default experiment in a temp dir first
     python benchmarks/ui_screenshots.py --store DIR    # DIR holds ./mlruns of a finished `lth-tf run`
 
-It starts `lth-tf ui` on that store and writes into docs/ (or --out):
-  ui-runs.png     the runs table, the experiment's nested runs expanded
-  ui-rounds.png   the parent run's charts: tickets and controls against the round
+It starts `lth-tf ui` on that store, opens the address it prints (the experiment's shared
+view "lth-tf: every network", chart mode) and writes into docs/ (or --out):
+  ui-charts.png   the view's first section: accuracy and early-stop iteration against the
+                  remaining fraction, every network a point coloured by kind
+  ui-rounds.png   the view's per-round section: ticket and controls as series of one chart, and
+                  ticket - control with its 95% interval
+  ui-runs.png     the same view's runs table (grouped by kind, readable headers)
   ui-curves.png   one network's learning curves (step = iteration)
-  ui-report.png   the report figure, as an artifact of the parent run
+  ui-verdict.png  the report's paired-difference figure (the verdict), an artifact of the parent
+  ui-report.png   the report's accuracy figure
+It prints, per chart, its title and how many points it draws (`chart_points`).
+
+MLflow 3.17 opens its assistant panel once per browser profile on localhost; the script
+(and tests/test_ui_browser.py) mark it as already opened first (`open_view`).
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Optional
 
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -103,6 +113,54 @@ def click(driver, css: str, timeout: float = 30) -> bool:
         return False
 
 
+ASSISTANT_SEEN = "mlflow.assistant.fab.autoOpenedOnFirstLoad_v1"
+"""MLflow 3.17's localStorage key: once `true`, the assistant panel does not open by itself."""
+
+CHART_POINTS = """
+  return Array.from(document.querySelectorAll('.js-plotly-plot')).map(p => {
+    const card = p.closest('[data-testid="experiment-view-compare-runs-card"]');
+    const data = p.data || [];
+    const colours = new Set();
+    data.forEach(t => [].concat((t.marker || {}).color || [], (t.line || {}).color || []).forEach(c => colours.add(c)));
+    return {title: (card ? card.innerText : '').split('\\n')[0], traces: data.length,
+            points: data.reduce((n, t) => n + ((t.x || []).filter(v => v !== null).length), 0),
+            types: Array.from(new Set(data.map(t => t.type))).join(','), colours: Array.from(colours)};
+  });"""
+
+
+def chart_points(driver) -> list:
+    """Per plotly chart on the page: its card's title, traces, points drawn, trace types and colours."""
+    return driver.execute_script(CHART_POINTS)
+
+
+def section_names(driver) -> list:
+    """The chart view's section headers, top to bottom."""
+    from selenium.webdriver.common.by import By
+
+    return [e.text for e in driver.find_elements(By.CSS_SELECTOR, "[data-testid='experiment-view-compare-runs-section-header'], h3")
+            if e.text.strip()]
+
+
+def open_view(driver, address: str) -> None:
+    """Opens `address` with MLflow's assistant marked as seen on that origin (set on `/health`, a page
+    that is not the app: the app's first render would win the race)."""
+    driver.get(address.split("#")[0].rstrip("/") + "/health")
+    driver.execute_script("window.localStorage.setItem(arguments[0], 'true')", ASSISTANT_SEEN)
+    driver.get(address)
+
+
+def wait_for_charts(driver, wanted, timeout: float = 120) -> list:
+    """Polls until every chart title containing a string of `wanted` draws points; returns `chart_points`."""
+    deadline = time.monotonic() + timeout
+    charts = []
+    while time.monotonic() < deadline:
+        charts = chart_points(driver)
+        if all(any(w in c["title"] and c["points"] for c in charts) for w in wanted):
+            return charts
+        time.sleep(2)
+    return charts
+
+
 def close_assistant(driver) -> None:
     """MLflow 3.17 opens its chat assistant beside every page on first load; it hides the runs."""
     click(driver, "[data-component-id='mlflow.assistant.chat_panel.close']", timeout=5)
@@ -154,27 +212,49 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     from lth_tf.tracking import server as mlflow_server
 
-    port = mlflow_server.free_port()
-    ui = lth_tf("ui", "--port", str(port), cwd=store, stdout=subprocess.PIPE, text=True, start_new_session=True)
-    address = ui.stdout.readline().split()[2]
-    print(f"lth-tf ui: {address}", flush=True)
-    mlflow_server.wait_until_healthy(address.split("#")[0].rstrip("/"), ui, timeout=300)
-    base = address.split("#")[0] + "#/experiments/" + experiment_id
+    ui, address = start_ui(store)
     driver = browser(args.width, args.height)
     try:
-        shoot(driver, address, parent.info.run_name, args.out / "ui-runs.png",
-              before=lambda d: click(d, "[data-component-id$='runnamecellrenderer.tsx_46']"))
+        open_view(driver, address)
+        for chart in wait_for_charts(driver, ["remaining_fraction vs. summary/early_stop_test_accuracy"]):
+            print(chart)
+        time.sleep(4)
+        save(driver, args.out / "ui-charts.png")
+        from selenium.webdriver.common.by import By
+
+        rounds = driver.find_elements(By.XPATH, "//*[starts-with(normalize-space(text()), 'Per round')]")
+        if rounds:
+            driver.execute_script("arguments[0].scrollIntoView()", rounds[0])
+            time.sleep(4)
+        save(driver, args.out / "ui-rounds.png")
+        shoot(driver, address.replace("compareRunsMode=CHART", "compareRunsMode=TABLE"), parent.info.run_name,
+              args.out / "ui-runs.png")
         view = "?workflowType=machine_learning"
-        shoot(driver, f"{base}/runs/{parent.info.run_id}/model-metrics{view}", "rounds/ticket",
-              args.out / "ui-rounds.png")
+        base = address.split("#")[0] + "#/experiments/" + experiment_id
         shoot(driver, f"{base}/runs/{network.info.run_id}/model-metrics{view}", "summary", args.out / "ui-curves.png",
               before=lambda d: collapse_sections(d, "summary"))
-        shoot(driver, f"{base}/runs/{parent.info.run_id}/artifacts/report/accuracy_vs_remaining.png{view}",
-              "accuracy_vs_remaining.png", args.out / "ui-report.png", settle=8)
+        for figure, name in (("paired_difference.png", "ui-verdict.png"), ("accuracy_vs_remaining.png", "ui-report.png")):
+            driver.get("about:blank")  # the app keeps the artifact it showed when only the address's hash changes
+            shoot(driver, f"{base}/runs/{parent.info.run_id}/artifacts/report/{figure}{view}", figure,
+                  args.out / name, settle=8)
     finally:
         driver.quit()
         os.kill(ui.pid, signal.SIGTERM)
         ui.wait(timeout=60)
+
+
+def start_ui(store: Path, backend_store_uri: Optional[str] = None):
+    """`lth-tf ui` on `store` (its ./mlruns, or `backend_store_uri`): (process, the address it printed)."""
+    from lth_tf.tracking import server as mlflow_server
+
+    port = mlflow_server.free_port()
+    extra = ["--backend-store-uri", backend_store_uri] if backend_store_uri else []
+    ui = lth_tf("ui", "--port", str(port), *extra, cwd=store, stdout=subprocess.PIPE, text=True,
+                start_new_session=True)
+    address = ui.stdout.readline().split()[2]
+    print(f"lth-tf ui: {address}", flush=True)
+    mlflow_server.wait_until_healthy(address.split("#")[0].rstrip("/"), ui, timeout=300)
+    return ui, address
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ def run(config_file, **flags):
     from lth_tf import data  # heavy imports after argument parsing
     from lth_tf.runtime import distribute
     from pipelines.experiments import lottery, trial
-    from pipelines.runs.summary import to_text, versus_controls
+    from pipelines.runs.summary import budget_warnings, last_evaluation, to_text, versus_controls
 
     overrides = config_module.read_yaml(config_file) if config_file else {}
     overrides.update({k: v for k, v in flags.items() if v is not None})
@@ -53,8 +53,11 @@ def run(config_file, **flags):
     click.echo("\n" + to_text(result.rounds))
     versus = versus_controls(result.rounds)
     if versus:
-        click.echo("Ticket vs control, test accuracy at early stop (a winning ticket beats its controls):")
+        click.echo("Ticket - control and ticket - dense, test accuracy at early stop, paired by seed (winning: "
+                   "not below dense, ahead of every control beyond the 95% interval):")
         click.echo("".join(f"  {line}\n" for line in versus))
+    for line in budget_warnings(result.rounds, last_evaluation(cfg.training)):
+        click.echo(line)
     click.echo(f"MLflow: experiment {result.experiment_id}, run {result.run_id}; {_store_hint(cfg)}")
     click.echo(f"Figures and the mean ± std table are the run's report/ artifacts; "
                f"`lth-tf report {result.run_id}{store_option(cfg.tracking_uri)}` writes them to ./reports")

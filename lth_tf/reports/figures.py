@@ -21,13 +21,14 @@ from typing import List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FixedFormatter, FixedLocator, NullFormatter
+from matplotlib.ticker import FixedFormatter, FixedLocator, MaxNLocator, NullFormatter
 
 from lth_tf.reports.aggregate import Level, by_kind
 from lth_tf.reports.tables import percent
+from lth_tf.reports.verdict import LevelVerdict
 
 KIND_STYLE = {
-    "ticket": ("C0", "winning ticket"),
+    "ticket": ("C0", "ticket"),
     "one_shot": ("C1", "one-shot ticket"),
     "reinit": ("C3", "random reinit"),
     "random_prune": ("C2", "random pruning"),
@@ -46,6 +47,8 @@ METRIC_LABELS = {
     "early_stop_val_loss": "Validation loss at early stop",
     "final_test_accuracy": "Test accuracy at the end of training",
     "final_train_accuracy": "Train accuracy at the end of training",
+    "flops": "FLOPs of one forward pass (with the mask)",
+    "nonzero_weights": "Nonzero weights",
 }
 MAX_TICK_LABELS = 10
 Curve = Tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -59,17 +62,90 @@ def style(kind: str) -> Tuple[str, str]:
 
 
 def metric_vs_remaining(points: Sequence[Level], metric: str, title: str, path: Path,
-                        kinds: Optional[Sequence[str]] = None) -> Optional[Path]:
-    """One series per kind (mean ± std) against percent remaining, with the dense net as a line."""
+                        kinds: Optional[Sequence[str]] = None, winning: Sequence[Level] = (),
+                        budget_end: Optional[int] = None) -> Optional[Path]:
+    """One series per kind (mean ± std) against percent remaining, with the dense net as a line and band.
+
+    Every ticket is called "ticket"; the levels in `winning` (the verdict's, `lth_tf.reports.verdict`)
+    get a star labelled "winning ticket". `budget_end`: the last evaluated iteration; an
+    early-stop figure draws it, and any figure warns when a level's early stop lies on it.
+    """
     series = {k: v for k, v in by_kind(points).items() if (kinds is None or k in kinds) and _has(v, metric)}
+    if not series:
+        return None
+    late = budget_end is not None and any(lv.mean.get("early_stop_iteration", 0) >= budget_end
+                                          for levels in series.values() for lv in levels)
+    fig, ax = _figure(title + ("\nwarning: early stop at the end of the budget (validation loss still falling)"
+                               if late else ""))
+    for kind, levels in series.items():
+        colour, label = style(kind)
+        _errorbar(ax, levels, metric, colour, label)
+    _dense_line(ax, points, metric)
+    if winning and _has(winning, metric):
+        ax.plot([100 * lv.remaining_fraction for lv in winning], [lv.mean[metric] for lv in winning], linestyle="none",
+                marker="*", markersize=13, color="gold", markeredgecolor="black", label="winning ticket (verdict)")
+    if metric == "early_stop_iteration":
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        if budget_end is not None:
+            ax.axhline(budget_end, color="black", linestyle="--", linewidth=1, label="end of the budget")
+    _remaining_axis(ax, [lv.remaining_fraction for levels in series.values() for lv in levels])
+    ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+    ax.legend(fontsize="small")
+    return _save(fig, path)
+
+
+def paired_differences(levels: Sequence[LevelVerdict], title: str, path: Path) -> Optional[Path]:
+    """Ticket - control (and - dense) paired by seed against percent remaining: the mean with its 95%
+    t-interval as error bars, one series per control; winning levels starred. The question a
+    reviewer asks: is the ticket's lead larger than the noise?"""
+    if not levels:
+        return None
+    fig, ax = _figure(title)
+    against = sorted({k for lv in levels for k in lv.verdict.versus_controls}, key=lambda k: style(k)[1]) + ["dense"]
+    for kind in against:
+        found = [(lv, lv.verdict.versus_dense if kind == "dense" else lv.verdict.versus_controls.get(kind))
+                 for lv in levels]
+        found = [(lv, d) for lv, d in found if d is not None]
+        if not found:
+            continue
+        x = [100 * lv.remaining_fraction for lv, _ in found]
+        y = [100 * d.mean for _, d in found]
+        err = np.array([[100 * (d.mean - d.low), 100 * (d.high - d.mean)] if d.has_interval else [0.0, 0.0]
+                        for _, d in found]).T
+        colour, label = ("grey", "dense network") if kind == "dense" else style(kind)
+        ax.errorbar(x, y, yerr=err if err.any() else None, color=colour, marker="o", markersize=4, capsize=3,
+                    linewidth=1.5, linestyle=":" if kind == "dense" else "-", label=f"ticket - {label}")
+    won = [lv for lv in levels if lv.verdict.winning]
+    if won:
+        ax.plot([100 * lv.remaining_fraction for lv in won], [0.0] * len(won), linestyle="none", marker="*",
+                markersize=13, color="gold", markeredgecolor="black", label="winning ticket (verdict)")
+    ax.axhline(0, color="black", linewidth=0.8)
+    _remaining_axis(ax, [lv.remaining_fraction for lv in levels])
+    n = max(d.n for lv in levels for d in (lv.verdict.versus_dense, *lv.verdict.versus_controls.values()))
+    ax.set_ylabel("Test accuracy difference at early stop (points)")
+    ax.legend(fontsize="small", title="95% t-interval" if n > 1 else "1 replicate: no interval")
+    return _save(fig, path)
+
+
+def accuracy_vs_flops(points: Sequence[Level], title: str, path: Path,
+                      metric: str = "early_stop_test_accuracy") -> Optional[Path]:
+    """What a ticket costs against what it scores: accuracy against FLOPs of one forward pass with the
+    mask (`lth_tf.reports.flops`), log x axis, one series per kind, the dense network's FLOPs marked."""
+    series = {k: [lv for lv in v if lv.mean.get("flops", math.nan) > 0 and not math.isnan(lv.mean[metric])]
+              for k, v in by_kind(points).items()}
+    series = {k: v for k, v in series.items() if v}
     if not series:
         return None
     fig, ax = _figure(title)
     for kind, levels in series.items():
         colour, label = style(kind)
-        _errorbar(ax, levels, metric, colour, label)
+        ax.errorbar([lv.mean["flops"] for lv in levels], [lv.mean[metric] for lv in levels],
+                    yerr=[lv.std[metric] for lv in levels] if any(lv.n > 1 for lv in levels) else None,
+                    color=colour, label=label, marker="o", markersize=4, capsize=3, linewidth=1.5)
     _dense_line(ax, points, metric)
-    _remaining_axis(ax, [lv.remaining_fraction for levels in series.values() for lv in levels])
+    ax.set_xscale("log")
+    ax.invert_xaxis()  # dense (most FLOPs) on the left, as the remaining-fraction figures
+    ax.set_xlabel("FLOPs of one forward pass with the mask (2 x surviving multiply-adds, log scale)")
     ax.set_ylabel(METRIC_LABELS.get(metric, metric))
     ax.legend(fontsize="small")
     return _save(fig, path)
@@ -178,9 +254,14 @@ def _errorbar(ax, levels: Sequence[Level], metric: str, colour: str, label: str,
 
 
 def _dense_line(ax, points: Sequence[Level], metric: str) -> None:
+    """The dense network's mean as a line and, with replicates, its mean ± std as a band: the scale
+    against which a difference between kinds is read (seeds' dense networks differ too)."""
     dense = [lv for lv in points if lv.kind == "ticket" and lv.round == 0]
     if dense and not math.isnan(dense[0].mean.get(metric, float("nan"))):
-        ax.axhline(dense[0].mean[metric], color="grey", linestyle=":", linewidth=1, label="dense network")
+        mean, std = dense[0].mean[metric], dense[0].std.get(metric, 0.0)
+        ax.axhline(mean, color="grey", linestyle=":", linewidth=1, label="dense network")
+        if dense[0].n > 1 and std > 0:
+            ax.axhspan(mean - std, mean + std, color="grey", alpha=0.15, linewidth=0, label="dense ± std")
 
 
 def _remaining_axis(ax, fractions: Sequence[float]) -> None:

@@ -39,6 +39,9 @@ SUMMARY_METRICS = (
     "early_stop_val_loss",
     "final_test_accuracy",
     "final_train_accuracy",
+    "nonzero_weights",
+    "flops",
+    "dense_flops",
 )
 """The per-network summaries a child run logs once (as `summary/NAME`); every table and figure reads these."""
 

@@ -14,6 +14,7 @@ from typing import Iterable, List, Sequence, Tuple
 
 from lth_tf.reports.aggregate import Level
 from lth_tf.reports.results import SUMMARY_METRICS
+from lth_tf.reports.verdict import LevelVerdict
 
 TITLES = {
     "early_stop_test_accuracy": "test acc @stop",
@@ -22,9 +23,13 @@ TITLES = {
     "early_stop_val_loss": "val loss @stop",
     "final_test_accuracy": "final test acc",
     "final_train_accuracy": "final train acc",
+    "nonzero_weights": "nonzero weights",
+    "flops": "FLOPs",
+    "dense_flops": "dense FLOPs",
 }
+COUNTS = ("nonzero_weights", "flops", "dense_flops")
 MARKDOWN_METRICS = ("early_stop_test_accuracy", "early_stop_iteration", "early_stop_val_accuracy",
-                    "final_test_accuracy", "final_train_accuracy")
+                    "final_test_accuracy", "final_train_accuracy", "nonzero_weights", "flops")
 
 
 def percent(fraction: float) -> str:
@@ -40,9 +45,38 @@ def percent(fraction: float) -> str:
 def mean_pm_std(metric: str, mean: float, std: float, n: int) -> str:
     if math.isnan(mean):
         return "–"
+    if metric in COUNTS:  # the same for every replicate of a level (up to its mask's exact count)
+        return f"{mean:,.0f}" if mean < 1e6 else f"{mean / 1e6:,.2f}M"
     digits = 0 if metric == "early_stop_iteration" else 4
     text = f"{mean:.{digits}f}"
     return text + (f" ± {std:.{digits}f}" if n > 1 else "")
+
+
+def verdict_markdown(levels: Sequence[LevelVerdict]) -> str:
+    """One row per level: its verdict and the ticket's paired differences (mean, 95% t-interval, points)."""
+    against = sorted({k for lv in levels for k in lv.verdict.versus_controls}) + ["dense"]
+    header = ["round", "remaining %", "verdict"] + [f"ticket - {k}" for k in against] + ["why not winning"]
+    cells = []
+    for lv in levels:
+        diffs = {**lv.verdict.versus_controls, "dense": lv.verdict.versus_dense}
+        cells.append([str(lv.round), percent(lv.remaining_fraction), lv.verdict.label]
+                     + [diffs[k].describe() if k in diffs else "–" for k in against]
+                     + ["; ".join(lv.verdict.reasons) or "–"])
+    return _markdown(header, cells)
+
+
+def verdict_csv(levels: Sequence[LevelVerdict]) -> str:
+    """The verdicts for analysis: one row per level and comparison, the interval's ends empty with one seed."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["round", "remaining_percent", "winning", "versus", "n", "difference_mean", "difference_low",
+                     "difference_high"])
+    for lv in levels:
+        for kind, d in {**lv.verdict.versus_controls, "dense": lv.verdict.versus_dense}.items():
+            writer.writerow([lv.round, _number(100 * lv.remaining_fraction), int(lv.verdict.winning), kind, d.n,
+                             _number(d.mean), "" if d.low is None else _number(d.low),
+                             "" if d.high is None else _number(d.high)])
+    return out.getvalue()
 
 
 def summary_csv(points: Iterable[Level], metrics: Sequence[str] = SUMMARY_METRICS) -> str:

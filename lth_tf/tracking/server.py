@@ -158,10 +158,11 @@ def tracking_server_command(backend_store_uri: str, artifacts_destination: str, 
 
 
 def url(host: str, port: int, experiment_id: Optional[str] = None, view: Optional[str] = None) -> str:
-    """The address that opens on the runs table: of one experiment (in its shared `view`), or the list."""
+    """The address that opens on the runs table: of one experiment (in its shared `view`, chart mode: the
+    paper's figures first), or the list."""
     shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     page = f"experiments/{experiment_id}/runs" if experiment_id else "experiments"
-    shared = f"&viewStateShareKey={view}" if experiment_id and view else ""
+    shared = f"&compareRunsMode=CHART&viewStateShareKey={view}" if experiment_id and view else ""
     return f"http://{shown}:{port}/#/{page}?{RUNS_VIEW}{shared}"
 
 

@@ -26,9 +26,9 @@ from lth_tf.training import weights
 from lth_tf.settings import ExperimentConfig
 from lth_tf.errors import UserError
 from lth_tf.tfkeras import keras
-from pipelines.runs import descriptions, resume, run_index
+from pipelines.runs import descriptions, resume, run_index, views
 from pipelines.execution import ray as fanout
-from pipelines.reporting import report
+from pipelines.reporting import report, verdicts
 from pipelines.runs.network_run import ChildRuns, Echo
 from pipelines.runs.summary import RoundSummary, log_network_table
 from pipelines.experiments.trial import MasksByRound, run_trial
@@ -182,6 +182,7 @@ def run(
         finally:
             if result.rounds:
                 log_network_table(result.rounds)
+        verdicts.log_verdicts(experiment_id, result.run_id, result.rounds, cfg)
         log_report_or_warn(result.run_id, echo)
     return result
 
@@ -221,7 +222,8 @@ def _describe_experiment(experiment_id: str, cfg: ExperimentConfig) -> None:
     """The experiment's description (kept if there is one) and its runs-table view."""
     if descriptions.NOTE not in mlflow.get_experiment(experiment_id).tags:
         tracking.set_experiment_tag(experiment_id, descriptions.NOTE, descriptions.experiment_note(cfg))
-    tracking.set_experiment_tag(experiment_id, naming.SHARED_VIEW_TAG + naming.RUNS_VIEW_KEY, descriptions.runs_view())
+    for tag, view in views.experiment_views(cfg.controls.controls).items():
+        tracking.set_experiment_tag(experiment_id, tag, view)
 
 
 def parent_params(cfg: ExperimentConfig, splits: data.Splits, prunable: int) -> dict:

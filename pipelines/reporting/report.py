@@ -21,12 +21,14 @@ from mlflow.tracking import MlflowClient
 
 from lth_tf import naming
 from lth_tf.errors import UserError
-from lth_tf.reports import aggregate, figures, results, tables
+from lth_tf.reports import aggregate, figures, results, tables, verdict
 
 log = logging.getLogger(__name__)
 
-FIGURES = ("accuracy_vs_remaining.png", "early_stop_vs_remaining.png", "accuracy_over_iterations.png",
-           "train_vs_test.png", "one_shot_vs_iterative.png")
+FIGURES = ("accuracy_vs_remaining.png", "paired_difference.png", "early_stop_vs_remaining.png",
+           "accuracy_over_iterations.png", "train_vs_test.png", "one_shot_vs_iterative.png", "accuracy_vs_flops.png")
+VERDICT_TABLE = "verdict"
+"""The report's per-level verdict table (`report/verdict.csv`, `.md`)."""
 CURVE_KINDS = ("ticket", "reinit")
 
 
@@ -62,17 +64,26 @@ def write_report(parents: Sequence[results.ParentRun], out_dir, rounds: Optional
     out.mkdir(parents=True, exist_ok=True)
     context = describe(found)
     remaining = {lv.round: lv.remaining_fraction for lv in points if lv.kind == "ticket"}
+    judged = verdict.level_verdicts(networks(found.rows))
+    won = {lv.round for lv in judged if lv.verdict.winning}
+    winning = [lv for lv in points if lv.kind == (judged[0].ticket_kind if judged else "ticket") and lv.round in won]
+    budget_end = last_evaluation(found.parents[0].params)
     drawings = {
         "accuracy_vs_remaining.png": lambda path: figures.metric_vs_remaining(
-            points, "early_stop_test_accuracy", f"Test accuracy at early stop: {context}", path),
+            points, "early_stop_test_accuracy", f"Test accuracy at early stop: {context}", path, winning=winning,
+            budget_end=budget_end),
+        "paired_difference.png": lambda path: figures.paired_differences(
+            judged, f"Ticket - control, paired by seed: {context}", path),
         "early_stop_vs_remaining.png": lambda path: figures.metric_vs_remaining(
-            points, "early_stop_iteration", f"Early-stop iteration: {context}", path),
+            points, "early_stop_iteration", f"Early-stop iteration: {context}", path, budget_end=budget_end),
         "accuracy_over_iterations.png": lambda path: figures.accuracy_over_iterations(
             _curves(client, found.rows, chosen), remaining, f"Test accuracy while training: {context}", path),
         "train_vs_test.png": lambda path: figures.train_vs_test(
             points, f"Train vs test accuracy (generalization gap): {context}", path),
         "one_shot_vs_iterative.png": lambda path: figures.one_shot_vs_iterative(
             points, f"One-shot vs iterative pruning: {context}", path),
+        "accuracy_vs_flops.png": lambda path: figures.accuracy_vs_flops(
+            points, f"Test accuracy at early stop against forward-pass FLOPs: {context}", path),
         **{f"robustness_{metric.replace('_test_accuracy', '')}.png": _robustness_figure(points, metric, context)
            for metric in robust},
     }
@@ -92,7 +103,29 @@ def write_report(parents: Sequence[results.ParentRun], out_dir, rounds: Optional
     csv_file.write_text(tables.summary_csv(points))
     md_file.write_text(_heading(found) + "\n" + table)
     files += [csv_file, md_file]
+    if judged:
+        verdicts = tables.verdict_markdown(judged)
+        table += "\nVerdict per level (ticket - control paired by seed, 95% t-interval):\n\n" + verdicts
+        csv_file, md_file = (out / f"{VERDICT_TABLE}{suffix}" for suffix in (".csv", ".md"))
+        csv_file.write_text(tables.verdict_csv(judged))
+        md_file.write_text(_heading(found) + "\n" + verdicts)
+        files += [csv_file, md_file]
     return Report(found, points, chosen, files, table)
+
+
+def networks(rows: Sequence[results.ChildRow]) -> List[verdict.Network]:
+    """What the verdict needs of each finished network (a row without a seed pairs as seed -1)."""
+    return [verdict.Network(r.kind, r.round, -1 if r.seed is None else r.seed, r.remaining_fraction,
+                            r.metrics.get("early_stop_test_accuracy", float("nan"))) for r in rows]
+
+
+def last_evaluation(params: dict) -> Optional[int]:
+    """The last evaluated iteration of the budget, from the parent's params (None if they do not say)."""
+    try:
+        iterations, interval = int(params["iterations"]), int(params["eval_interval"])
+    except (KeyError, ValueError):
+        return None
+    return iterations - iterations % interval if interval > 0 else iterations
 
 
 def _robustness_figure(points, metric: str, context: str):

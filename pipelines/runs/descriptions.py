@@ -7,8 +7,6 @@ which controls, and where the figures are; each network's run says what it is.
 
 from __future__ import annotations
 
-import json
-
 from lth_tf import naming
 from lth_tf.settings import ExperimentConfig
 from lth_tf.data import Splits
@@ -69,20 +67,6 @@ def network_note(kind: str, round_: int, seed: int, remaining: float) -> str:
         doc = (getattr(controls.CONTROLS.get(kind), "__doc__", None) or "").strip().splitlines()
         what = f"{kind} control of round {round_}: " + (_lower_first(doc[0].rstrip(".")) if doc else "")
     return f"{_upper_first(what)}. {remaining:.1%} of the weights remain; seed {seed}."
-
-
-def runs_view() -> str:
-    """The runs table as lth-tf users want it first: what each network is and how it did.
-
-    MLflow opens a "shared view" stored as an experiment tag (`mlflow.sharedViewState.KEY`)
-    when the address carries `viewStateShareKey=KEY` (what `lth-tf ui` prints). It shows
-    the round, remaining fraction and summary metrics as columns, and every run in the
-    charts (MLflow's default charts only the first ten, hiding most rounds).
-    """
-    columns = ["attributes.`Dataset`", "params.`round`", "params.`remaining_fraction`",
-               *(f"metrics.`{naming.summary(m)}`" for m in ("early_stop_test_accuracy", "early_stop_iteration",
-                                                            "final_test_accuracy"))]
-    return json.dumps({"selectedColumns": columns, "runsHiddenMode": "SHOW_ALL", "hideEmptyCharts": True})
 
 
 def _lower_first(text: str) -> str:

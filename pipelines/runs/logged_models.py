@@ -126,6 +126,16 @@ def log_network(model: keras.Model, examples: np.ndarray, name: str, meta: Dict[
     return info.model_uri
 
 
+def tflite_sizes(model: keras.Model) -> Dict[str, float]:
+    """What a logged network takes on a device: its TFLite file's bytes, dense and with TFLite's sparse
+    storage of mostly-zero weights (`lth_tf.export.tflite_bytes`), as summary metric names."""
+    from lth_tf.export import tflite_bytes
+
+    plain = masking.strip_masks(model)
+    return {"tflite_bytes": float(len(tflite_bytes(plain, sparse=True))),
+            "tflite_dense_bytes": float(len(tflite_bytes(plain, sparse=False)))}
+
+
 def find(experiment_id: str, run_id: str) -> Optional[str]:
     """The URI of the model a network's run logged, or None."""
     found = mlflow.search_logged_models(experiment_ids=[experiment_id], output_format="list",

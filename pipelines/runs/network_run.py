@@ -34,6 +34,8 @@ import numpy as np
 from mlflow.entities import Run
 
 from lth_tf import masking, naming
+from lth_tf.errors import UserError
+from lth_tf.reports import colours, flops
 from lth_tf.tracking import artifacts, store as tracking
 from lth_tf.pruning import counts as pruning
 from lth_tf.training import robustness, weights
@@ -142,7 +144,8 @@ class ChildRuns:
             return summary, kept
         tags = {**network_tags(kind, round_, replicate), "seed": str(seed),
                 "remaining_fraction": f"{remaining['total']:.6f}",
-                NOTE: network_note(kind, round_, seed, remaining["total"]), **(tags or {})}
+                NOTE: network_note(kind, round_, seed, remaining["total"]),
+                colours.RUN_COLOR_TAG: kind_colour(kind), **(tags or {})}
         mask_file = mask_file or naming.mask_artifact(round_)
         if self.on_worker:
             replace_earlier_attempts(self.parent_run_id, kind, round_, replicate)
@@ -171,7 +174,8 @@ class ChildRuns:
             if masks is None:
                 mask_sha256 = artifacts.log_arrays(masking.get_masks(model), mask_file)
             attacked = robustness.evaluate(model, self.splits.test, self.cfg.robustness.robustness, seed)
-            summary = summarize(round_, kind, replicate, seed, remaining["total"], history, attacked)
+            cost = forward_cost(model, masks if masks is not None else masking.get_masks(model), self.echo)
+            summary = summarize(round_, kind, replicate, seed, remaining["total"], history, attacked, cost)
             summary = summary.as_tracked()  # what MLflow holds, so a resumed run reads back the same
             per_layer = {naming.layer_remaining(k): v for k, v in remaining.items() if k != "total"}
             log({**{naming.summary(k): v for k, v in summary.metrics().items()}, **per_layer}, step=round_)
@@ -185,6 +189,7 @@ class ChildRuns:
             if logged_models.wanted(self.cfg.log_models, kind, round_, self.cfg.pruning.rounds):
                 logged_models.log_network(model, self.splits.test[0], f"{kind}-round-{round_:02d}",
                                           {**tags, "mask_sha256": mask_sha256, "experiment_run": self.parent_run_id})
+                log({naming.summary(k): v for k, v in logged_models.tflite_sizes(model).items()}, step=round_)
             if checkpoint is not None:
                 checkpoint.discard()  # no finished run holds a checkpoint
         if checkpoint is not None:
@@ -241,6 +246,24 @@ class ChildRuns:
     def _record(self, summary: RoundSummary) -> None:
         if self.parent_metrics is not None:
             self.parent_metrics.record(summary)
+
+
+def kind_colour(kind: str) -> str:
+    """The hex colour MLflow draws a network of `kind` in: its colour in the report's figures."""
+    from lth_tf.reports.figures import style  # matplotlib loads with the first network, not on import
+
+    return colours.hex_colour(style(kind)[0])
+
+
+def forward_cost(model: keras.Model, masks: masking.Masks, echo: Echo) -> Optional[flops.ForwardCost]:
+    """What one forward pass costs dense and with `masks`; None (said once per model) if it cannot be counted."""
+    try:
+        return flops.forward_cost(model, masks)
+    except (UserError, ValueError) as error:
+        if not getattr(model, "_lth_cost_warned", False):
+            echo(f"note: no FLOPs for model '{model.name}': {error}")
+            model._lth_cost_warned = True
+        return None
 
 
 def state_artifact(name: str) -> str:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
-from collections import defaultdict
+import math
 from dataclasses import asdict, dataclass, field, fields, replace
-from statistics import fmean
 from typing import Dict, List, Optional
 
 from lth_tf import naming
+from lth_tf.reports.flops import ForwardCost
+from lth_tf.reports import verdict as verdicts
 from lth_tf.tracking import artifacts
 from lth_tf.training.loop import RoundHistory
 
@@ -31,10 +32,16 @@ class RoundSummary:
     final_train_accuracy: float
     robustness: Dict[str, float] = field(default_factory=dict)
     """Test accuracy under attack or noise at the end of training (`--robustness`), by metric name."""
+    nonzero_weights: float = math.nan
+    """What the ticket saves (`lth_tf.reports.flops`): weights the mask keeps, multiply-adds x 2 of one
+    forward pass with the mask and dense. NaN for runs written before they were logged."""
+    flops: float = math.nan
+    dense_flops: float = math.nan
 
     def metrics(self) -> Dict[str, float]:
-        """The summary as metrics (numbers only); `naming` gives their MLflow names."""
-        plain = {k: float(v) for k, v in asdict(self).items() if k not in IDENTIFIERS and k != "robustness"}
+        """The summary as metrics (numbers only); `naming` gives their MLflow names. Unknown costs are left out."""
+        plain = {k: float(v) for k, v in asdict(self).items() if k not in IDENTIFIERS and k != "robustness"
+                 and not (k in COST and math.isnan(v))}
         return {**plain, **self.robustness}
 
     def as_tracked(self) -> "RoundSummary":
@@ -50,6 +57,7 @@ class RoundSummary:
         summaries back from MLflow, the inverse of `metrics` and of the child run's tags."""
         values = {f.name: naming.read_summary(metrics, f.name) for f in fields(cls)
                   if f.name not in IDENTIFIERS and f.name != "robustness"}
+        values.update({k: math.nan for k in COST if values[k] is None})
         values["early_stop_iteration"] = int(values["early_stop_iteration"])
         values["robustness"] = naming.read_robustness(metrics)
         return cls(round=int(tags["round"]), kind=tags["kind"], replicate=int(tags["replicate"]),
@@ -58,11 +66,14 @@ class RoundSummary:
 
 IDENTIFIERS = ("round", "kind", "replicate", "seed")
 """Fields that say which network a summary is about: the child run's tags, not metrics."""
+COST = ("nonzero_weights", "flops", "dense_flops")
 
 
 def summarize(round_: int, kind: str, replicate: int, seed: int, remaining: float, history: RoundHistory,
-              robustness: Optional[Dict[str, float]] = None) -> RoundSummary:
+              robustness: Optional[Dict[str, float]] = None, cost: Optional[ForwardCost] = None) -> RoundSummary:
     stop = history.early_stop
+    saved = ({} if cost is None else
+             dict(nonzero_weights=float(cost.surviving_weights), flops=float(cost.flops), dense_flops=float(cost.dense_flops)))
     return RoundSummary(
         round=round_,
         kind=kind,
@@ -76,6 +87,7 @@ def summarize(round_: int, kind: str, replicate: int, seed: int, remaining: floa
         final_test_accuracy=history.final["test_accuracy"],
         final_train_accuracy=history.final_train_accuracy,
         robustness=dict(robustness or {}),
+        **saved,
     )
 
 
@@ -89,6 +101,8 @@ COLUMNS = [
     ("early_stop_test_accuracy", "test acc @stop", "{:.4f}"),
     ("final_test_accuracy", "final test acc", "{:.4f}"),
     ("final_train_accuracy", "final train acc", "{:.4f}"),
+    ("nonzero_weights", "nonzero weights", "{:,.0f}"),
+    ("flops", "MFLOPs", "{:.3g}"),
 ]
 
 
@@ -123,33 +137,36 @@ def to_text(rows: List[RoundSummary]) -> str:
     return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(row, widths)) for row in table) + "\n"
 
 
-TICKET_KINDS = ("ticket", "one_shot")
+def as_networks(rows: List[RoundSummary]) -> List[verdicts.Network]:
+    """What the verdict needs of each summary."""
+    return [verdicts.Network(r.kind, r.round, r.seed, r.remaining_fraction, r.early_stop_test_accuracy) for r in rows]
 
 
-def versus_controls(rows: List[RoundSummary]) -> List[str]:
-    """One line per control and round: the ticket's test accuracy at early stop against the control's.
+def versus_controls(rows: List[RoundSummary], tolerance: float = verdicts.DENSE_TOLERANCE) -> List[str]:
+    """One line per round with controls: the verdict, and the ticket's paired difference to each control and to dense.
 
     This is the paper's question (is it the initialization that matters?), so a run ends by
-    answering it. Means over replicates; the ticket is the iterative one unless only
-    one-shot tickets ran.
+    answering it: `ticket - control` paired by seed with its 95% t-interval
+    (`lth_tf.reports.verdict`); "winning ticket" only when the rule says so.
     """
-    groups = defaultdict(list)
-    for row in rows:
-        groups[(row.kind, row.round)].append(row)
-    primary = "ticket" if any(k == "ticket" and r > 0 for k, r in groups) else "one_shot"
+    return [level.line() for level in verdicts.level_verdicts(as_networks(rows), tolerance)
+            if level.verdict.versus_controls]  # the other levels: the report's verdict table
 
-    def accuracy(key):
-        return fmean(r.early_stop_test_accuracy for r in groups[key])
 
-    lines = []
-    for kind, round_ in sorted(groups, key=lambda key: (key[1], key[0])):
-        ticket = (primary, round_)
-        if kind in TICKET_KINDS or ticket not in groups:
-            continue
-        difference = accuracy(ticket) - accuracy((kind, round_))
-        lines.append(f"round {round_:>2} ({groups[ticket][0].remaining_fraction:6.1%} remaining): {primary} "
-                     f"{accuracy(ticket):.4f} vs {kind} {accuracy((kind, round_)):.4f}: {100 * difference:+.2f} points")
-    return lines
+def last_evaluation(training) -> int:
+    """The budget's last evaluated iteration (`--iterations` on the `--eval-interval` grid)."""
+    return training.iterations - training.iterations % training.eval_interval
+
+
+def budget_warnings(rows: List[RoundSummary], last_evaluation: int) -> List[str]:
+    """A warning per network whose early stop is the last evaluation (validation loss still falling)."""
+    late = [r for r in rows if verdicts.stopped_at_budget_end(r.early_stop_iteration, last_evaluation)]
+    if not late:
+        return []
+    names = ", ".join(f"{r.kind} r{r.round:02d} s{r.seed}" for r in late[:6]) + (" ..." if len(late) > 6 else "")
+    return [f"warning: early stop at the end of the budget (iteration {last_evaluation}) for {len(late)} of "
+            f"{len(rows)} networks ({names}): validation loss was still falling, so their accuracy and "
+            "early-stop iteration are cut off by --iterations; train longer to compare them"]
 
 
 def log_network_table(rows: List[RoundSummary]) -> None:

@@ -45,6 +45,11 @@ def test_a_run_logs_its_dense_network_and_sparsest_ticket_as_servable_mlflow_mod
     folder, parent, children, (x_test, _) = experiment
     uris = {r: logged_models.find(parent.info.experiment_id, run.info.run_id) for r, run in children.items()}
     assert uris[1] is None and uris[0] and uris[2]
+    # What the logged networks take on a device: TFLite bytes, sparse storage well below dense at ~5% kept.
+    assert "summary/tflite_bytes" not in children[1].data.metrics
+    sizes = {r: (children[r].data.metrics["summary/tflite_bytes"], children[r].data.metrics["summary/tflite_dense_bytes"])
+             for r in (0, 2)}
+    assert sizes[2][0] < 0.5 * sizes[2][1] and sizes[0][1] == sizes[2][1]
 
     model = mlflow.pyfunc.load_model(uris[2])
     keras_model = mlflow.tensorflow.load_model(uris[2])

@@ -80,10 +80,32 @@ def test_experiment_lands_in_mlflow_with_parent_rounds_metrics_and_masks(store, 
     assert "rounds/ticket/early_stop_test_accuracy" in parent.data.tags["mlflow.note.content"]
     experiment_tags = client.get_experiment(result.experiment_id).tags
     assert "report/" in experiment_tags["mlflow.note.content"]
-    view = json.loads(experiment_tags["mlflow.sharedViewState.lth-tf"])  # the runs table's columns
-    assert "metrics.`summary/early_stop_test_accuracy`" in view["selectedColumns"]
-    assert {f"metrics.`{c.split('`')[1]}`" for c in view["selectedColumns"] if c.startswith("metrics.")} <= {
-        f"metrics.`{k}`" for k in children[1].data.metrics}
+    for key in ("lth-tf", "lth-tf-levels"):  # saved-view envelopes, listed by name under Views in MLflow
+        envelope = json.loads(experiment_tags[f"mlflow.sharedViewState.{key}"])
+        assert envelope["name"].startswith("lth-tf: ")
+        view = json.loads(envelope["state"])
+        assert "metrics.`summary/early_stop_test_accuracy`" in view["selectedColumns"]
+        assert {f"metrics.`{c.split('`')[1]}`" for c in view["selectedColumns"] if c.startswith("metrics.")} <= {
+            f"metrics.`{k}`" for k in children[1].data.metrics}
+        charted = {c["yaxis"]["key"] for c in view["compareRunCharts"] if c["type"] == "SCATTER"}
+        assert {"summary/early_stop_test_accuracy", "summary/early_stop_iteration"} <= charted
+    # The per-round charts end at the sparsest level (x reversed: dense on the left).
+    networks_view = json.loads(json.loads(experiment_tags["mlflow.sharedViewState.lth-tf"])["state"])
+    rounds_chart = next(c for c in networks_view["compareRunCharts"] if c["uuid"] == "lth-rounds-early_stop_test_accuracy")
+    assert rounds_chart["range"]["xMax"] < children[2].data.metrics["summary/remaining_fraction"] < 1
+
+    # What each network saves, coloured by kind; the verdict on the parent (one seed: never winning).
+    dense_macs = 64 * 32 + 32 * 16 + 16 * 4  # Dense layers: one multiply-add per weight
+    for child in children:
+        metrics = child.data.metrics
+        kept = sum(int(m.sum()) for m in result.trials[0][("ticket", int(child.data.tags["round"]))].values())
+        assert metrics["summary/nonzero_weights"] == kept
+        assert metrics["summary/flops"] == 2 * kept and metrics["summary/dense_flops"] == 2 * dense_macs
+        assert child.data.tags["mlflow.runColor"] == "#1f77b4"
+    assert [m.value for m in client.get_metric_history(result.run_id, "rounds/ticket/winning")] == [0.0, 0.0]
+    assert "rounds/dense/difference_low" not in parent.data.metrics  # 1 replicate: no interval
+    parent = client.get_run(result.run_id)
+    assert "1 replicate: no interval" in parent.data.tags["mlflow.note.content"]
     assert children[0].data.tags["mlflow.note.content"].startswith("The dense network (round 0)")
     assert children[2].data.tags["mlflow.note.content"].startswith("The ticket of round 2:")
     for run in (parent, children[1]):

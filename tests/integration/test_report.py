@@ -23,7 +23,8 @@ def test_log_report_of_a_real_tiny_run_lands_under_report(store, tiny_config, ti
     artifacts = {a.path for a in client.list_artifacts(result.run_id, "report")}
     assert set(logged) == artifacts
     assert {"report/accuracy_vs_remaining.png", "report/early_stop_vs_remaining.png",
-            "report/accuracy_over_iterations.png", "report/train_vs_test.png",
+            "report/accuracy_over_iterations.png", "report/train_vs_test.png", "report/paired_difference.png",
+            "report/accuracy_vs_flops.png", "report/verdict.csv", "report/verdict.md",
             "report/mean_std.csv", "report/mean_std.md"} == artifacts
     png = mlflow.artifacts.download_artifacts(run_id=result.run_id, artifact_path="report/accuracy_vs_remaining.png")
     assert open(png, "rb").read(8) == PNG_MAGIC

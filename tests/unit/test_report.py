@@ -44,7 +44,8 @@ def child_metrics(kind, round_, seed, legacy_names=False):
     values = {"remaining_fraction": 0.8 ** round_, "early_stop_iteration": early_stop(kind, round_, seed),
               "early_stop_val_loss": 0.3 - acc / 10, "early_stop_val_accuracy": acc + 0.001,
               "early_stop_test_accuracy": acc, "final_test_accuracy": acc - 0.002,
-              "final_train_accuracy": 1.0 - 0.01 * round_}
+              "final_train_accuracy": 1.0 - 0.01 * round_, "nonzero_weights": round(266_200 * 0.8 ** round_),
+              "flops": 2 * round(266_200 * 0.8 ** round_), "dense_flops": 532_400}
     if legacy_names:
         return {**values, "remaining_fraction.fc1": 0.8 ** round_}
     return {**{naming.summary(k): v for k, v in values.items()}, naming.layer_remaining("fc1"): 0.8 ** round_}
@@ -222,9 +223,26 @@ def test_report_draws_every_figure_as_a_valid_png(synthetic, tmp_path):
     client = synthetic["client"]
     made = report.write_report(results.resolve(client, "reps"), tmp_path, client=client)
     names = sorted(p.name for p in made.files)
-    assert names == sorted([*report.FIGURES, "mean_std.csv", "mean_std.md"])
+    assert names == sorted([*report.FIGURES, "mean_std.csv", "mean_std.md", "verdict.csv", "verdict.md"])
     assert all(is_png(p) for p in made.files if p.suffix == ".png")
     assert made.rounds == [0, 3]  # 0.8^3 = 51.2% is nearest to every highlighted level
+
+
+def test_verdict_table_pairs_each_level_with_its_controls_and_dense_by_seed(synthetic, tmp_path):
+    client = synthetic["client"]
+    made = report.write_report(results.resolve(client, "reps"), tmp_path, client=client)
+    rows = {(int(r["round"]), r["versus"]): r for r in read_csv(tmp_path / "verdict.csv")}
+    # Per seed, ticket - reinit = 0.03 x round and ticket - dense = 0.01 x round exactly: s = 0, a point interval.
+    for round_ in (1, 2, 3):
+        for versus, expected in (("reinit", 0.03 * round_), ("random_prune", 0.04 * round_), ("dense", 0.01 * round_)):
+            row = rows[(round_, versus)]
+            assert row["n"] == "2" and row["winning"] == "1"
+            assert float(row["difference_mean"]) == pytest.approx(expected)
+            assert float(row["difference_low"]) == pytest.approx(expected)
+    assert ("1", "one_shot") not in {(k[0], k[1]) for k in rows}  # a ticket, never a control
+    assert "| 3 | 51.2 | winning ticket | +12.00 points, 95% CI [+12.00, +12.00] (t-interval, 2 seeds)" in (
+        tmp_path / "verdict.md").read_text()
+    assert "Verdict per level" in made.table
 
 
 def test_figures_without_data_are_skipped(synthetic, tmp_path):
