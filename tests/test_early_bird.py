@@ -54,6 +54,13 @@ def fit(model, splits, callbacks, evaluations=12, initial_epoch=0):
                      initial_epoch=initial_epoch, callbacks=callbacks, verbose=0)
 
 
+def assert_ticket_drawn_from_snapshot(watch, draw, model):
+    """The ticket's masks are what pruning draws from the weights kept at the early-bird point."""
+    weights.restore(model, watch.snapshot)
+    for key, mask in watch.ticket_masks[0].items():
+        np.testing.assert_array_equal(mask, draw(model)[0][key])
+
+
 def test_stops_once_the_masks_stop_changing_and_not_before(tiny_splits):
     model = masked_model()
     draw, masks = layerwise_draw(model)
@@ -67,8 +74,7 @@ def test_stops_once_the_masks_stop_changing_and_not_before(tiny_splits):
     assert all(np.isnan(distances[:4]))  # the FIFO of 5 fills at the fifth evaluation
     assert min(distances[4:6]) > 0.2 and distances[6] == 0.0  # random masks of 20% pruning differ by ~32%
     assert all(np.array_equal(x, y) for x, y in zip(watch.snapshot, weights.take(model)))
-    for key, mask in watch.ticket_masks[0].items():
-        np.testing.assert_array_equal(mask, draw(model)[0][key])
+    assert_ticket_drawn_from_snapshot(watch, draw, model)
 
 
 def test_never_stops_while_the_mask_keeps_changing(tiny_splits):
@@ -89,9 +95,7 @@ def test_recording_only_trains_to_the_end_and_keeps_the_weights_the_ticket_was_d
     assert watch.found == 7 * INTERVAL  # every full window passes ε = 1; not before `earliest`
     assert int(model.optimizer.iterations.numpy()) == 12 * INTERVAL
     assert not all(np.array_equal(x, y) for x, y in zip(watch.snapshot, weights.take(model))), "did not train on"
-    weights.restore(model, watch.snapshot)
-    for key, mask in watch.ticket_masks[0].items():
-        np.testing.assert_array_equal(mask, draw(model)[0][key])
+    assert_ticket_drawn_from_snapshot(watch, draw, model)
 
 
 def test_a_resumed_round_stops_where_the_uninterrupted_one_does(tiny_splits):
