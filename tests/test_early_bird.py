@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 
 from conftest import small_model
-from lth_tf import early_bird, masking, weights
-from lth_tf.config import build_config
+from lth_tf import masking
+from lth_tf.pruning import early_bird
+from lth_tf.training import weights
+from lth_tf.settings import build_config
 from lth_tf.tfkeras import keras
 
 INTERVAL = 2  # iterations per evaluation
@@ -134,7 +136,7 @@ def test_every_level_must_settle_and_the_distance_counts_only_surviving_weights(
 
 
 def test_the_draw_is_the_mask_the_pipeline_prunes_to():
-    from pipelines.trial import layer_rates, next_masks
+    from pipelines.experiments.trial import layer_rates, next_masks
 
     cfg = build_config({"iterations": 40, "eval_interval": 10, "batch_size": 30})
     model = masking.mask_model(small_model())

@@ -4,9 +4,11 @@ import numpy as np
 import pytest
 
 from conftest import small_model
-from lth_tf import interpolation, masking, training, weights
-from lth_tf.callbacks import StartFrom
-from lth_tf.config import build_config
+from lth_tf import masking
+from lth_tf.training import interpolation
+from lth_tf.training import loop as training, weights
+from lth_tf.training.callbacks import StartFrom
+from lth_tf.settings import build_config
 from lth_tf.tfkeras import keras
 
 HPARAMS = build_config({"iterations": 40, "eval_interval": 20, "batch_size": 30}).training

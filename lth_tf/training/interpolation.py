@@ -30,8 +30,8 @@ from typing import Dict, Iterator, Tuple
 
 import numpy as np
 
-from lth_tf import weights
-from lth_tf.evaluation import Arrays, evaluator_for
+from lth_tf.training import weights
+from lth_tf.training.evaluation import Arrays, evaluator_for
 from lth_tf.tfkeras import keras
 
 POINTS = 30

@@ -25,8 +25,10 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from lth_tf import masking, pruning, weights
-from lth_tf.callbacks import Resumable
+from lth_tf import masking
+from lth_tf.pruning import counts as pruning
+from lth_tf.training import weights
+from lth_tf.training.callbacks import Resumable
 from lth_tf.tfkeras import keras
 
 Masks = masking.Masks
