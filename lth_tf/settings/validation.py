@@ -46,6 +46,8 @@ def check(cfg) -> None:
     _check(p.criterion != "local_change" or 1 <= p.local_change_window <= t.iterations - p.reset_to,
            f"--local-change-window must be in 1..{t.iterations - p.reset_to} (the iterations a round trains), "
            f"got {p.local_change_window}")
+    if p.early_bird is not None:
+        _check_early_bird(cfg)
     r = cfg.durability
     _check(not (r.resume and r.restart), "--resume and --restart exclude each other")
     if r.checkpoint_interval is not None:
@@ -90,6 +92,16 @@ def _check_options(cfg) -> None:
     drops = list(t.lr_drops)
     _check(all(d >= 1 for d in drops) and drops == sorted(set(drops)),
            f"--lr-drops must be increasing positive iterations, got {','.join(map(str, drops))}")
+
+
+def _check_early_bird(cfg) -> None:
+    p = cfg.pruning
+    _check(p.early_bird >= 0, f"--early-bird must be a distance of at least 0, got {p.early_bird}")
+    _check(p.early_bird_window >= 2, f"--early-bird-window must be at least 2, got {p.early_bird_window}")
+    _check(p.criterion not in ("random", "local_change"), f"--early-bird: not with --criterion {p.criterion} (its "
+           "draws do not follow the weights as they train)")
+    _check("fine_tune" not in cfg.controls.controls, "--early-bird: not with the fine_tune control (its chain "
+           "keeps training what it prunes)")
 
 
 def _check_supermask(s: SupermaskHparams) -> None:
