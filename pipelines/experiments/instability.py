@@ -79,6 +79,8 @@ class Request:
 
 @dataclass
 class PairResult:
+    """One (network, k, pair): its test and train barriers, its two copies' final test accuracy, its run."""
+
     round: int
     k: int
     pair: int
@@ -90,6 +92,8 @@ class PairResult:
 
 @dataclass
 class InstabilityResult:
+    """Every pair of the analysis, the earliest stable k per round (None: none in the sweep), the figures."""
+
     experiment_id: str
     run_id: str
     pairs: List[PairResult] = field(default_factory=list)
