@@ -16,7 +16,9 @@ newest draw to the last window - 1, from the window-th evaluation on).
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Dict, Optional
+
+import numpy as np
 
 import mlflow
 
@@ -66,21 +68,22 @@ def levels(cfg: ExperimentConfig, kind: str, round_: int) -> list:
 
 
 def watch(model, cfg: ExperimentConfig, kind: str, round_: int, masks: masking.Masks, start_step: int,
-          initial: weights.Snapshot, seed: int) -> Optional[TrackedEarlyBird]:
-    """The round's early-bird tracker, or None (`--early-bird` off, or nothing prunes from this network)."""
+          initial: Optional[weights.Snapshot], rates: Callable[[], Dict[str, float]],
+          rng: np.random.Generator) -> Optional[TrackedEarlyBird]:
+    """The round's early-bird tracker, or None (`--early-bird` off, or nothing prunes from this network).
+
+    `rates`: the per-layer pruning rates (layerwise strategy); `rng`: the criterion's generator.
+    """
     p, c = cfg.pruning, cfg.controls
     drawn = levels(cfg, kind, round_)
     if p.early_bird is None or not drawn:
         return None
-    from pipelines.experiments.trial import layer_rates, pruning_rng  # trial imports this module
-
     score = criteria.get(p.criterion)
-    rng = pruning_rng(seed, kind, drawn[0])
 
     def scores(current, start):
         return score(current, start, rng, None)
 
-    rates = layer_rates(model, cfg) if p.strategy == "layerwise" else None
+    rates = rates() if p.strategy == "layerwise" else None
     draw = pruning_draw(masks, drawn, rates, p.global_rate if p.strategy == "global" else None, scores,
                         weights.prunable_part(model, initial) if initial is not None else None)
     earliest = max([p.reset_to, *([c.rewind_to] if "rewind" in c.controls else [])]) if round_ == 0 else 0

@@ -106,7 +106,8 @@ def trainer(model: keras.Model, cfg: ExperimentConfig, runs: ChildRuns, replicat
             watch = LocalChange(start_step, stop, cfg.pruning.local_change_window)
             callbacks, align_to = [*callbacks, watch], [*align_to, watch.begins]
             keep["change"] = lambda: [watch.scores[k] for k in sorted(watch.scores)]
-        bird = early_bird.watch(model, cfg, kind, round_, masks, start_step, initial, seed) if pruned_later else None
+        bird = early_bird.watch(model, cfg, kind, round_, masks, start_step, initial, lambda: layer_rates(model, cfg),
+                                pruning_rng(seed, kind, round_ + 1)) if pruned_later else None
         if bird is not None:
             callbacks = [*callbacks, bird]
             keep["trained"] = lambda: bird.snapshot if bird.found is not None else weights.take(model)
