@@ -148,6 +148,13 @@ class PruningHparams:
         "(rewinding, Frankle et al. 2020: needed for VGG-19/ResNet tickets at standard learning rates). "
         "0 = θ0, the paper's reset. A multiple of --eval-interval."
     )
+    early_bird: Optional[float] = setting(
+        None, "Early-bird tickets (You et al. 2020): at each evaluation, draw the mask pruning would draw from "
+        "the current weights; once the normalized Hamming distance between the newest draw and each of the "
+        "last --early-bird-window - 1 is at most this (the paper: 0.1), stop training a network that a later "
+        "round prunes from and prune from those weights. Tickets still train in full. Default: off."
+    )
+    early_bird_window: int = setting(5, "--early-bird: draws compared (the paper's FIFO of 5: the newest and 4 before).")
 
 
 @dataclass

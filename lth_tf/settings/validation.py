@@ -39,6 +39,8 @@ def check(cfg) -> None:
     for round_ in c.control_rounds:
         _check(round_ >= 1, f"--control-rounds: {round_} is not a pruned round (1 or more)")
     check_start_step("reset-to", p.reset_to, t, minimum=0)
+    if p.early_bird is not None:
+        _check_early_bird(cfg)
     r = cfg.durability
     _check(not (r.resume and r.restart), "--resume and --restart exclude each other")
     if r.checkpoint_interval is not None:
@@ -84,6 +86,16 @@ def _check_options(cfg) -> None:
     drops = list(t.lr_drops)
     _check(all(d >= 1 for d in drops) and drops == sorted(set(drops)),
            f"--lr-drops must be increasing positive iterations, got {','.join(map(str, drops))}")
+
+
+def _check_early_bird(cfg) -> None:
+    p = cfg.pruning
+    _check(p.early_bird >= 0, f"--early-bird must be a distance of at least 0, got {p.early_bird}")
+    _check(p.early_bird_window >= 2, f"--early-bird-window must be at least 2, got {p.early_bird_window}")
+    _check(p.criterion not in ("random", "local_change"), f"--early-bird: not with --criterion {p.criterion} (its "
+           "draws do not follow the weights as they train)")
+    _check("fine_tune" not in cfg.controls.controls, "--early-bird: not with the fine_tune control (its chain "
+           "keeps training what it prunes)")
 
 
 def _check_supermask(s: SupermaskHparams) -> None:

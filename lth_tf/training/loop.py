@@ -95,6 +95,7 @@ def _compile(model: keras.Model, hparams, align_to: Sequence[int], start_step: i
 def train_round(
     model: keras.Model, splits: Splits, hparams, seed: int, callbacks=(), align_to: Sequence[int] = (),
     start_step: int = 0, iterations: Optional[int] = None, checkpoint: Optional[NetworkCheckpoint] = None,
+    data_seed: Optional[int] = None,
 ) -> RoundHistory:
     """Trains from iteration `start_step` to `iterations` (default `hparams.iterations`).
 
@@ -102,7 +103,9 @@ def train_round(
     callbacks must see the weights (see `steps_per_execution`). `checkpoint`: continue
     from its last checkpoint, if any, and write new ones (`checkpoints`). The global
     generators (dropout) are seeded with `seed` too, so a network trains the same whatever
-    trained before it in this process, or in which process it trains (Ray).
+    trained before it in this process, or in which process it trains (Ray). `data_seed`
+    (default `seed`) fixes the data order and augmentation alone: two copies that differ
+    only in it differ only in SGD noise (instability analysis).
     """
     keras.utils.set_random_seed(seed)
     end = hparams.iterations if iterations is None else iterations
@@ -119,7 +122,7 @@ def train_round(
                                              start_step))
     compile_model(model, hparams, align_to, start_step)
     model.fit(
-        splits.train_batches(hparams.batch_size, seed, start=done),
+        splits.train_batches(hparams.batch_size, seed if data_seed is None else data_seed, start=done),
         steps_per_epoch=hparams.eval_interval,
         initial_epoch=(done - start_step) // hparams.eval_interval,
         epochs=math.ceil((end - start_step) / hparams.eval_interval),

@@ -26,6 +26,7 @@ from lth_tf.settings import ExperimentConfig
 from lth_tf.errors import UserError
 from lth_tf.tfkeras import keras
 from pipelines import controls
+from pipelines.experiments import early_bird
 from pipelines.runs.network_run import ChildRuns
 
 MasksByRound = Dict[Tuple[str, int], masking.Masks]
@@ -83,12 +84,15 @@ def pruning_rng(seed: int, kind: str, level: int) -> np.random.Generator:
     return np.random.default_rng([seed, level, {"ticket": 0, "one_shot": 1}.get(kind, 2)])
 
 
-def trainer(model: keras.Model, cfg: ExperimentConfig, runs: ChildRuns, replicate: int, seed: int):
+def trainer(model: keras.Model, cfg: ExperimentConfig, runs: ChildRuns, replicate: int, seed: int,
+            initial: Optional[weights.Snapshot] = None):
     """`train(kind, round, masks, callbacks, start_step, end) -> Trained`: one tracked network.
 
     Records the evidence the criterion needs (its `callback`, as `local_change`'s) alongside the weights. What
     later rounds prune from (and `keep`) is saved with the network's run, so that a
     resumed trial reads it back instead of retraining a network that had finished.
+    With `--early-bird`, a network pruned later stops once its mask settles (`early_bird`;
+    `initial`: θ0, which some criteria compare with) and is pruned from the weights there.
     """
     def train(kind: str, round_: int, masks: masking.Masks, callbacks: List[keras.callbacks.Callback],
               start_step: int = 0, end: Optional[int] = None, align_to=(), keep=None,
@@ -101,6 +105,11 @@ def trainer(model: keras.Model, cfg: ExperimentConfig, runs: ChildRuns, replicat
         if watch is not None:  # what the criterion scores by besides the weights (local_change's)
             callbacks, align_to = [*callbacks, watch], [*align_to, watch.begins]
             keep["change"] = lambda: [watch.scores[k] for k in sorted(watch.scores)]
+        bird = early_bird.watch(model, cfg, kind, round_, masks, start_step, initial, lambda: layer_rates(model, cfg),
+                                pruning_rng(seed, kind, round_ + 1)) if pruned_later else None
+        if bird is not None:
+            callbacks = [*callbacks, bird]
+            keep["trained"] = lambda: bird.snapshot if bird.found is not None else weights.take(model)
         _, kept = runs.train(model, kind, round_, replicate, seed, masks, callbacks, align_to, keep=keep,
                              start_step=start_step, iterations=end)
         change = dict(zip(sorted(masks), kept.pop("change"))) if "change" in kept else None
@@ -116,13 +125,13 @@ def _snapshot_at(record: RecordWeights, iteration: int):
 def run_trial(model: keras.Model, cfg: ExperimentConfig, runs: ChildRuns, replicate: int, seed: int) -> MasksByRound:
     """Trains everything one seed contributes; returns the tickets' masks by (kind, round)."""
     p, c = cfg.pruning, cfg.controls
-    train = trainer(model, cfg, runs, replicate, seed)
     dense_masks = {k: np.ones_like(m) for k, m in masking.get_masks(model).items()}
     recorded = sorted({p.reset_to, *([c.rewind_to] if "rewind" in c.controls else [])} - {0})
     record = RecordWeights(recorded)
     keep = {f"theta_{k}": _snapshot_at(record, k) for k in recorded}
     reset = ResetToInitialWeights()
     reset.initial_weights = initial = initial_weights(model, seed, runs, replicate)  # the dense network starts there
+    train = trainer(model, cfg, runs, replicate, seed, initial)
     dense = train("ticket", 0, dense_masks, [reset, record], align_to=recorded, keep=keep)
     theta = {k: dense.kept[f"theta_{k}"] for k in recorded}
     start = theta[p.reset_to] if p.reset_to else initial
