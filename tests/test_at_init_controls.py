@@ -10,12 +10,14 @@ import pytest
 from conftest import invoke, small_model
 from lth_tf import masking, naming
 from lth_tf.pruning import at_init
+from lth_tf.reports import results
 from lth_tf.settings import build_config
 from lth_tf.tfkeras import keras
 from lth_tf.tracking import artifacts
 from lth_tf.training import weights
 from pipelines import controls
 from pipelines.experiments import lottery
+from pipelines.reporting import report
 from test_cli import no_runs_recorded
 
 METHODS = ("snip", "grasp", "synflow")
@@ -100,6 +102,11 @@ def test_the_controls_train_in_the_pipeline_as_kinds_of_their_own(store, tiny_sp
     runs = mlflow.search_runs([result.experiment_id], "tags.kind = 'grasp_invert'", output_format="list")
     assert len(runs) == 1 and runs[0].info.status == "FINISHED"
     assert mlflow.get_run(result.run_id).data.params["at_init_scope"] == "global"  # its settings are the run's
+    client = mlflow.tracking.MlflowClient()
+    made = report.write_report(results.resolve(client, result.run_id), store / "report", client=client)
+    table = (store / "report" / "sparse_baselines.md").read_text()
+    assert (store / "report" / "sparse_baselines.md") in made.files
+    assert all(f"| {kind} |" in table for kind in ("ticket", "snip", "grasp_invert", "synflow_shuffle"))
 
 
 @pytest.mark.parametrize("args, message", [

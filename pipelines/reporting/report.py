@@ -21,7 +21,7 @@ from mlflow.tracking import MlflowClient
 
 from lth_tf import naming
 from lth_tf.errors import UserError
-from lth_tf.reports import aggregate, figures, results, tables
+from lth_tf.reports import aggregate, baselines, figures, results, tables
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +92,10 @@ def write_report(parents: Sequence[results.ParentRun], out_dir, rounds: Optional
     csv_file.write_text(tables.summary_csv(points))
     md_file.write_text(_heading(found) + "\n" + table)
     files += [csv_file, md_file]
+    compared = baselines.markdown(found.rows)  # tickets against the other sparse networks (issue 20)
+    if compared:
+        (out / "sparse_baselines.md").write_text(_heading(found) + "\n" + compared)
+        files.append(out / "sparse_baselines.md")
     return Report(found, points, chosen, files, table)
 
 
