@@ -9,7 +9,7 @@ import pytest
 
 from conftest import invoke, small_model
 from lth_tf import masking, naming
-from lth_tf.pruning import at_init
+from lth_tf.pruning import at_init, counts
 from lth_tf.reports import results
 from lth_tf.settings import build_config
 from lth_tf.tfkeras import keras
@@ -161,4 +161,27 @@ def test_gradual_schedules_past_the_budget_are_one_line_exit_2_and_no_run(store,
     code, out, err = invoke(["run", "--controls", "gradual", "--iterations", "40", "--eval-interval", "10",
                              "--gradual-frequency", "10", *args], capsys)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert no_runs_recorded(store)
+
+
+def test_ticket_invert_keeps_the_smallest_survivors_at_the_tickets_counts(tiny_splits):
+    ctx, _ = context(tiny_splits)
+    trained = weights.prunable_part(ctx.model, ctx.pruned_from)
+    alive = {k: np.random.default_rng(2).random(w.shape) < 0.7 for k, w in trained.items()}  # before the step
+    pruned_from = weights.with_prunable(ctx.model, ctx.pruned_from, {k: w * alive[k] for k, w in trained.items()})
+    ctx.pruned_from = pruned_from
+    ticket = {k: counts.keep_top(np.abs(trained[k]), alive[k], int(m.sum())) for k, m in ctx.masks.items()}
+    ctx.masks = ticket
+    begin = controls.get("ticket_invert")(ctx)
+    assert begin.weights is ctx.start and begin.step == ctx.start_step
+    for key, mask in begin.masks.items():
+        assert int(mask.sum()) == int(ticket[key].sum()) and not (mask & ~alive[key]).any()
+        survivors = np.abs(trained[key])[alive[key]]
+        kept = np.abs(trained[key])[mask]
+        assert kept.max() <= np.sort(survivors)[int(mask.sum()) - 1]  # the smallest survivors, none larger
+
+
+def test_ticket_invert_needs_magnitude_pruning(store, capsys):
+    code, _, err = invoke(["run", "--controls", "ticket_invert", "--criterion", "movement"], capsys)
+    assert code == 2 and "inverts magnitude pruning" in err and len(err.strip().splitlines()) == 1
     assert no_runs_recorded(store)

@@ -22,7 +22,7 @@ from typing import List
 
 from lth_tf.registry import Registry
 from pipelines.controls import (at_init, fine_tune, gradual, grasp, noise, prune_at_init, random_prune, reinit, rewind,
-                               signed_reinit, snip, synflow)
+                               signed_reinit, snip, synflow, ticket_invert)
 from pipelines.controls.base import RoundContext, Start  # noqa: F401  (re-exported: a control's types)
 
 CONTROLS = Registry("control", group="controls", entries=("start", "chain"))
@@ -41,6 +41,7 @@ at_init.add(CONTROLS, "snip", snip)  # with snip_shuffle, snip_reinit, snip_inve
 at_init.add(CONTROLS, "grasp", grasp)
 at_init.add(CONTROLS, "synflow", synflow)
 CONTROLS.add("gradual", gradual)
+CONTROLS.add("ticket_invert", ticket_invert)
 
 
 def is_chain(name: str) -> bool:
