@@ -2,7 +2,7 @@
 
 One lottery experiment per model (tracked in MLflow like any run) with, at each control
 round, the tickets' own controls (`reinit` = their reinitialization check,
-`random_prune` = their layerwise shuffle, `prune_at_init` = |θ0|), the masks drawn at
+`random_prune` = their layerwise shuffle, `ticket_invert` = their inversion, `prune_at_init` = |θ0|), the masks drawn at
 initialization (`snip`, `grasp`, `synflow`, each with its Frankle et al. 2021 sanity checks
 `_shuffle`, `_reinit`, `_invert`) and tfmot's gradual magnitude pruning (`gradual`), all at
 the ticket's sparsity of that round. Prints the report's two tables (`lth_tf.reports.baselines`:
@@ -15,7 +15,7 @@ Data: Debian's `dataset-fashion-mnist` (55,000 / 5,000 / 10,000). The issue's pr
     python benchmarks/sparse_baselines.py --models lenet_300_100,conv2 --rounds 19 \
         --control-rounds 3,7,12,15,19 --replicates 3 --iterations 10000 --eval-interval 500
 
-(LeNet: 51.3, 21.1, 7.0, 3.6, 1.5% remaining; 360 networks per model; the estimate in
+(LeNet: 51.3, 21.1, 7.0, 3.6, 1.5% remaining; 315 networks per model; the estimate in
 docs/sparse-baselines.md). The small setting measured on this machine (docs/sparse-baselines.md):
 
     python benchmarks/sparse_baselines.py --models lenet_300_100 --rounds 7 --control-rounds 3,7 \
@@ -38,7 +38,7 @@ from lth_tf.reports import results
 
 FASHION = "/usr/share/datasets/fashion-mnist"
 METHODS = ("snip", "grasp", "synflow")
-CONTROLS = ("reinit", "random_prune", "prune_at_init",
+CONTROLS = ("reinit", "random_prune", "ticket_invert", "prune_at_init",
             *(f"{m}{check}" for m in METHODS for check in ("", "_shuffle", "_reinit", "_invert")), "gradual")
 
 
