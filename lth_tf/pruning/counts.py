@@ -99,10 +99,15 @@ def prune_layerwise(scores: Arrays, masks: Arrays, rates: Dict[str, float], roun
 
 def prune_global(scores: Arrays, masks: Arrays, rate: float, round_: int) -> Arrays:
     """All layers compete: the pool keeps round(N0 (1-rate)^round) weights in total."""
+    return keep_top_global(scores, masks, surviving_count(sum(m.size for m in masks.values()), rate, round_))
+
+
+def keep_top_global(scores: Arrays, masks: Arrays, count: int) -> Arrays:
+    """`keep_top` over all layers pooled (layers in `masks` order): `count` weights in total."""
     keys = list(masks)
     flat_scores = np.concatenate([scores[k].reshape(-1) for k in keys])
     flat_masks = np.concatenate([masks[k].reshape(-1) for k in keys])
-    kept = keep_top(flat_scores, flat_masks, surviving_count(flat_masks.size, rate, round_))
+    kept = keep_top(flat_scores, flat_masks, count)
     out, start = {}, 0
     for key in keys:
         size = masks[key].size

@@ -39,6 +39,11 @@ KIND_STYLE = {
     "transfer": ("C8", "transferred ticket"),
     "target_ticket": ("C9", "target's own ticket"),
     "supermask": ("C8", "supermask (weights untrained)"),
+    "snip": ("navy", "SNIP at init"),
+    "grasp": ("darkorange", "GraSP at init"),
+    "synflow": ("teal", "SynFlow at init"),
+    "gradual": ("black", "tfmot gradual pruning"),
+    "ticket_invert": ("magenta", "ticket, smallest survivors kept"),
 }
 METRIC_LABELS = {
     "early_stop_test_accuracy": "Test accuracy at early stop",

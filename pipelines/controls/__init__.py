@@ -21,7 +21,8 @@ from __future__ import annotations
 from typing import List
 
 from lth_tf.registry import Registry
-from pipelines.controls import fine_tune, noise, prune_at_init, random_prune, reinit, rewind, signed_reinit
+from pipelines.controls import (at_init, fine_tune, gradual, grasp, noise, prune_at_init, random_prune, reinit, rewind,
+                               signed_reinit, snip, synflow, ticket_invert)
 from pipelines.controls.base import RoundContext, Start  # noqa: F401  (re-exported: a control's types)
 
 CONTROLS = Registry("control", group="controls", entries=("start", "chain"))
@@ -36,6 +37,11 @@ CONTROLS.add("noise", noise)
 CONTROLS.add("rewind", rewind)
 CONTROLS.add("fine_tune", fine_tune)
 CONTROLS.add("signed_reinit", signed_reinit)
+at_init.add(CONTROLS, "snip", snip)  # with snip_shuffle, snip_reinit, snip_invert
+at_init.add(CONTROLS, "grasp", grasp)
+at_init.add(CONTROLS, "synflow", synflow)
+CONTROLS.add("gradual", gradual)
+CONTROLS.add("ticket_invert", ticket_invert)
 
 
 def is_chain(name: str) -> bool:

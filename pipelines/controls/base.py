@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -43,6 +43,10 @@ class RoundContext:
     """The iteration at which the ticket's training begins (k with --reset-to k)."""
     rewind_step: int = 0
     """k of the rewind control (--rewind-to)."""
+    cfg: Any = None
+    """The experiment's configuration (a control's own settings)."""
+    splits: Any = None
+    """The data (the training split the mask-drawing controls score on)."""
 
     def __post_init__(self):
         if self.start is None:
@@ -63,3 +67,6 @@ class Start:
     weights: weights.Snapshot
     step: int = 0
     """The iteration training begins at (schedule and data order advanced to it)."""
+    network: Optional[Callable[..., None]] = None
+    """A control that trains a network of its own kind (`gradual`: tfmot's wrapper): `network(runs, kind,
+    round, replicate, seed)` trains and tracks it with `runs` (`ChildRuns`); `masks` then give its counts."""

@@ -148,9 +148,13 @@ def run_trial(model: keras.Model, cfg: ExperimentConfig, runs: ChildRuns, replic
         if round_ not in control_rounds:
             return
         context = controls.RoundContext(model, round_, seed, masks, initial, pruned_from.weights,
-                                        theta.get(c.rewind_to), c.noise_scale, start, p.reset_to, c.rewind_to)
+                                        theta.get(c.rewind_to), c.noise_scale, start, p.reset_to, c.rewind_to,
+                                        cfg=cfg, splits=runs.splits)
         for name in controls.per_round(c.controls):
             begin = controls.get(name)(context)
+            if begin.network is not None:  # trains its own way (gradual: tfmot's wrapper)
+                begin.network(runs, name, round_, replicate, seed)
+                continue
             runs.train_from(model, name, round_, replicate, seed, begin.masks, begin.weights, begin.step)
 
     if p.mode in ("iterative", "both"):

@@ -21,7 +21,7 @@ from mlflow.tracking import MlflowClient
 
 from lth_tf import naming
 from lth_tf.errors import UserError
-from lth_tf.reports import aggregate, figures, results, tables, verdict
+from lth_tf.reports import aggregate, baselines, figures, results, tables, verdict
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +110,10 @@ def write_report(parents: Sequence[results.ParentRun], out_dir, rounds: Optional
         csv_file.write_text(tables.verdict_csv(judged))
         md_file.write_text(_heading(found) + "\n" + verdicts)
         files += [csv_file, md_file]
+    compared = baselines.markdown(found.rows)  # tickets against the other sparse networks (issue 20)
+    if compared:
+        (out / "sparse_baselines.md").write_text(_heading(found) + "\n" + compared)
+        files.append(out / "sparse_baselines.md")
     return Report(found, points, chosen, files, table)
 
 

@@ -23,6 +23,7 @@ local, else the copy in the run's artifacts), logging only the steps it had not 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 from collections import defaultdict
@@ -122,6 +123,8 @@ class ChildRuns:
         mask_file: Optional[str] = None,
         start_step: int = 0,
         iterations: Optional[int] = None,
+        own_masks: Optional[Callable[[keras.Model], masking.Masks]] = None,
+        early_stop_from: int = 0,
     ) -> Tuple[RoundSummary, Kept]:
         """Sets `masks`, trains with `callbacks` (the first sets the starting weights), tracks it.
 
@@ -130,16 +133,19 @@ class ChildRuns:
         returned (read back from MLflow if the network had finished before).
         `masks=None`: the model chooses its own masks while training (a supermask); they are
         logged (to `mask_file`) as they end. `hparams` replaces `cfg.training` (the scores'
-        optimizer); `tags` are added to the run's.
+        optimizer); `tags` are added to the run's. `own_masks`: the model holds its masks its own way
+        (tfmot's wrapper, `pipelines.controls.gradual`): `masks` give only each layer's final count, and
+        the masks logged are read with `own_masks(model)` after training. `early_stop_from`: the
+        early stop is chosen among evaluations from this iteration on (where such a model is at its sparsity).
         """
         keep = keep or {}
-        if masks is not None:
+        if masks is not None and own_masks is None:
             masking.set_masks(model, masks)
         remaining = pruning.remaining_fractions(masks if masks is not None else masking.get_masks(model))
         label = f"seed {seed} {kind} round {round_} ({remaining['total']:.1%} remaining)"
         previous = self.existing.get((kind, round_, replicate))
         if previous is not None and is_finished(previous):
-            summary, kept = self._reuse(previous, masks, keep)
+            summary, kept = self._reuse(previous, None if own_masks else masks, keep)
             self.echo(f"{label}: finished before, in run {previous.info.run_id}")
             return summary, kept
         tags = {**network_tags(kind, round_, replicate), "seed": str(seed),
@@ -164,15 +170,18 @@ class ChildRuns:
             tracking.log_params(naming.network_params(round_, replicate, seed, remaining["total"]))
             if self.inputs and previous is None:
                 tracking.log_inputs(child_id, self.inputs)
-            if masks is not None:
+            if masks is not None and own_masks is None:
                 mask_sha256 = artifacts.log_arrays(masks, mask_file)
             callbacks = [*callbacks, ReportMetrics(log)]
             if self.status:
                 callbacks.append(Progress(label, iterations or self.cfg.training.iterations, self.status))
             history = train_round(model, self.splits, hparams or self.cfg.training, seed, callbacks, align_to,
                                   start_step, iterations, checkpoint)
-            if masks is None:
-                mask_sha256 = artifacts.log_arrays(masking.get_masks(model), mask_file)
+            if masks is None or own_masks is not None:
+                mask_sha256 = artifacts.log_arrays((own_masks or masking.get_masks)(model), mask_file)
+            if early_stop_from:
+                history = dataclasses.replace(history, records=[r for r in history.records
+                                                                if r["iteration"] >= early_stop_from])
             attacked = robustness.evaluate(model, self.splits.test, self.cfg.robustness.robustness, seed)
             cost = forward_cost(model, masks if masks is not None else masking.get_masks(model), self.echo)
             summary = summarize(round_, kind, replicate, seed, remaining["total"], history, attacked, cost)
@@ -212,7 +221,9 @@ class ChildRuns:
         """A network that finished before the interruption: its summary and kept snapshots, checked."""
         run_id = run.info.run_id
         stored = artifacts.load_arrays(run_id, naming.mask_artifact(int(run.data.tags["round"])))
-        if stored.keys() != masks.keys() or any(not np.array_equal(stored[k], masks[k]) for k in masks):
+        changed = masks is not None and (stored.keys() != masks.keys()
+                                         or any(not np.array_equal(stored[k], masks[k]) for k in masks))
+        if changed:
             raise Changed(f"the mask of run {run_id} differs from the one these settings give now "
                           "(changed code or data?); pass --restart for a fresh run")
         summary = RoundSummary.from_run(run.data.tags, run.data.metrics)

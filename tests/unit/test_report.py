@@ -223,7 +223,8 @@ def test_report_draws_every_figure_as_a_valid_png(synthetic, tmp_path):
     client = synthetic["client"]
     made = report.write_report(results.resolve(client, "reps"), tmp_path, client=client)
     names = sorted(p.name for p in made.files)
-    assert names == sorted([*report.FIGURES, "mean_std.csv", "mean_std.md", "verdict.csv", "verdict.md"])
+    assert names == sorted([*report.FIGURES, "mean_std.csv", "mean_std.md", "verdict.csv", "verdict.md",
+                            "sparse_baselines.md"])  # it has controls
     assert all(is_png(p) for p in made.files if p.suffix == ".png")
     assert made.rounds == [0, 3]  # 0.8^3 = 51.2% is nearest to every highlighted level
 
