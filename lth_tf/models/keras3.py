@@ -23,7 +23,7 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from lth_tf import masking
 from lth_tf.errors import UserError
@@ -72,7 +72,7 @@ class _Graph:
     sequential: bool
     inputs: List[Ref] = field(default_factory=list)
     outputs: List[Ref] = field(default_factory=list)
-    input_shape: Tuple = None
+    input_shape: Optional[Tuple] = None
     """A Sequential model without an InputLayer: the batch shape it was built for."""
 
 
@@ -122,12 +122,12 @@ def _convert(direction: _Direction, read_call):
     if not (type(model).__name__ == "Sequential" or getattr(model, "_is_graph_network", False)
             or type(model).__name__ == "Functional"):
         direction.fail(f"a subclassed {type(model).__name__} cannot be rebuilt from its "
-                                   "configuration; build it with the Sequential or functional API")
+                       "configuration; build it with the Sequential or functional API")
     graph = _read(model, direction, read_call)
     for layer in graph.layers:
         if layer.class_name not in SUPPORTED:
             direction.fail(f"layer '{layer.name}' is a {layer.class_name}, which lth-tf cannot "
-                                       f"rebuild in {direction.target} (it can: {', '.join(SUPPORTED[1:])})")
+                           f"rebuild in {direction.target} (it can: {', '.join(SUPPORTED[1:])})")
     rebuilt = _build(graph, direction)
     _copy_weights(rebuilt, direction)
     return rebuilt
@@ -181,7 +181,7 @@ def _build(graph: _Graph, direction: _Direction):
         if not graph.layers or graph.layers[0].class_name != "InputLayer":
             if graph.input_shape is None:
                 direction.fail("the Sequential model has no input shape yet; give it a "
-                                           "keras.Input or call it on data once before converting")
+                               "keras.Input or call it on data once before converting")
             model.add(k.Input(shape=tuple(graph.input_shape[1:]), batch_size=graph.input_shape[0]))
         for layer in graph.layers:
             model.add(_input(layer, direction) if layer.class_name == "InputLayer" else _layer(layer, direction))
@@ -196,7 +196,7 @@ def _build(graph: _Graph, direction: _Direction):
             extra = {k_: v for k_, v in call.kwargs.items() if k_ not in _CALL_KEYS_DROPPED}
             if extra:
                 direction.fail(f"layer '{layer.name}' is called with {', '.join(sorted(extra))}, "
-                                           "which lth-tf does not carry over")
+                               "which lth-tf does not carry over")
             missing = [r for r in call.inputs if r not in tensors]
             if missing:  # both Kerases write layers in an order where inputs come first
                 direction.fail(f"layer '{layer.name}' needs '{missing[0][0]}' before it is built")
@@ -213,7 +213,7 @@ def _input(layer: _Layer, direction: _Direction):
     config = layer.config
     shape = config.get("batch_shape") or config.get("batch_input_shape")
     if config.get("sparse") or config.get("ragged"):
-        direction.fail("sparse or ragged inputs are not converted")
+        direction.fail(f"input '{layer.name}' is sparse or ragged; lth-tf converts dense inputs")
     return direction.keras.Input(shape=tuple(shape[1:]), batch_size=shape[0], dtype=_dtype(config.get("dtype")),
                                  name=layer.name)
 
@@ -229,7 +229,7 @@ def _layer(layer: _Layer, direction: _Direction):
             settings[key] = _setting(layer, key, value, direction)
         elif not _is_default(direction.source_class(layer.name), key, value):
             direction.fail(f"layer '{layer.name}' ({layer.class_name}) sets {key}={value!r}, "
-                                       f"which {direction.target}'s {layer.class_name} has no counterpart for")
+                           f"which {direction.target}'s {layer.class_name} has no counterpart for")
     if layer.class_name == "BatchNormalization" and isinstance(settings.get("axis"), (list, tuple)):
         if len(settings["axis"]) != 1:
             direction.fail(f"layer '{layer.name}' normalizes over several axes {settings['axis']}")
@@ -239,7 +239,7 @@ def _layer(layer: _Layer, direction: _Direction):
     except (TypeError, ValueError) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         direction.fail(f"layer '{layer.name}' ({layer.class_name}) cannot be rebuilt in "
-                                   f"{direction.target}: {first}")
+                       f"{direction.target}: {first}")
 
 
 def _setting(layer: _Layer, key: str, value, direction: _Direction):
@@ -250,20 +250,20 @@ def _setting(layer: _Layer, key: str, value, direction: _Direction):
                 direction.keras.activations.get(value)
             except (TypeError, ValueError):
                 direction.fail(f"layer '{layer.name}' ({layer.class_name}) uses activation "
-                                           f"{value!r}, which {direction.target} does not have")
+                               f"{value!r}, which {direction.target} does not have")
         return value
     kind = ("initializers" if key.endswith("initializer") else "regularizers" if key.endswith("regularizer")
             else "constraints" if key.endswith("constraint") else None)
     cls = getattr(getattr(direction.keras, kind), value["class_name"], None) if kind else None
     if cls is None:
         direction.fail(f"layer '{layer.name}' ({layer.class_name}) sets {key} to "
-                                   f"{value['class_name']}, which {direction.target} does not have")
+                       f"{value['class_name']}, which {direction.target} does not have")
     accepted = _parameters(cls)
     config = value.get("config") or {}
     unknown = {k_: v for k_, v in config.items() if k_ not in accepted and v is not None}
     if unknown:
         direction.fail(f"layer '{layer.name}' ({layer.class_name}) sets {key} "
-                                   f"{value['class_name']}({unknown}), which {direction.target} cannot")
+                       f"{value['class_name']}({unknown}), which {direction.target} cannot")
     return cls(**{k_: v for k_, v in config.items() if k_ in accepted})
 
 
@@ -304,5 +304,5 @@ def _copy_weights(target, direction: _Direction) -> None:
         shapes = [tuple(w.shape) for w in into.get_weights()]
         if shapes != [tuple(w.shape) for w in weights]:
             direction.fail(f"layer '{layer.name}' holds weights of shapes "
-                                        f"{[tuple(w.shape) for w in weights]}, its rebuild {shapes}")
+                           f"{[tuple(w.shape) for w in weights]}, its rebuild {shapes}")
         into.set_weights(weights)
