@@ -1,7 +1,7 @@
 """The close name offered for a mistyped setting key or flag."""
 
-from lth_tf.config import settings
-from lth_tf.suggest import close_names, did_you_mean
+from lth_tf.settings import settings
+from lth_tf.settings.suggest import close_names, did_you_mean
 
 KNOWN = sorted(settings())
 FLAGS = [f"--{name.replace('_', '-')}" for name in KNOWN]
