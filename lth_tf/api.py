@@ -1,8 +1,9 @@
 """Bring your own model: `lth_tf.find_tickets(model, train, test, ...)`, the Python twin of `lth-tf run`,
 and `lth_tf.find_supermasks`, the twin of `lth-tf supermask`.
 
-It takes a tf_keras model (Sequential or functional; custom layers opt in to pruning
-through tfmot's `PrunableLayer`) or a zero-argument factory, and data as finite tf.data
+It takes a tf_keras or Keras 3 model (Sequential or functional; a Keras 3 model is rebuilt
+in tf_keras, `lth_tf.models.keras3`; custom tf_keras layers opt in to pruning through
+tfmot's `PrunableLayer`) or a zero-argument factory, and data as finite tf.data
 datasets or `(x, y)` arrays, plus any setting of `lth-tf run` as a keyword argument
 under its config name (`rounds=5`, `fc_rate=0.2`, `preset="conv2"`). The experiment is
 tracked in MLflow exactly like a CLI run, with the model logged as `python:<its name>`
@@ -105,25 +106,35 @@ def _weights_kept(model):
 
 
 def _checked_model(model):
-    """The model, or a factory whose result is checked to be a tf_keras model."""
+    """The model, or a factory whose result is checked to be a Keras model.
+
+    A Keras 3 model (TensorFlow 2.21's `import keras`) is rebuilt in tf_keras with its
+    weights (`lth_tf.models.keras3`), as tfmot masks tf_keras models only; the user's
+    model is left untouched. `lth_tf.to_keras3` gives a ticket back as Keras 3.
+    """
+    from lth_tf.models import keras3
+
+    if keras3.is_keras3(model):
+        return keras3.from_keras3(model)
     if isinstance(model, keras.Model):
         return model
-    if hasattr(model, "layers") or not callable(model):  # e.g. a Keras 3 model
-        raise UserError(f"expected a tf_keras Model or a function returning one, got "
-                        f"{type(model).__module__}.{type(model).__name__}; build it with `import tf_keras as "
-                        "keras` (tfmot does not support Keras 3)")
+    if hasattr(model, "layers") or not callable(model):
+        raise UserError(f"model: expected a Keras Model or a function returning one, got "
+                        f"{type(model).__module__}.{type(model).__name__}")
 
     def build():
         built = model()
+        if keras3.is_keras3(built):
+            return keras3.from_keras3(built)
         if not isinstance(built, keras.Model):
-            raise UserError(f"the model factory returned {type(built).__module__}.{type(built).__name__}, "
-                            "not a tf_keras Model")
+            raise UserError(f"model: the factory returned {type(built).__module__}.{type(built).__name__}, "
+                            "not a Keras Model")
         return built
 
     return build
 
 
 def _name(model) -> str:
-    if isinstance(model, keras.Model):
+    if isinstance(model, keras.Model) or hasattr(model, "layers"):  # tf_keras or Keras 3
         return model.name
     return getattr(model, "__name__", type(model).__name__)

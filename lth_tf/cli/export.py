@@ -9,7 +9,7 @@ import click
 from lth_tf.cli.app import cli
 from lth_tf.cli.options import STORE_HELP
 
-FORMATS = ("saved_model", "keras", "tflite")
+FORMATS = ("saved_model", "keras", "keras3", "tflite")
 """`lth_tf.export.FORMATS`, repeated so that `--help` does not load TensorFlow."""
 
 
@@ -18,7 +18,8 @@ FORMATS = ("saved_model", "keras", "tflite")
 @click.option("--round", "round_", type=click.IntRange(min=0), default=None,
               help="With an experiment's run id: the round whose ticket to export  [default: the sparsest].")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True,
-              help="saved_model (TF Serving), keras (a .keras file) or tflite (sparse, plus a dense copy).")
+              help="saved_model (TF Serving), keras (a tf_keras .keras file), keras3 (a Keras 3 .keras file, "
+                   "for `import keras` on TF 2.21) or tflite (sparse, plus a dense copy).")
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Folder to write to.")
 @click.option("--untrained", is_flag=True, default=False,
               help="Export the network at the weights its training started from, under its mask (θ0, θk with "
