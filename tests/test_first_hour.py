@@ -127,9 +127,9 @@ def test_an_unknown_yaml_key_names_the_close_one(store, capsys):
 
 
 @pytest.mark.parametrize("flag, wanted", [
-    ("--fc_rate", "No such option: --fc_rate (did you mean '--fc-rate'?)"),
-    ("--fc-rates", "No such option: --fc-rates (did you mean '--fc-rate'?)"),
-    ("--round", "No such option: --round (did you mean '--rounds'?)"),
+    ("--fc_rate", "No such option '--fc_rate' (did you mean '--fc-rate'?)"),
+    ("--fc-rates", "No such option '--fc-rates' (did you mean '--fc-rate'?)"),
+    ("--round", "No such option '--round' (did you mean '--rounds'?)"),
 ])
 def test_an_unknown_flag_names_the_close_one(store, capsys, flag, wanted):
     code, _, err = invoke(["run", flag, "0.3"], capsys)
@@ -199,3 +199,17 @@ def test_find_tickets_takes_a_keras3_model_leaves_it_untouched_and_its_ticket_co
     loaded = keras3.saving.load_model(store / "keras3" / "ticket.keras", compile=False)
     np.testing.assert_allclose(np.asarray(loaded(x)), ticket(x).numpy(), atol=1e-5)
     np.testing.assert_array_equal(np.asarray(loaded.get_layer("fc").kernel) != 0, result.masks[1]["fc"])
+
+
+def test_tfmot_loads_without_keras3_and_keras3_still_imports_after():
+    """tfmot's probe of Keras 2's private module no longer loads all of Keras 3 at every start (~a quarter of it)."""
+    import subprocess
+
+    code = ("import sys\nfrom lth_tf.tfkeras import keras\n"
+            "from tensorflow_model_optimization.python.core.sparsity.keras import prune_registry\n"
+            "print('keras' in sys.modules, prune_registry.base_layer, len(prune_registry.PruneRegistry._LAYERS_WEIGHTS_MAP))\n"
+            "import keras as keras3\nprint(keras3.__version__.split('.')[0], keras3.layers.Dense(2).__module__)\n")
+    lines = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    hidden, base_layer, layers = lines[0].split()
+    assert hidden == "False" and base_layer == "None" and int(layers) > 20
+    assert lines[1].startswith("3 keras.")

@@ -83,13 +83,14 @@ def main(argv=None) -> None:
 
 
 def _no_such_option(error: click.NoSuchOption) -> str:
-    """`No such option: --fc_rates (did you mean '--fc-rate'?)`: the close visible flags only, never a hidden alias."""
+    """`No such option '--fc_rates' (did you mean '--fc-rate'?)`: the close visible flags only, never a hidden alias."""
     from lth_tf.settings.suggest import did_you_mean
 
     command = error.ctx.command if error.ctx is not None else cli
     flags = [flag for param in command.params if not getattr(param, "hidden", False)
              for flag in (*param.opts, *param.secondary_opts) if flag.startswith("--")]
-    return f"No such option: {error.option_name}{did_you_mean(error.option_name, flags)}"
+    said = click.NoSuchOption(error.option_name).format_message()  # click's own words, without its guesses
+    return f"{said.rstrip('.')}{did_you_mean(error.option_name, flags)}"
 
 
 def _ended_runs() -> str:
