@@ -213,3 +213,26 @@ def test_tfmot_loads_without_keras3_and_keras3_still_imports_after():
     hidden, base_layer, layers = lines[0].split()
     assert hidden == "False" and base_layer == "None" and int(layers) > 20
     assert lines[1].startswith("3 keras.")
+
+
+def test_run_help_shows_the_decisions_first_names_every_data_form_and_gives_examples(capsys):
+    code, out, _ = invoke(["run", "--help"], capsys)
+    assert code == 0
+    titles = [line[:-1] for line in out.splitlines() if line.endswith(":") and not line.startswith(" ")]
+    assert titles == ["Start from", "What to prune", "Controls", "Model and data", "Training", "Trials and tracking",
+                      "Resuming", "Robustness", "Speed", "Other options"], titles
+    listing = out[out.index("Start from:"):]
+    assert listing.index("--preset") < listing.index("--rounds") < listing.index("--controls") \
+        < listing.index("--iterations") < listing.index("--workers")
+    assert "Examples:" in out and "lth-tf run --model mymodels:build --dataset npz:digits.npz" in out
+    for command in ("run", "supermask", "transfer"):
+        code, out, _ = invoke([command, "--help"], capsys)
+        assert code == 0 and all(form in out for form in ("mnist-5k", "npz:FILE", "idx:DIR", "tfds:NAME")), command
+
+
+def test_ui_takes_tracking_uri_as_every_command_and_the_old_spelling_hidden(store, capsys):
+    code, out, _ = invoke(["ui", "--help"], capsys)
+    assert code == 0 and "--tracking-uri" in out and "--backend-store-uri" not in out
+    for flag in ("--tracking-uri", "--backend-store-uri"):  # both parse; the host is refused after
+        code, _, err = invoke(["ui", "--host", "0.0.0.0", flag, "sqlite:///x.db"], capsys)
+        assert code == 2 and "lth-tf ui serves this machine only" in err, err
