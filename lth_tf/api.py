@@ -13,6 +13,7 @@ and the data as `python:<dataset_name>`.
 from __future__ import annotations
 
 import contextlib
+import re
 from typing import Callable, Optional, Union
 
 import pipelines  # noqa: F401  (the entry layer: registers the controls before any configuration is built)
@@ -42,9 +43,10 @@ def find_tickets(model: Model, train=None, test=None, validation=None, *, datase
     """
     from pipelines.experiments import lottery
 
-    cfg, splits, model = _prepare(model, train, test, validation, dataset_name, settings)
-    with _weights_kept(model):
-        return lottery.run(cfg, splits=splits, model=model, echo=echo or (lambda _: None))
+    with _in_argument_names():
+        cfg, splits, model = _prepare(model, train, test, validation, dataset_name, settings)
+        with _weights_kept(model):
+            return lottery.run(cfg, splits=splits, model=model, echo=_said_in_argument_names(echo))
 
 
 def find_supermasks(model: Model, train=None, test=None, validation=None, *, compare_to: Optional[str] = None,
@@ -63,9 +65,11 @@ def find_supermasks(model: Model, train=None, test=None, validation=None, *, com
     """
     from pipelines.experiments import supermask
 
-    cfg, splits, model = _prepare(model, train, test, validation, dataset_name, settings)
-    with _weights_kept(model):
-        return supermask.run(cfg, splits=splits, model=model, compare_to=compare_to, echo=echo or (lambda _: None))
+    with _in_argument_names():
+        cfg, splits, model = _prepare(model, train, test, validation, dataset_name, settings)
+        with _weights_kept(model):
+            return supermask.run(cfg, splits=splits, model=model, compare_to=compare_to,
+                                 echo=_said_in_argument_names(echo))
 
 
 def _prepare(model, train, test, validation, dataset_name, settings):
@@ -92,6 +96,31 @@ def _prepare(model, train, test, validation, dataset_name, settings):
         d = cfg.dataset
         splits = python.splits(d.dataset, train, test, validation, d.validation_size, d.normalization, d.augment)
     return cfg, splits, model
+
+
+def _argument_names(text: str) -> str:
+    """`--control-rounds 3` -> `control_rounds 3`: the shared checks speak in flags, Python callers pass arguments."""
+    from lth_tf.settings import settings as known
+
+    names = known()
+    return re.sub(r"--([a-z][a-z0-9-]*)",
+                  lambda m: m.group(1).replace("-", "_") if m.group(1).replace("-", "_") in names else m.group(0), text)
+
+
+@contextlib.contextmanager
+def _in_argument_names():
+    """A one-line error raised with flags in it is raised again naming the keyword arguments instead."""
+    try:
+        yield
+    except UserError as error:
+        said = _argument_names(str(error))
+        if said == str(error):
+            raise
+        raise UserError(said) from None
+
+
+def _said_in_argument_names(echo):
+    return (lambda _: None) if echo is None else (lambda line: echo(_argument_names(line)))
 
 
 @contextlib.contextmanager

@@ -236,3 +236,18 @@ def test_ui_takes_tracking_uri_as_every_command_and_the_old_spelling_hidden(stor
     for flag in ("--tracking-uri", "--backend-store-uri"):  # both parse; the host is refused after
         code, _, err = invoke(["ui", "--host", "0.0.0.0", flag, "sqlite:///x.db"], capsys)
         assert code == 2 and "lth-tf ui serves this machine only" in err, err
+
+
+def test_the_python_api_names_its_arguments_not_the_cli_flags(store, tiny_splits):
+    import lth_tf
+    from conftest import small_model
+
+    with pytest.raises(UserError) as error:
+        lth_tf.find_tickets(small_model(), tiny_splits.train, tiny_splits.test, seed=-1, echo=None)
+    assert str(error.value).startswith("seed must be in 0..") and "--" not in str(error.value), error.value
+    said = []
+    lth_tf.find_tickets(small_model(), tiny_splits.train, tiny_splits.test, rounds=1, control_rounds="3",
+                        iterations=20, eval_interval=10, batch_size=20, validation_size=100, log_models="none",
+                        echo=said.append)
+    note = next(line for line in said if line.startswith("note: no control runs"))
+    assert "control_rounds 3 are all past rounds 1" in note and "--" not in note, note

@@ -56,6 +56,9 @@ def _terminate(signum, frame):
 def main(argv=None) -> None:
     """Console entry point: one-line errors, exit 2 for bad input, 130 when interrupted."""
     signal.signal(signal.SIGTERM, _terminate)
+    # MLflow prints "View run ... / View experiment ..." for every nested run against a server; lth-tf
+    # prints where the experiment is once, with what it needs to work when pasted (`store_option`).
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     try:
         cli.main(args=argv, prog_name="lth-tf", standalone_mode=False)
     except click.exceptions.NoArgsIsHelpError as error:

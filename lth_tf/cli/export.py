@@ -43,7 +43,8 @@ def export(run_id, round_, fmt, out, untrained, tracking_uri):
     test = splits.test if splits is not None else None
     written = exporting.export(model, fmt, Path(out))
     state = f"untrained (at {tickets.start_label(network)})" if untrained else "trained"
-    click.echo(f"Exported {network.label}, {state}, of run {network.row.run_id}: {written.path}")
+    of = f"run {run_id}" + (f" (its network run {network.row.run_id})" if network.row.run_id != run_id else "")
+    click.echo(f"Exported {network.label}, {state}, of {of}: {written.path}")
     nonzero, weights = exporting.nonzero_weights(model)
     click.echo(f"  prunable weights: {nonzero:,} of {weights:,} nonzero ({nonzero / weights:.1%})")
     if fmt == "tflite":
