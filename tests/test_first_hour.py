@@ -251,3 +251,13 @@ def test_the_python_api_names_its_arguments_not_the_cli_flags(store, tiny_splits
                         echo=said.append)
     note = next(line for line in said if line.startswith("note: no control runs"))
     assert "control_rounds 3 are all past rounds 1" in note and "--" not in note, note
+
+
+def test_the_mean_std_csv_holds_no_float_noise():
+    from lth_tf.reports import tables
+    from lth_tf.reports.aggregate import Level
+
+    mean = float(np.mean([0.1, 0.2]))  # 0.15000000000000002
+    level = Level("ticket", 1, 0.07, 2, {"early_stop_test_accuracy": mean}, {"early_stop_test_accuracy": 0.0})
+    row = tables.summary_csv([level], ["early_stop_test_accuracy"]).splitlines()[1]
+    assert row == "ticket,1,7,2,0.15,0", row  # 100 * 0.07 is 7.000000000000001
