@@ -37,6 +37,8 @@ def check(model: keras.Model, splits) -> None:
 
 def problem(model: keras.Model, splits) -> Optional[str]:
     """The first mistake that would make training on `splits` fail or mislead, as one line; None if none."""
+    if model.inputs is None:  # a subclassed model has no graph to read: masking refuses it, in its own words
+        return None
     for find in (_inputs, _outputs, _labels, _dry_run):
         found = find(model, splits)
         if found:
