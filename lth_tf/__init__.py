@@ -13,9 +13,13 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name):
-    """`lth_tf.find_tickets` and `find_supermasks`, imported on first use (they pull in MLflow and the pipelines)."""
+    """`lth_tf.find_tickets`, `find_supermasks`, `to_keras3` and `save_keras3`, imported on first use."""
     if name in ("find_tickets", "find_supermasks"):
         from lth_tf import api
 
         return getattr(api, name)
+    if name in ("to_keras3", "save_keras3"):  # a ticket back in Keras 3 (TensorFlow 2.21's `import keras`)
+        from lth_tf.models import keras3
+
+        return getattr(keras3, name)
     raise AttributeError(f"module 'lth_tf' has no attribute '{name}'")

@@ -1,8 +1,9 @@
 """Bring your own model: `lth_tf.find_tickets(model, train, test, ...)`, the Python twin of `lth-tf run`,
 and `lth_tf.find_supermasks`, the twin of `lth-tf supermask`.
 
-It takes a tf_keras model (Sequential or functional; custom layers opt in to pruning
-through tfmot's `PrunableLayer`) or a zero-argument factory, and data as finite tf.data
+It takes a tf_keras or Keras 3 model (Sequential or functional; a Keras 3 model is rebuilt
+in tf_keras, `lth_tf.models.keras3`; custom tf_keras layers opt in to pruning through
+tfmot's `PrunableLayer`) or a zero-argument factory, and data as finite tf.data
 datasets or `(x, y)` arrays, plus any setting of `lth-tf run` as a keyword argument
 under its config name (`rounds=5`, `fc_rate=0.2`, `preset="conv2"`). The experiment is
 tracked in MLflow exactly like a CLI run, with the model logged as `python:<its name>`
@@ -12,6 +13,7 @@ and the data as `python:<dataset_name>`.
 from __future__ import annotations
 
 import contextlib
+import re
 from typing import Callable, Optional, Union
 
 import pipelines  # noqa: F401  (the entry layer: registers the controls before any configuration is built)
@@ -41,9 +43,10 @@ def find_tickets(model: Model, train=None, test=None, validation=None, *, datase
     """
     from pipelines.experiments import lottery
 
-    cfg, splits, model = _prepare(model, train, test, validation, dataset_name, settings)
-    with _weights_kept(model):
-        return lottery.run(cfg, splits=splits, model=model, echo=echo or (lambda _: None))
+    with _in_argument_names():
+        cfg, splits, model = _prepare(model, train, test, validation, dataset_name, settings)
+        with _weights_kept(model):
+            return lottery.run(cfg, splits=splits, model=model, echo=_said_in_argument_names(echo))
 
 
 def find_supermasks(model: Model, train=None, test=None, validation=None, *, compare_to: Optional[str] = None,
@@ -62,9 +65,11 @@ def find_supermasks(model: Model, train=None, test=None, validation=None, *, com
     """
     from pipelines.experiments import supermask
 
-    cfg, splits, model = _prepare(model, train, test, validation, dataset_name, settings)
-    with _weights_kept(model):
-        return supermask.run(cfg, splits=splits, model=model, compare_to=compare_to, echo=echo or (lambda _: None))
+    with _in_argument_names():
+        cfg, splits, model = _prepare(model, train, test, validation, dataset_name, settings)
+        with _weights_kept(model):
+            return supermask.run(cfg, splits=splits, model=model, compare_to=compare_to,
+                                 echo=_said_in_argument_names(echo))
 
 
 def _prepare(model, train, test, validation, dataset_name, settings):
@@ -93,6 +98,31 @@ def _prepare(model, train, test, validation, dataset_name, settings):
     return cfg, splits, model
 
 
+def _argument_names(text: str) -> str:
+    """`--control-rounds 3` -> `control_rounds 3`: the shared checks speak in flags, Python callers pass arguments."""
+    from lth_tf.settings import settings as known
+
+    names = known()
+    return re.sub(r"--([a-z][a-z0-9-]*)",
+                  lambda m: m.group(1).replace("-", "_") if m.group(1).replace("-", "_") in names else m.group(0), text)
+
+
+@contextlib.contextmanager
+def _in_argument_names():
+    """A one-line error raised with flags in it is raised again naming the keyword arguments instead."""
+    try:
+        yield
+    except UserError as error:
+        said = _argument_names(str(error))
+        if said == str(error):
+            raise
+        raise UserError(said) from None
+
+
+def _said_in_argument_names(echo):
+    return (lambda _: None) if echo is None else (lambda line: echo(_argument_names(line)))
+
+
 @contextlib.contextmanager
 def _weights_kept(model):
     """A built model is trained in place; it leaves as it came, so a second call starts from θ0 too."""
@@ -105,25 +135,35 @@ def _weights_kept(model):
 
 
 def _checked_model(model):
-    """The model, or a factory whose result is checked to be a tf_keras model."""
+    """The model, or a factory whose result is checked to be a Keras model.
+
+    A Keras 3 model (TensorFlow 2.21's `import keras`) is rebuilt in tf_keras with its
+    weights (`lth_tf.models.keras3`), as tfmot masks tf_keras models only; the user's
+    model is left untouched. `lth_tf.to_keras3` gives a ticket back as Keras 3.
+    """
+    from lth_tf.models import keras3
+
+    if keras3.is_keras3(model):
+        return keras3.from_keras3(model)
     if isinstance(model, keras.Model):
         return model
-    if hasattr(model, "layers") or not callable(model):  # e.g. a Keras 3 model
-        raise UserError(f"expected a tf_keras Model or a function returning one, got "
-                        f"{type(model).__module__}.{type(model).__name__}; build it with `import tf_keras as "
-                        "keras` (tfmot does not support Keras 3)")
+    if hasattr(model, "layers") or not callable(model):
+        raise UserError(f"model: expected a Keras Model or a function returning one, got "
+                        f"{type(model).__module__}.{type(model).__name__}")
 
     def build():
         built = model()
+        if keras3.is_keras3(built):
+            return keras3.from_keras3(built)
         if not isinstance(built, keras.Model):
-            raise UserError(f"the model factory returned {type(built).__module__}.{type(built).__name__}, "
-                            "not a tf_keras Model")
+            raise UserError(f"model: the factory returned {type(built).__module__}.{type(built).__name__}, "
+                            "not a Keras Model")
         return built
 
     return build
 
 
 def _name(model) -> str:
-    if isinstance(model, keras.Model):
+    if isinstance(model, keras.Model) or hasattr(model, "layers"):  # tf_keras or Keras 3
         return model.name
     return getattr(model, "__name__", type(model).__name__)

@@ -1,7 +1,8 @@
 """A plain Keras model (a ticket with its masks stripped) written where TF deploys from.
 
-Three formats: a TensorFlow SavedModel (TF Serving, `tf.saved_model.load`), a Keras file
-(`keras.models.load_model`), and TensorFlow Lite. A ticket's pruned weights are zeros in
+Four formats: a TensorFlow SavedModel (TF Serving, `tf.saved_model.load`), a tf_keras file
+(`tf_keras.models.load_model`), a Keras 3 file (`keras.saving.load_model`, TensorFlow 2.21's
+default Keras) and TensorFlow Lite. A ticket's pruned weights are zeros in
 dense kernels, which SavedModel and Keras files store in full; TFLite's converter can store
 them sparse (`tf.lite.Optimize.EXPERIMENTAL_SPARSITY`, as tfmot's pruning guides do), so the
 TFLite export writes both files and reports their sizes.
@@ -106,7 +107,18 @@ def _tflite(model, out_dir, name):
     return Exported(path, predict, {"dense": dense.stat().st_size, "sparse": path.stat().st_size})
 
 
-_WRITERS = {"saved_model": _saved_model, "keras": _keras_file, "tflite": _tflite}
+def _keras3_file(model, out_dir, name):
+    """A Keras 3 `.keras` file (TensorFlow 2.21's `import keras`), read back by Keras 3 itself."""
+    import keras as keras3  # only for this format: lth-tf otherwise never needs Keras 3
+
+    from lth_tf.models import keras3 as convert
+
+    path = convert.save_keras3(model, out_dir / f"{name}.keras")
+    loaded = keras3.saving.load_model(path, compile=False)
+    return Exported(path, lambda x: np.asarray(loaded(x, training=False)), {"keras3": path.stat().st_size})
+
+
+_WRITERS = {"saved_model": _saved_model, "keras": _keras_file, "keras3": _keras3_file, "tflite": _tflite}
 FORMATS = tuple(_WRITERS)
 
 

@@ -7,6 +7,7 @@ a stray `import keras` can never mix the two.
 
 import contextlib
 import os
+import sys
 
 # Must be set before TensorFlow is imported so `tf.keras` also resolves to Keras 2.
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
@@ -31,9 +32,30 @@ def _quiet_native_startup():
         os.close(devnull)
 
 
+@contextlib.contextmanager
+def _keras3_hidden():
+    """tfmot's pruning registry probes `from keras.src.engine import base_layer` (Keras 2's private module
+    under the name `keras`); with TensorFlow 2.21 that name is Keras 3, so the probe loads all of Keras 3
+    (~500 modules, matplotlib among them, about a quarter of lth-tf's start-up) only to fail and fall back
+    to `base_layer = None`. Hidden while tfmot loads, the probe fails at once, with the same result; the
+    name is given back after, so a later `import keras` (`lth_tf.models.keras3`, the user's code) works.
+    Nothing is hidden if Keras 3 is already loaded."""
+    if "keras" in sys.modules:
+        yield
+        return
+    sys.modules["keras"] = None  # `import keras` raises ImportError, as tfmot expects of a missing module
+    try:
+        yield
+    finally:
+        if sys.modules.get("keras", 0) is None:
+            del sys.modules["keras"]
+
+
 with _quiet_native_startup():
     import tensorflow  # noqa: F401,E402
     import tf_keras as keras  # noqa: E402
-    import tensorflow_model_optimization  # noqa: F401,E402
+
+    with _keras3_hidden():
+        import tensorflow_model_optimization  # noqa: F401,E402
 
 __all__ = ["keras"]

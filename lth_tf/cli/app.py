@@ -56,10 +56,16 @@ def _terminate(signum, frame):
 def main(argv=None) -> None:
     """Console entry point: one-line errors, exit 2 for bad input, 130 when interrupted."""
     signal.signal(signal.SIGTERM, _terminate)
+    # MLflow prints "View run ... / View experiment ..." for every nested run against a server; lth-tf
+    # prints where the experiment is once, with what it needs to work when pasted (`store_option`).
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     try:
         cli.main(args=argv, prog_name="lth-tf", standalone_mode=False)
     except click.exceptions.NoArgsIsHelpError as error:
         click.echo(error.ctx.get_help())
+    except click.NoSuchOption as error:
+        click.echo(f"Error: {_no_such_option(error)}", err=True)
+        sys.exit(2)
     except click.UsageError as error:
         click.echo(f"Error: {error.format_message()}", err=True)
         sys.exit(2)
@@ -77,6 +83,17 @@ def main(argv=None) -> None:
         click.echo(f"Error: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''} "
                    f"({runs + '; ' if runs else ''}set LTH_TF_DEBUG=1 for the traceback)", err=True)
         sys.exit(1)
+
+
+def _no_such_option(error: click.NoSuchOption) -> str:
+    """`No such option '--fc_rates' (did you mean '--fc-rate'?)`: the close visible flags only, never a hidden alias."""
+    from lth_tf.settings.suggest import did_you_mean
+
+    command = error.ctx.command if error.ctx is not None else cli
+    flags = [flag for param in command.params if not getattr(param, "hidden", False)
+             for flag in (*param.opts, *param.secondary_opts) if flag.startswith("--")]
+    said = click.NoSuchOption(error.option_name).format_message()  # click's own words, without its guesses
+    return f"{said.rstrip('.')}{did_you_mean(error.option_name, flags)}"
 
 
 def _ended_runs() -> str:

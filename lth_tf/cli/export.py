@@ -9,7 +9,7 @@ import click
 from lth_tf.cli.app import cli
 from lth_tf.cli.options import STORE_HELP
 
-FORMATS = ("saved_model", "keras", "tflite")
+FORMATS = ("saved_model", "keras", "keras3", "tflite")
 """`lth_tf.export.FORMATS`, repeated so that `--help` does not load TensorFlow."""
 
 
@@ -18,7 +18,8 @@ FORMATS = ("saved_model", "keras", "tflite")
 @click.option("--round", "round_", type=click.IntRange(min=0), default=None,
               help="With an experiment's run id: the round whose ticket to export  [default: the sparsest].")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True,
-              help="saved_model (TF Serving), keras (a .keras file) or tflite (sparse, plus a dense copy).")
+              help="saved_model (TF Serving), keras (a tf_keras .keras file), keras3 (a Keras 3 .keras file, "
+                   "for `import keras` on TF 2.21) or tflite (sparse, plus a dense copy).")
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Folder to write to.")
 @click.option("--untrained", is_flag=True, default=False,
               help="Export the network at the weights its training started from, under its mask (θ0, θk with "
@@ -42,7 +43,8 @@ def export(run_id, round_, fmt, out, untrained, tracking_uri):
     test = splits.test if splits is not None else None
     written = exporting.export(model, fmt, Path(out))
     state = f"untrained (at {tickets.start_label(network)})" if untrained else "trained"
-    click.echo(f"Exported {network.label}, {state}, of run {network.row.run_id}: {written.path}")
+    of = f"run {run_id}" + (f" (its network run {network.row.run_id})" if network.row.run_id != run_id else "")
+    click.echo(f"Exported {network.label}, {state}, of {of}: {written.path}")
     nonzero, weights = exporting.nonzero_weights(model)
     click.echo(f"  prunable weights: {nonzero:,} of {weights:,} nonzero ({nonzero / weights:.1%})")
     if fmt == "tflite":

@@ -20,6 +20,13 @@ def run(config_file, **flags):
     With no options: LeNet-300-100 on the embedded 5,000 MNIST digits, 15 rounds of 2,000
     iterations, random re-initialization at rounds 3, 7 and 12 (about two minutes on a 2-core
     CPU). Every round, mask and metric goes to MLflow; open it with `lth-tf ui`.
+
+    Examples:
+
+    \b
+      lth-tf run --rounds 5 --controls reinit,random_prune
+      lth-tf run --model mymodels:build --dataset npz:digits.npz   (your model and data)
+      lth-tf run --preset conv2 --replicates 3 --tracking-uri http://HOST:5000
     """
     from lth_tf import data  # heavy imports after argument parsing
     from lth_tf.runtime import distribute
@@ -70,6 +77,6 @@ def _store_hint(cfg) -> str:
     uri = tracking.resolve_tracking_uri(cfg.tracking_uri)
     if uri.startswith(("http://", "https://")):
         return f"open it at {uri}"
-    return f"open it with: lth-tf ui{store_option(cfg.tracking_uri, '--backend-store-uri')}"
+    return f"open it with: lth-tf ui{store_option(cfg.tracking_uri)}"
 
 

@@ -25,6 +25,12 @@ def supermask(config_file, compare_to, **flags):
     e.g. signed_constant) stay frozen; a score per weight is trained, and each layer uses
     its top k by |score|. Besides, the dense network is trained for reference. One MLflow
     parent run, a nested run per k; `report/supermask_vs_tickets.png` on the parent.
+
+    Examples:
+
+    \b
+      lth-tf supermask --keep-fractions 0.3,0.5 --initializer signed_constant
+      lth-tf supermask --compare-to RUN_ID   (beside the tickets of a finished `lth-tf run`)
     """
     from lth_tf import data  # heavy imports after argument parsing
     from pipelines.experiments import supermask as pipeline

@@ -12,15 +12,16 @@ from lth_tf.errors import UserError
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on: this machine only (for a team: `lth-tf server`).")
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
-@click.option("--backend-store-uri", default=None,
+@click.option("--tracking-uri", default=None,
               help="Store to show (default: $MLFLOW_TRACKING_URI, else SQLite in ./mlruns).")
+@click.option("--backend-store-uri", "old_store_uri", default=None, hidden=True)  # the earlier spelling, still taken
 @click.option("--experiment", default=None, metavar="NAME",
               help="Print (and open) this experiment's runs  [default: the only experiment, else the list].")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Server worker processes (each ~250 MB; one is plenty for one user).")
 @click.option("--open/--no-open", "open_browser", default=False,
               help="Open the runs table in a web browser once the server answers.  [default: off]")
-def ui(host, port, backend_store_uri, experiment, workers, open_browser):
+def ui(host, port, tracking_uri, old_store_uri, experiment, workers, open_browser):
     """Start the MLflow UI on the lth-tf store, to compare rounds and experiments.
 
     Prints the address of the runs table (MLflow 3 would open experiments in its GenAI
@@ -31,11 +32,11 @@ def ui(host, port, backend_store_uri, experiment, workers, open_browser):
     if not server_auth.is_loopback(host):  # it would show every run to anyone who reaches the port
         raise UserError(f"--host {host}: lth-tf ui serves this machine only; for other machines run "
                         "`lth-tf server --host HOST`, where users log in")
-    uri = tracking.resolve_tracking_uri(backend_store_uri)
+    uri = tracking.resolve_tracking_uri(tracking_uri or old_store_uri)
     artifact_root = None
     if uri == tracking.default_tracking_uri():
         if not (tracking.DEFAULT_DIR / "mlflow.db").exists():
-            raise UserError("no runs yet in ./mlruns; run `lth-tf run` first (or pass --backend-store-uri)")
+            raise UserError("no runs yet in ./mlruns; run `lth-tf run` first (or pass --tracking-uri)")
         artifact_root = tracking.default_artifact_root()
     address = mlflow_server.url(host, port, *_experiment_view(uri, experiment))
     extra = ["--workers", str(workers)] + (["--default-artifact-root", artifact_root] if artifact_root else [])

@@ -1,8 +1,8 @@
 """Model names to builders: adding an architecture is one module and one `@register` line.
 
 A builder takes the input shape and number of classes, plus keyword options it supports
-(`dropout`), and returns an unmasked Keras (tf_keras) functional model producing logits;
-lth-tf adds the masks itself. A model can also come from outside the registry:
+(`dropout`), and returns an unmasked Keras functional model producing logits (a Keras 3
+model is rebuilt in tf_keras, `lth_tf.models.keras3`); lth-tf adds the masks itself. A model can also come from outside the registry:
 
 - `package.module:function` on the command line: the function is imported (the working
   directory is on the import path) and called with `(input_shape, num_classes)` if it
@@ -21,6 +21,7 @@ from typing import Callable, Tuple
 
 from lth_tf import masking
 from lth_tf.errors import UserError
+from lth_tf.models import keras3
 from lth_tf.registry import Registry
 from lth_tf.tfkeras import keras
 
@@ -102,11 +103,10 @@ def _call_user_builder(name, builder, input_shape, num_classes, options) -> kera
                   if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name not in options]
     takes_shape = len(positional) >= 2
     model = builder(input_shape, num_classes, **options) if takes_shape else builder(**options)
+    if keras3.is_keras3(model):  # tfmot masks tf_keras only: the same model, rebuilt there with its weights
+        return keras3.from_keras3(model)
     if not isinstance(model, keras.Model):
-        raise UserError(
-            f"--model {name} returned {type(model).__module__}.{type(model).__name__}, not a tf_keras Model "
-            "(build it with `import tf_keras as keras`; tfmot does not support Keras 3)"
-        )
+        raise UserError(f"--model {name} returned {type(model).__module__}.{type(model).__name__}, not a Keras Model")
     return model
 
 

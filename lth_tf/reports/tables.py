@@ -1,6 +1,6 @@
 """The report's tables: CSV for analysis, Markdown (mean ± std) for reading.
 
-The CSV keeps every summary metric with full precision, one `<metric>_mean` and
+The CSV keeps every summary metric to 12 significant digits (`_number`), one `<metric>_mean` and
 `<metric>_std` column each; the Markdown shows the columns a reader compares, in the
 same short titles as the per-round table `lth-tf run` prints.
 """
@@ -121,4 +121,6 @@ def _markdown(header: List[str], cells: List[List[str]]) -> str:
 
 
 def _number(value: float) -> str:
-    return "" if math.isnan(value) else repr(float(value))
+    """12 significant digits: beyond what a float32 metric holds (~7), short of a mean's float noise
+    (0.7715000000000001 is 0.7715)."""
+    return "" if math.isnan(value) else f"{float(value):.12g}"

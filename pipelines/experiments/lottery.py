@@ -21,7 +21,7 @@ from mlflow.entities import Run
 from lth_tf import data, masking, models, naming
 from lth_tf.tracking import artifacts, fingerprints, store as tracking
 from lth_tf.runtime import compile as compile_settings, distribute, precision
-from lth_tf.models import initializers
+from lth_tf.models import checks, initializers
 from lth_tf.training import weights
 from lth_tf.settings import ExperimentConfig
 from lth_tf.errors import UserError
@@ -76,6 +76,7 @@ def build_masked_model(cfg: ExperimentConfig, splits: data.Splits, model: ModelS
             model = model()
         else:
             precision.check_built(model, cfg.training.precision)
+        checks.check(model, splits)  # a model that does not fit its data: one true line, before any run
         if cfg.model.initializer:
             initializers.apply(model, cfg.model.initializer)
         model = precision.float32_logits(model)

@@ -25,7 +25,7 @@ from mlflow.tracking import MlflowClient
 
 from lth_tf import data, masking, models, naming
 from lth_tf.tracking import fingerprints, store as tracking
-from lth_tf.models import initializers
+from lth_tf.models import checks, initializers
 from lth_tf.settings import ExperimentConfig
 from lth_tf.errors import UserError
 from lth_tf.reports import aggregate, figures, results
@@ -72,6 +72,7 @@ def build_supermask_model(cfg: ExperimentConfig, splits: data.Splits, keep_fract
                           model: ModelSource = None) -> keras.Model:
     """The random network of `cfg.seed`, every prunable layer a `SupermaskLayer` keeping `keep_fraction`."""
     network = random_network(cfg, splits.input_shape, splits.num_classes, keep_fraction, model)
+    checks.check(network, splits)  # a model that does not fit its data: one true line, before any run
     return masking.supermask_model(network, keep_fraction, cfg.model.unpruned_layers)
 
 

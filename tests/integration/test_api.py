@@ -106,8 +106,8 @@ def _with_unsupported_layer():
 @pytest.mark.parametrize("model, train, message", [
     (Subclassed(), _arrays(60, 0), "subclassed keras.Model.*Sequential or functional API"),
     (_with_unsupported_layer(), _arrays(60, 0),
-     "layer 'mystery' \\(Unsupported\\) is not prunable.*PrunableLayer.*--unpruned-layers mystery"),
-    (lambda: "not a model", _arrays(60, 0), "factory returned builtins.str, not a tf_keras Model"),
+     "layer 'mystery' \\(Unsupported\\) is not prunable.*PrunableLayer.*unpruned_layers mystery"),
+    (lambda: "not a model", _arrays(60, 0), "factory returned builtins.str, not a Keras Model"),
     (users_model(), tf.data.Dataset.from_tensor_slices(_arrays(60, 0)).repeat(), "infinite"),
     (users_model(), (np.zeros((60, 6, 6, 1)), np.eye(2)[np.zeros(60, int)]), "integer class indices"),
     (users_model(), (np.zeros((60, 5, 5, 1)), np.zeros(60, int)), "test examples have shape \\(6, 6, 1\\)"),

@@ -103,7 +103,7 @@ def test_bad_import_paths_are_one_line_errors_at_validation(user_module, path, m
 
 
 def test_import_path_returning_no_model_is_a_clear_error(user_module):
-    with pytest.raises(UserError, match="returned builtins.str, not a tf_keras Model"):
+    with pytest.raises(UserError, match="returned builtins.str, not a Keras Model"):
         models.build("my_models:not_a_model", (8, 8, 1), 4)
 
 
