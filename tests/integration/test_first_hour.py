@@ -11,11 +11,10 @@ import mlflow
 import numpy as np
 import pytest
 
-from conftest import invoke
+from conftest import invoke, no_runs_recorded
 from lth_tf.data.splits import Splits
 from lth_tf.errors import UserError
 from lth_tf.settings import build_config
-from test_cli import no_runs_recorded
 
 BUILDERS = '''
 from lth_tf.tfkeras import keras
