@@ -18,7 +18,7 @@ import pytest
 from conftest import small_model
 from lth_tf import masking
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import ui_screenshots  # noqa: E402  (the screenshot script's browser helpers)
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
