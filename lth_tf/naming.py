@@ -124,3 +124,30 @@ REPORT = "report"
 RUNS_VIEW_KEY = "lth-tf"
 """The shared view of the runs table each experiment carries (`mlflow.sharedViewState.lth-tf`)."""
 SHARED_VIEW_TAG = "mlflow.sharedViewState."
+
+
+# --- Network runs' tags and params (issue 18: pipelines.runs.network_run, pipelines.execution) ---
+
+KIND_TAG = "kind"
+"""What a run is: a network's kind (`ticket`, `one_shot`, a control) or `experiment`, `sweep`."""
+ROUND_TAG = "round"
+"""A network's pruning round (tag and param)."""
+REPLICATE_TAG = "replicate"
+"""A network's replicate, the trial it belongs to (tag and param)."""
+SEED_TAG = "seed"
+"""The seed a network's trial draws θ0 and its data order from (tag and param)."""
+WORKER_TAG = "worker"
+"""`host:pid` of the Ray worker that trained a network (`--workers`, `--ray-address`)."""
+DIVERGED_TAG = "diverged_at"
+"""The iteration from which a network's loss was not finite; absent if it never diverged."""
+MASK_SHA256_TAG = "mask_sha256"
+"""A logged MLflow Model's mask, by the hash of its artifact."""
+EXPERIMENT_RUN_TAG = "experiment_run"
+"""A logged MLflow Model's experiment (parent) run."""
+STATE_ARTIFACTS = "state"
+"""Where a network's run keeps the snapshots later rounds need (θk, its trained weights) as `.npz`."""
+
+
+def state_artifact(name: str) -> str:
+    """`state/trained.npz`: a network's kept snapshot `name` on its run."""
+    return f"{STATE_ARTIFACTS}/{name}.npz"

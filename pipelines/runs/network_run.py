@@ -23,12 +23,13 @@ local, else the copy in the run's artifacts), logging only the steps it had not 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import socket
 from collections import defaultdict
 from pathlib import Path
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import mlflow
 import numpy as np
@@ -47,7 +48,7 @@ from lth_tf.training.checkpoints import NetworkCheckpoint
 from lth_tf.settings import ExperimentConfig
 from lth_tf.data import Splits
 from lth_tf.tfkeras import keras
-from lth_tf.training.loop import train_round
+from lth_tf.training.loop import RoundHistory, train_round
 from pipelines.runs import logged_models, run_index
 from pipelines.runs.descriptions import NOTE, network_note
 from pipelines.runs.resume import Changed
@@ -137,9 +138,12 @@ class ChildRuns:
         (tfmot's wrapper, `pipelines.controls.gradual`): `masks` give only each layer's final count, and
         the masks logged are read with `own_masks(model)` after training. `early_stop_from`: the
         early stop is chosen among evaluations from this iteration on (where such a model is at its sparsity).
+
+        The network's run is a `NetworkRecord`; the training itself is `_fit` (`train_round`).
         """
         keep = keep or {}
-        if masks is not None and own_masks is None:
+        fixed = masks is not None and own_masks is None  # masks set before training, logged as they are
+        if fixed:
             masking.set_masks(model, masks)
         remaining = pruning.remaining_fractions(masks if masks is not None else masking.get_masks(model))
         label = f"seed {seed} {kind} round {round_} ({remaining['total']:.1%} remaining)"
@@ -148,61 +152,23 @@ class ChildRuns:
             summary, kept = self._reuse(previous, None if own_masks else masks, keep)
             self.echo(f"{label}: finished before, in run {previous.info.run_id}")
             return summary, kept
-        tags = {**network_tags(kind, round_, replicate), "seed": str(seed),
-                "remaining_fraction": f"{remaining['total']:.6f}",
-                NOTE: network_note(kind, round_, seed, remaining["total"]),
-                colours.RUN_COLOR_TAG: kind_colour(kind), **(tags or {})}
-        mask_file = mask_file or naming.mask_artifact(round_)
-        if self.on_worker:
-            replace_earlier_attempts(self.parent_run_id, kind, round_, replicate)
-            tags["worker"] = f"{socket.gethostname()}:{os.getpid()}"
-        name = naming.network_run_name(kind, round_, seed, remaining["total"])
-        started = (dict(run_id=previous.info.run_id) if previous is not None else
-                   dict(parent_run_id=self.parent_run_id, run_name=name, tags=tags))
-        checkpoint = self._checkpoint(kind, round_, replicate)
-        with tracking.run_scope(nested=True, **started) as child:
-            child_id = child.info.run_id
-            if checkpoint is not None:
-                checkpoint.copies = MlflowCheckpointCopies(child_id)
-                if previous is not None:
-                    checkpoint.fetch()  # the local copy may be gone (another machine)
-            log = MetricLog(child_id, resumed=previous is not None)
-            tracking.log_params(naming.network_params(round_, replicate, seed, remaining["total"]))
-            if self.inputs and previous is None:
-                tracking.log_inputs(child_id, self.inputs)
-            if masks is not None and own_masks is None:
-                mask_sha256 = artifacts.log_arrays(masks, mask_file)
-            callbacks = [*callbacks, ReportMetrics(log)]
-            if self.status:
-                callbacks.append(Progress(label, iterations or self.cfg.training.iterations, self.status))
-            history = train_round(model, self.splits, hparams or self.cfg.training, seed, callbacks, align_to,
-                                  start_step, iterations, checkpoint)
-            if masks is None or own_masks is not None:
-                mask_sha256 = artifacts.log_arrays((own_masks or masking.get_masks)(model), mask_file)
-            if early_stop_from:
-                history = dataclasses.replace(history, records=[r for r in history.records
-                                                                if r["iteration"] >= early_stop_from])
-            attacked = robustness.evaluate(model, self.splits.test, self.cfg.robustness.robustness, seed)
-            cost = forward_cost(model, masks if masks is not None else masking.get_masks(model), self.echo)
-            summary = summarize(round_, kind, replicate, seed, remaining["total"], history, attacked, cost)
-            summary = summary.as_tracked()  # what MLflow holds, so a resumed run reads back the same
-            per_layer = {naming.layer_remaining(k): v for k, v in remaining.items() if k != "total"}
-            log({**{naming.summary(k): v for k, v in summary.metrics().items()}, **per_layer}, step=round_)
-            kept = {name: take() for name, take in keep.items()}
-            for name, snapshot in kept.items():
-                artifacts.log_arrays(weights.as_arrays(snapshot), state_artifact(name))
+        record = NetworkRecord(self.parent_run_id, kind, round_, replicate, seed, remaining, previous=previous,
+                               mask_file=mask_file, checkpoint=self._checkpoint(kind, round_, replicate))
+        with record.opened(tags, self.inputs, self.on_worker):
+            if fixed:
+                record.log_masks(masks)
+            history = self._fit(model, record, label, callbacks, align_to, hparams, seed, start_step, iterations)
+            if not fixed:
+                record.log_masks((own_masks or masking.get_masks)(model))
+            summary = self._summarize(model, record, masks, history, early_stop_from)
+            record.log_summary(summary)
+            kept = record.keep({name: take() for name, take in keep.items()})
             if history.diverged_at is not None:
-                tracking.set_tag("diverged_at", str(history.diverged_at), child_id)
+                record.diverged(history.diverged_at)
                 self.echo(f"warning: {label} diverged: its loss is not finite from iteration "
                           f"{history.diverged_at}; its NaN weights rank lowest when the next mask is pruned")
             if logged_models.wanted(self.cfg.log_models, kind, round_, self.cfg.pruning.rounds):
-                logged_models.log_network(model, self.splits.test[0], f"{kind}-round-{round_:02d}",
-                                          {**tags, "mask_sha256": mask_sha256, "experiment_run": self.parent_run_id})
-                log({naming.summary(k): v for k, v in logged_models.tflite_sizes(model).items()}, step=round_)
-            if checkpoint is not None:
-                checkpoint.discard()  # no finished run holds a checkpoint
-        if checkpoint is not None:
-            checkpoint.remove()
+                record.log_model(model, self.splits.test[0])
         self._record(summary)
         self.summaries.append(summary)
         self.echo(
@@ -210,6 +176,28 @@ class ChildRuns:
             f"{summary.early_stop_test_accuracy:.4f} there, {summary.final_test_accuracy:.4f} at the end"
         )
         return summary, kept
+
+    def _fit(self, model: keras.Model, record: "NetworkRecord", label: str,
+             callbacks: Sequence[keras.callbacks.Callback], align_to: Sequence[int], hparams, seed: int,
+             start_step: int, iterations: Optional[int]) -> RoundHistory:
+        """The training call: `train_round` with the run's metrics (and progress) reported, from its checkpoint."""
+        callbacks = [*callbacks, ReportMetrics(record.log)]
+        if self.status:
+            callbacks.append(Progress(label, iterations or self.cfg.training.iterations, self.status))
+        return train_round(model, self.splits, hparams or self.cfg.training, seed, callbacks, align_to,
+                           start_step, iterations, record.checkpoint)
+
+    def _summarize(self, model: keras.Model, record: "NetworkRecord", masks: Optional[masking.Masks],
+                   history: RoundHistory, early_stop_from: int) -> RoundSummary:
+        """The trained network's summary (early stop, robustness, forward cost), as MLflow holds it."""
+        if early_stop_from:
+            history = dataclasses.replace(history, records=[r for r in history.records
+                                                            if r["iteration"] >= early_stop_from])
+        attacked = robustness.evaluate(model, self.splits.test, self.cfg.robustness.robustness, record.seed)
+        cost = forward_cost(model, masks if masks is not None else masking.get_masks(model), self.echo)
+        summary = summarize(record.round, record.kind, record.replicate, record.seed, record.remaining["total"],
+                            history, attacked, cost)
+        return summary.as_tracked()  # what MLflow holds, so a resumed run reads back the same
 
     def _checkpoint(self, kind: str, round_: int, replicate: int) -> Optional[NetworkCheckpoint]:
         if self.checkpoints is None:
@@ -220,7 +208,7 @@ class ChildRuns:
     def _reuse(self, run: Run, masks: masking.Masks, keep) -> Tuple[RoundSummary, Kept]:
         """A network that finished before the interruption: its summary and kept snapshots, checked."""
         run_id = run.info.run_id
-        stored = artifacts.load_arrays(run_id, naming.mask_artifact(int(run.data.tags["round"])))
+        stored = artifacts.load_arrays(run_id, naming.mask_artifact(int(run.data.tags[naming.ROUND_TAG])))
         changed = masks is not None and (stored.keys() != masks.keys()
                                          or any(not np.array_equal(stored[k], masks[k]) for k in masks))
         if changed:
@@ -259,6 +247,86 @@ class ChildRuns:
             self.parent_metrics.record(summary)
 
 
+class NetworkRecord:
+    """The run record of one network: its nested MLflow run, started or continued, and what it holds.
+
+    `opened` starts the run under the parent (tags, params, dataset inputs) or continues
+    `previous` (an interrupted attempt); the network's checkpoint copies go to it. Within,
+    the masks, the summary, the kept snapshots (`state/`), divergence and the MLflow Model
+    are logged to it. On success the checkpoint leaves the run before it ends FINISHED, and
+    the local one after. Training is not its business (`ChildRuns._fit`).
+    """
+
+    def __init__(self, parent_run_id: str, kind: str, round_: int, replicate: int, seed: int,
+                 remaining: Mapping[str, float], *, previous: Optional[Run] = None, mask_file: Optional[str] = None,
+                 checkpoint: Optional[NetworkCheckpoint] = None):
+        self.parent_run_id, self.kind, self.round, self.replicate, self.seed = parent_run_id, kind, round_, replicate, seed
+        self.remaining, self.previous, self.checkpoint = dict(remaining), previous, checkpoint
+        self.mask_file = mask_file or naming.mask_artifact(round_)
+        self.run_id: Optional[str] = None
+        self.log: Optional[MetricLog] = None
+        self.tags: Dict[str, str] = {}
+        self.mask_sha256: Optional[str] = None
+
+    @contextlib.contextmanager
+    def opened(self, tags: Optional[Dict[str, str]] = None, inputs: Sequence = (),
+               on_worker: bool = False) -> Iterator["NetworkRecord"]:
+        """The network's run, active inside; `tags` are added to its own. `on_worker` (a Ray task):
+        the runs an earlier, killed attempt at this network left are deleted, the worker tagged."""
+        total = self.remaining["total"]
+        self.tags = {**network_tags(self.kind, self.round, self.replicate), naming.SEED_TAG: str(self.seed),
+                     naming.REMAINING: f"{total:.6f}",
+                     NOTE: network_note(self.kind, self.round, self.seed, total),
+                     colours.RUN_COLOR_TAG: kind_colour(self.kind), **(tags or {})}
+        if on_worker:
+            replace_earlier_attempts(self.parent_run_id, self.kind, self.round, self.replicate)
+            self.tags[naming.WORKER_TAG] = f"{socket.gethostname()}:{os.getpid()}"
+        resumed = self.previous is not None
+        started = (dict(run_id=self.previous.info.run_id) if resumed else
+                   dict(parent_run_id=self.parent_run_id, tags=self.tags,
+                        run_name=naming.network_run_name(self.kind, self.round, self.seed, total)))
+        with tracking.run_scope(nested=True, **started) as child:
+            self.run_id = child.info.run_id
+            if self.checkpoint is not None:
+                self.checkpoint.copies = MlflowCheckpointCopies(self.run_id)
+                if resumed:
+                    self.checkpoint.fetch()  # the local copy may be gone (another machine)
+            self.log = MetricLog(self.run_id, resumed=resumed)
+            tracking.log_params(naming.network_params(self.round, self.replicate, self.seed, total))
+            if inputs and not resumed:
+                tracking.log_inputs(self.run_id, list(inputs))
+            yield self
+            if self.checkpoint is not None:
+                self.checkpoint.discard()  # no finished run holds a checkpoint
+        if self.checkpoint is not None:
+            self.checkpoint.remove()
+
+    def log_masks(self, masks: masking.Masks) -> None:
+        """The network's mask as its artifact (`mask_file`)."""
+        self.mask_sha256 = artifacts.log_arrays(masks, self.mask_file)
+
+    def log_summary(self, summary: RoundSummary) -> None:
+        """The summary and each layer's remaining fraction as `summary/...` metrics, step = round."""
+        per_layer = {naming.layer_remaining(k): v for k, v in self.remaining.items() if k != "total"}
+        self.log({**{naming.summary(k): v for k, v in summary.metrics().items()}, **per_layer}, step=self.round)
+
+    def keep(self, kept: Kept) -> Kept:
+        """Saves the snapshots later rounds need as the run's `state/` artifacts; returns them."""
+        for name, snapshot in kept.items():
+            artifacts.log_arrays(weights.as_arrays(snapshot), state_artifact(name))
+        return kept
+
+    def diverged(self, iteration: int) -> None:
+        tracking.set_tag(naming.DIVERGED_TAG, str(iteration), self.run_id)
+
+    def log_model(self, model: keras.Model, examples) -> None:
+        """The trained network as an MLflow Model (`--log-models`), and its TFLite sizes as summaries."""
+        logged_models.log_network(model, examples, f"{self.kind}-round-{self.round:02d}",
+                                  {**self.tags, naming.MASK_SHA256_TAG: self.mask_sha256,
+                                   naming.EXPERIMENT_RUN_TAG: self.parent_run_id})
+        self.log({naming.summary(k): v for k, v in logged_models.tflite_sizes(model).items()}, step=self.round)
+
+
 def kind_colour(kind: str) -> str:
     """The hex colour MLflow draws a network of `kind` in: its colour in the report's figures."""
     from lth_tf.reports.figures import style  # matplotlib loads with the first network, not on import
@@ -277,9 +345,8 @@ def forward_cost(model: keras.Model, masks: masking.Masks, echo: Echo) -> Option
         return None
 
 
-def state_artifact(name: str) -> str:
-    """Where a network's kept snapshot (θk, trained weights) is saved in its run."""
-    return f"state/{name}.npz"
+state_artifact = naming.state_artifact
+"""Where a network's kept snapshot (θk, trained weights) is saved in its run."""
 
 
 def replace_earlier_attempts(parent_run_id: str, kind: str, round_: int, replicate: int) -> None:
