@@ -14,7 +14,8 @@ machine, `lth-tf server` for a cluster), with the driver's MLflow credentials.
 Results are bitwise those of the sequential run: every network's training depends only
 on its seed, mask and starting weights (`training.train_round` seeds the global
 generators per network), θ0 travels with the trial, and the parent's means are taken in
-replicate order however the trials finish (`child_runs.ParentMetrics`).
+replicate order however the trials finish (`network_run.ParentMetrics`). `RayExecutor` is this
+backend behind the one executor interface (`pipelines.execution.base`).
 
 A worker that dies is retried by Ray (`MAX_RETRIES`); the retried network replaces the
 child run its dead attempt left. If retries run out, the other networks still finish,
@@ -24,9 +25,10 @@ the dead one's run ends FAILED, and so does the parent.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterable, Iterator, List, Set, Tuple, Union
+from typing import Callable, ContextManager, Dict, Iterable, Iterator, List, Sequence, Set, Tuple, Union
 
 import mlflow
 
@@ -39,7 +41,8 @@ from lth_tf.data import Splits
 from lth_tf.errors import UserError
 from lth_tf.masking import MaskedLayer, Masks
 from lth_tf.tfkeras import keras
-from pipelines.runs.network_run import ChildRuns, end_dangling
+from pipelines.execution.base import Executor, RunOne, Trial
+from pipelines.runs.network_run import ChildRuns, Echo, end_dangling
 from pipelines.runs.run_index import NetworkKey
 from pipelines.runs.summary import RoundSummary
 from pipelines.experiments.trial import MasksByRound, run_trial
@@ -271,6 +274,39 @@ def run_trials(cfg: ExperimentConfig, splits: Splits, trials: Iterable[Tuple[int
         raise RuntimeError(f"{len(failures)} network task(s) failed after {MAX_RETRIES} retries: "
                            f"{_first_line(failures[0])}")
     return [results[replicate] for replicate in sorted(results)]
+
+
+class RayExecutor(Executor):
+    """Trials, their controls and a sweep's points as Ray tasks, on the Ray `engine` names."""
+
+    resumes = False  # continuing an unfinished run on Ray is not supported yet
+
+    def __init__(self, engine: EngineHparams):
+        self.engine = engine
+
+    def session(self) -> ContextManager[None]:
+        return ray_session(self.engine)
+
+    def run_trials(self, runs: ChildRuns, trials: Iterable[Trial], experiment_id: str) -> List[MasksByRound]:
+        """`run_trials` below; once every trial is in, their summaries join `runs.summaries` in replicate order."""
+        store = Store(mlflow.get_tracking_uri(), experiment_id, runs.parent_run_id)
+        tickets = []
+        for summaries, masks in run_trials(runs.cfg, runs.splits, trials, store, runs.parent_metrics.record):
+            runs.summaries.extend(summaries)
+            tickets.append(masks)
+        return tickets
+
+    def run_experiments(self, run_one: RunOne, configs: Sequence[ExperimentConfig], labels: Sequence[str],
+                        parent_run_id: str, echo: Echo) -> List[str]:
+        """Every config's experiment as one task; its networks train one after another inside its worker."""
+        import ray
+
+        remote = task(run_one, network_resources())
+        tracking_uri = mlflow.get_tracking_uri()  # resolved here: a worker's working directory may differ
+        refs = [remote.remote(dataclasses.replace(cfg, tracking_uri=tracking_uri), parent_run_id) for cfg in configs]
+        for number, label in enumerate(labels, 1):
+            echo(f"point {number}/{len(configs)} submitted: {label}")
+        return ray.get(refs)
 
 
 def _first_line(error: BaseException) -> str:

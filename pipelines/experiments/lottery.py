@@ -27,11 +27,11 @@ from lth_tf.settings import ExperimentConfig
 from lth_tf.errors import UserError
 from lth_tf.tfkeras import keras
 from pipelines.runs import descriptions, resume, run_index, views
-from pipelines.execution import ray as fanout
+from pipelines import execution
 from pipelines.reporting import report, verdicts
 from pipelines.runs.network_run import ChildRuns, Echo
 from pipelines.runs.summary import RoundSummary, log_network_table
-from pipelines.experiments.trial import MasksByRound, run_trial
+from pipelines.experiments.trial import MasksByRound
 
 ModelSource = Union[keras.Model, Callable[[], keras.Model], None]
 """A built Keras model, a zero-argument factory, or None for `cfg.model.model` from the registry."""
@@ -133,6 +133,7 @@ def run(
     if cfg.controls.controls and not cfg.control_rounds(cfg.pruning.rounds):
         echo(f"note: no control runs: --control-rounds {','.join(map(str, cfg.controls.control_rounds))} are all "
              f"past --rounds {cfg.pruning.rounds} (pass --control-rounds '' for every round)")
+    executor = execution.for_settings(cfg)
     experiment_id = tracking.open_experiment(cfg.tracking_uri, cfg.resolved_experiment_name)
     _describe_experiment(experiment_id, cfg)
     root = resume.checkpoint_root(cfg)
@@ -142,7 +143,7 @@ def run(
             previous = resume.choose_parent(experiment_id, cfg, subject, root, echo)
             if previous is not None and run_index.is_finished(previous):
                 return finished_result(previous)
-            if previous is not None and cfg.fans_out:
+            if previous is not None and not executor.resumes:
                 raise UserError(f"run {previous.info.run_id} of this experiment is unfinished; resuming it on Ray "
                                 "(--workers, --ray-address) is not supported yet: rerun without them, or pass --restart")
             existing = run_index.child_runs(previous) if previous is not None else {}
@@ -150,7 +151,7 @@ def run(
                 resume.check_unchanged(previous, existing, masking.get_masks(first[2]))
                 claim(previous.info.run_id)  # refused while another process runs it, before any run starts or ends
             stack.enter_context(resume.as_before(previous))
-            stack.enter_context(_engine(cfg))
+            stack.enter_context(executor.session())
             parent = stack.enter_context(tracking.run_scope(**_parent_run(cfg, splits, subject, experiment_id,
                                                                            previous, parent_run_id)))
             if previous is None:
@@ -171,15 +172,7 @@ def run(
                          checkpoints=root / parent.info.run_id, inputs=inputs)
         result.rounds = runs.summaries
         try:
-            if cfg.fans_out:
-                store = fanout.Store(mlflow.get_tracking_uri(), experiment_id, parent.info.run_id)
-                for summaries, tickets in fanout.run_trials(cfg, splits, _chain(first, models_by_trial), store,
-                                                            runs.parent_metrics.record):
-                    result.rounds.extend(summaries)
-                    result.trials.append(tickets)
-            else:
-                for replicate, seed, network in _chain(first, models_by_trial):
-                    result.trials.append(run_trial(network, cfg, runs, replicate, seed))
+            result.trials = executor.run_trials(runs, _chain(first, models_by_trial), experiment_id)
         finally:
             if result.rounds:
                 log_network_table(result.rounds)
@@ -235,11 +228,6 @@ def parent_params(cfg: ExperimentConfig, splits: data.Splits, prunable: int) -> 
     """
     used = {"output_rate_used": cfg.output_rate} if cfg.pruning.strategy == "layerwise" else {}
     return {**cfg.params(), **splits.sizes(), "prunable_weights": prunable, **used}
-
-
-def _engine(cfg: ExperimentConfig):
-    """The Ray session the networks train in, or nothing: one after another in this process."""
-    return fanout.ray_session(cfg.engine) if cfg.fans_out else contextlib.nullcontext()
 
 
 def log_report_or_warn(run_id: str, echo: Echo) -> None:

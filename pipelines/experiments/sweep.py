@@ -19,8 +19,6 @@ otherwise they run one after another here.
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +29,7 @@ import mlflow
 from lth_tf.tracking import store as tracking
 from lth_tf.settings import ExperimentConfig, build_config, read_yaml
 from lth_tf.errors import UserError
-from pipelines.execution import ray as fanout
+from pipelines import execution
 from pipelines.experiments import lottery
 
 ENGINE_KEYS = ("workers", "ray_address")
@@ -78,36 +76,20 @@ def run(sweep: Sweep, echo=print) -> List[str]:
     configs = sweep.configs()
     engine = build_config({k: v for k, v in sweep.base.items() if k in ENGINE_KEYS or k == "tracking_uri"})
     experiment_id = tracking.open_experiment(configs[0].tracking_uri, sweep.name)
-    session = fanout.ray_session(engine.engine) if engine.fans_out else contextlib.nullcontext()
-    with session, tracking.run_scope(
+    executor = execution.for_settings(engine)
+    with executor.session(), tracking.run_scope(
         experiment_id=experiment_id, run_name=f"{sweep.name} ({len(configs)} points)", tags={"kind": "sweep"},
     ) as parent:
         mlflow.log_params({"points": len(configs), **{k: v for k, v in sweep.base.items() if k not in ENGINE_KEYS}})
         varying = sorted({k for point in sweep.points for k in point})
         mlflow.log_param("varies", ",".join(varying))
-        if engine.fans_out:
-            return _on_ray(configs, sweep.points, parent.info.run_id, echo)
-        run_ids = []
-        for number, (cfg, point) in enumerate(zip(configs, sweep.points), 1):
-            echo(f"point {number}/{len(configs)}: {_describe(point)}")
-            run_ids.append(lottery.run(cfg, echo=echo, parent_run_id=parent.info.run_id).run_id)
-        return run_ids
+        labels = [_describe(point) for point in sweep.points]
+        return executor.run_experiments(_point, configs, labels, parent.info.run_id, echo)
 
 
-def _on_ray(configs, points, parent_run_id: str, echo) -> List[str]:
-    import ray
-
-    task = fanout.task(_point, fanout.network_resources())
-    store = mlflow.get_tracking_uri()  # resolved here: a worker's working directory may differ
-    refs = [task.remote(dataclasses.replace(cfg, tracking_uri=store), parent_run_id) for cfg in configs]
-    for number, point in enumerate(points, 1):
-        echo(f"point {number}/{len(configs)} submitted: {_describe(point)}")
-    return ray.get(refs)
-
-
-def _point(cfg: ExperimentConfig, parent_run_id: str) -> str:
-    """A Ray task: one point's experiment, nested under the sweep's run."""
-    return lottery.run(cfg, parent_run_id=parent_run_id).run_id
+def _point(cfg: ExperimentConfig, parent_run_id: str, echo=print) -> str:
+    """One point's experiment, nested under the sweep's run (here, or as a Ray task)."""
+    return lottery.run(cfg, echo=echo, parent_run_id=parent_run_id).run_id
 
 
 def _describe(point: Dict[str, Any]) -> str:
