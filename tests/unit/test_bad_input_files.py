@@ -38,7 +38,7 @@ def test_a_crash_says_which_run_it_marked_failed_and_only_if_there_is_one(store,
     import mlflow
 
     from lth_tf import data
-    from pipelines.experiments import lottery
+    from pipelines.execution import local
 
     _npz(store / "ok.npz")
     args = ["run", "--dataset", "npz:ok.npz", "--validation-size", "10", "--batch-size", "10"]
@@ -48,7 +48,7 @@ def test_a_crash_says_which_run_it_marked_failed_and_only_if_there_is_one(store,
     assert code == 1 and "disk on fire" in err and "marked" not in err and no_runs_recorded(store)
 
     monkeypatch.setattr(data, "load", real_load)
-    monkeypatch.setattr(lottery, "run_trial", lambda *a: (_ for _ in ()).throw(RuntimeError("mid-run")))
+    monkeypatch.setattr(local, "run_trial", lambda *a: (_ for _ in ()).throw(RuntimeError("mid-run")))
     code, _, err = invoke(args, capsys)
     runs = mlflow.search_runs(search_all_experiments=True, output_format="list")
     assert code == 1 and len(runs) == 1 and runs[0].info.status == "FAILED"
