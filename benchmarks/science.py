@@ -119,17 +119,17 @@ def finished(run_id):
     from lth_tf import naming
     from lth_tf.tracking import store as tracking
     from pipelines.experiments.lottery import LotteryResult
-    from pipelines.runs.summary import RoundSummary
+    from lth_tf.reports.rows import NetworkSummary
 
     mlflow.set_tracking_uri(tracking.resolve_tracking_uri(None))
     try:
         path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=f"{naming.NETWORK_TABLE}.csv")
     except Exception:  # noqa: BLE001 - a run from before the name: the old table
         path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="summary/summary.csv")
-    types = {f: t for f, t in RoundSummary.__annotations__.items()}
+    types = {f: t for f, t in NetworkSummary.__annotations__.items()}
     casts = {"int": int, "float": float, "str": str}
     with open(path) as file:
-        rows = [RoundSummary(**{k: casts[types[k]](v) for k, v in row.items() if k in types and k != "robustness"})
+        rows = [NetworkSummary(**{k: casts[types[k]](v) for k, v in row.items() if k in types and k != "robustness"})
                 for row in csv.DictReader(file)]
     return LotteryResult(experiment_id="", run_id=run_id, rounds=rows)
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 from lth_tf.reports import baselines
 from lth_tf.settings import build_config
@@ -43,9 +42,8 @@ CONTROLS = ("reinit", "random_prune", "ticket_invert", "prune_at_init",
 
 
 def rows(result):
-    """The summaries as the report's rows."""
-    return [SimpleNamespace(kind=s.kind, round=s.round, replicate=s.replicate,
-                            remaining_fraction=s.remaining_fraction, metrics=s.metrics()) for s in result.rounds]
+    """The summaries as the report's rows (one row type: `lth_tf.reports.rows.NetworkSummary`)."""
+    return list(result.rounds)
 
 
 def main() -> None:

@@ -98,6 +98,57 @@ def network_params(round_: int, replicate: int, seed: int, remaining: float) -> 
             REMAINING: f"{remaining:.4f}"}
 
 
+KIND_TAG = "kind"
+"""What a run is: `experiment` (a parent), `sweep`, or a network's kind (`ticket`, `one_shot`, a control's name)."""
+EXPERIMENT_KIND = "experiment"
+SWEEP_KIND = "sweep"
+ROUND_TAG = "round"
+REPLICATE_TAG = "replicate"
+SEED_TAG = "seed"
+"""A network run's identifiers (`NETWORK_TAGS`, with its kind): its `NetworkKey` and the trial's seed."""
+NETWORK_TAGS = (KIND_TAG, ROUND_TAG, REPLICATE_TAG)
+IDENTITY_TAG = "identity"
+"""An experiment run's identity (`ExperimentConfig.identity`): equal identities are one experiment (resume)."""
+FAMILY_TAG = "family"
+"""An experiment run's family (`ExperimentConfig.family`): equal families are replicates (reports pool them)."""
+PARENT_TAG = "mlflow.parentRunId"
+"""MLflow's tag of a nested run: its parent's run id."""
+NOTE_TAG = "mlflow.note.content"
+"""MLflow's description of a run or experiment (`pipelines.runs.descriptions`)."""
+RUN_COLOR_TAG = "mlflow.runColor"
+"""MLflow's colour of a run in charts (`lth_tf.reports.colours`)."""
+MODE_TAG = "mode"
+"""A lottery experiment's pruning mode (`iterative`, `one_shot`); runs of the earlier identity scheme have it."""
+METHOD_TAG = "method"
+"""A supermask experiment's method (`edge_popup`)."""
+TRANSFER_TAG = "transfer"
+"""`true` on a transfer experiment's run."""
+SOURCE_RUN_TAG = "source_run"
+SOURCE_ROUND_TAG = "source_round"
+"""Where a transferred ticket (or an instability analysis) comes from: a run id, a round."""
+KEEP_FRACTION_TAG = "keep_fraction"
+"""A supermask's fraction of weights kept, on its network's run."""
+NETWORK_ROLE_TAG = "network"
+"""`dense` on a supermask experiment's dense network."""
+K_TAG = "k"
+PAIR_TAG = "pair"
+"""An instability pair's rewind iteration k and its index (`pipelines.experiments.instability`)."""
+STOPPED_BY_TAG = "stopped_by"
+"""What stopped a run's pruning early (`early_bird`)."""
+HOST_TAG = "lth_tf.host"
+PID_TAG = "lth_tf.pid"
+"""The host and process that own a RUNNING experiment run (`pipelines.runs.resume`)."""
+RESUMES_TAG = "lth_tf.resumes"
+"""How often an experiment run was resumed."""
+LEGACY_IDENTITY_TAG = "lth_tf.legacy_identity"
+"""The identity an earlier lth-tf tagged a run with, kept when a resume retags it."""
+
+
+def tag_filter(tag: str, value) -> str:
+    """`tags.`kind` = 'experiment'`: a clause of an MLflow run search on a tag."""
+    return f"tags.`{tag}` = '{value}'"
+
+
 def mask_artifact(round_: int) -> str:
     """A network's mask, `{layer: bool array}`, on its run."""
     return f"masks/round_{round_:02d}.npz"
@@ -126,16 +177,8 @@ RUNS_VIEW_KEY = "lth-tf"
 SHARED_VIEW_TAG = "mlflow.sharedViewState."
 
 
-# --- Network runs' tags and params (issue 18: pipelines.runs.network_run, pipelines.execution) ---
+# --- Network runs' other tags (kind, round, replicate and seed are above) ---
 
-KIND_TAG = "kind"
-"""What a run is: a network's kind (`ticket`, `one_shot`, a control) or `experiment`, `sweep`."""
-ROUND_TAG = "round"
-"""A network's pruning round (tag and param)."""
-REPLICATE_TAG = "replicate"
-"""A network's replicate, the trial it belongs to (tag and param)."""
-SEED_TAG = "seed"
-"""The seed a network's trial draws θ0 and its data order from (tag and param)."""
 WORKER_TAG = "worker"
 """`host:pid` of the Ray worker that trained a network (`--workers`, `--ray-address`)."""
 DIVERGED_TAG = "diverged_at"

@@ -6,11 +6,11 @@ A spec is either a name (`mnist-5k`) or `kind:argument` (`idx:DIR`, `tfds:NAME`)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional, Tuple
-
+from typing import Callable, Optional, Tuple
 
 from lth_tf.data.splits import Arrays, Splits, hold_out, standardize
 from lth_tf.errors import UserError
+from lth_tf.registry import Registry
 
 
 @dataclass
@@ -29,12 +29,14 @@ class Entry:
     takes_argument: bool
 
 
-REGISTRY: Dict[str, Entry] = {}
+REGISTRY = Registry("dataset")
+"""Kind (`mnist-5k`, `idx`, ...) -> its `Entry`, on the one registry mechanism (`lth_tf.registry`)."""
 
 
 def register(kind: str, default_validation: int, takes_argument: bool = False):
+    """`@register("kind", default_validation)` above a loader: a dataset of your own."""
     def add(loader):
-        REGISTRY[kind] = Entry(loader, default_validation, takes_argument)
+        REGISTRY.register(kind)(Entry(loader, default_validation, takes_argument))
         return loader
 
     return add

@@ -14,7 +14,8 @@ from typing import Dict, Iterable, List, Mapping, Sequence, Tuple
 
 import numpy as np
 
-from lth_tf.reports.results import SUMMARY_METRICS, ChildRow, kind_sort_key
+from lth_tf.reports.results import SUMMARY_METRICS, kind_sort_key
+from lth_tf.reports.rows import NetworkSummary
 
 DEFAULT_ROUND_TARGETS = (0.513, 0.211, 0.07)
 """Remaining fractions the paper's curves highlight (LeNet rounds 3, 7, 12)."""
@@ -40,14 +41,14 @@ def mean_std(values: Sequence[float]) -> Tuple[float, float]:
     return float(values.mean()), float(values.std(ddof=1)) if values.size > 1 else 0.0
 
 
-def levels(rows: Iterable[ChildRow], metrics: Sequence[str] = SUMMARY_METRICS) -> List[Level]:
+def levels(rows: Iterable[NetworkSummary], metrics: Sequence[str] = SUMMARY_METRICS) -> List[Level]:
     """One Level per (kind, round), ordered by kind (tickets first) then round."""
-    groups: Dict[Tuple[str, int], List[ChildRow]] = defaultdict(list)
+    groups: Dict[Tuple[str, int], List[NetworkSummary]] = defaultdict(list)
     for row in rows:
         groups[(row.kind, row.round)].append(row)
     result = []
     for (kind, round_), group in sorted(groups.items(), key=lambda item: (kind_sort_key(item[0][0]), item[0][1])):
-        stats = {m: mean_std([r.metrics.get(m, float("nan")) for r in group]) for m in metrics}
+        stats = {m: mean_std([r.metrics().get(m, float("nan")) for r in group]) for m in metrics}
         result.append(Level(kind, round_, mean_std([r.remaining_fraction for r in group])[0], len(group),
                             {m: s[0] for m, s in stats.items()}, {m: s[1] for m, s in stats.items()}))
     return result

@@ -9,7 +9,7 @@
   `METHOD_CHECK` kinds of `pipelines.controls.at_init`; for the tickets, `random_prune`
   is the layerwise shuffle and `reinit` the reinitialization).
 
-Pure Python over plain rows (`kind`, `round`, `replicate`, `remaining_fraction`, `metrics`),
+Pure Python over `lth_tf.reports.rows.NetworkSummary` rows,
 like `aggregate`: no MLflow.
 """
 
@@ -34,7 +34,7 @@ TICKET_CHECKS = {"random_prune": "shuffle", "reinit": "reinit"}
 def _by_key(rows) -> Dict[Tuple[str, int], Dict[int, float]]:
     values: Dict[Tuple[str, int], Dict[int, float]] = defaultdict(dict)
     for row in rows:
-        values[(row.kind, row.round)][row.replicate] = 100 * row.metrics.get(METRIC, float("nan"))
+        values[(row.kind, row.round)][row.replicate] = 100 * row.metrics().get(METRIC, float("nan"))
     return values
 
 

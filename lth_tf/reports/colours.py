@@ -8,11 +8,13 @@ colour colours every point and curve of the shared view by kind (ticket blue, re
 
 from __future__ import annotations
 
+from lth_tf import naming
+
 TAB10 = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
          "#17becf")
 """Matplotlib's `C0`..`C9` (the tab10 palette)."""
 
-RUN_COLOR_TAG = "mlflow.runColor"
+RUN_COLOR_TAG = naming.RUN_COLOR_TAG
 
 
 def hex_colour(cycle_colour: str) -> str:

@@ -21,12 +21,14 @@ import hashlib
 import json
 import re
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from lth_tf import naming
 from lth_tf.settings import NOT_FAMILY
 from lth_tf.errors import UserError
+from lth_tf.reports.rows import NetworkSummary, as_int
+from lth_tf.tracking.search import search
 
 if TYPE_CHECKING:  # mlflow loads on first use: the CLI reads SUMMARY_METRICS for its --help
     from mlflow.entities import Run
@@ -68,29 +70,14 @@ class ParentRun:
     def family(self) -> str:
         """Runs of equal family are replicates. Runs written before the `family` tag existed
         get one from their params, leaving out the same settings the tag leaves out."""
-        if self.tags.get("family"):
-            return self.tags["family"]
+        if self.tags.get(naming.FAMILY_TAG):
+            return self.tags[naming.FAMILY_TAG]
         relevant = sorted((k, v) for k, v in self.params.items() if k not in NOT_FAMILY)
         return "params-" + hashlib.sha256(json.dumps(relevant).encode()).hexdigest()[:12]
 
     @property
     def seed(self) -> Optional[int]:
-        return _int(self.params.get("seed"))
-
-
-@dataclass
-class ChildRow:
-    """One trained network's summary, flattened."""
-
-    run_id: str
-    parent_run_id: str
-    experiment: str
-    kind: str
-    round: int
-    replicate: int
-    seed: Optional[int]
-    remaining_fraction: float
-    metrics: Dict[str, float]
+        return as_int(self.params.get(naming.SEED_TAG))
 
 
 @dataclass
@@ -98,7 +85,7 @@ class Results:
     """The FINISHED child rows of some pooled parent runs, plus what was left out."""
 
     parents: List[ParentRun]
-    rows: List[ChildRow]
+    rows: List[NetworkSummary]
     skipped: int = 0
 
     @property
@@ -137,18 +124,18 @@ def resolve(client: MlflowClient, target: str) -> List[ParentRun]:
     if is_run_id(target):
         run = _get_run(client, target)
         if run is not None:
-            parent_id = run.data.tags.get("mlflow.parentRunId")
-            if run.data.tags.get("kind") != "experiment" and parent_id:  # a network: its experiment run
+            parent_id = run.data.tags.get(naming.PARENT_TAG)
+            if run.data.tags.get(naming.KIND_TAG) != naming.EXPERIMENT_KIND and parent_id:  # a network: its experiment run
                 run = _get_run(client, parent_id)  # (an experiment run may itself be a sweep's point)
-            if run is not None and run.data.tags.get("kind") == "sweep":
+            if run is not None and run.data.tags.get(naming.KIND_TAG) == naming.SWEEP_KIND:
                 raise UserError(f"run {target} is a sweep; name one of its points' runs, or compare them "
                                 "(`lth-tf sweep` printed the command)")
-            if run is None or run.data.tags.get("kind") != "experiment":
+            if run is None or run.data.tags.get(naming.KIND_TAG) != naming.EXPERIMENT_KIND:
                 raise UserError(f"run {target} is not an lth-tf experiment run (nor one of its rounds)")
             return [_parent(client, run)]
     experiment = _experiment(client, target)
-    parents = [_parent(client, r, experiment.name) for r in _search(
-        client, experiment.experiment_id, "tags.kind = 'experiment'")]
+    parents = [_parent(client, r, experiment.name) for r in search(
+        experiment.experiment_id, naming.tag_filter(naming.KIND_TAG, naming.EXPERIMENT_KIND), client)]
     finished = [p for p in parents if p.status == "FINISHED"]
     if not finished:
         unfinished = f" ({len(parents)} unfinished; pass a run id to report one)" if parents else ""
@@ -167,7 +154,7 @@ def load(client: MlflowClient, parents: Sequence[ParentRun]) -> Results:
     """Every FINISHED child of `parents` as a row; unfinished children are only counted."""
     rows, skipped = [], 0
     for parent in parents:
-        for run in _search(client, parent.experiment_id, f"tags.`mlflow.parentRunId` = '{parent.run_id}'"):
+        for run in search(parent.experiment_id, naming.tag_filter(naming.PARENT_TAG, parent.run_id), client):
             if run.info.status != "FINISHED":
                 skipped += 1
                 continue
@@ -176,7 +163,7 @@ def load(client: MlflowClient, parents: Sequence[ParentRun]) -> Results:
     return Results(list(parents), rows, skipped)
 
 
-def histories(client: MlflowClient, rows: Iterable[ChildRow], split: str, metric: str) -> Dict[str, Dict[int, float]]:
+def histories(client: MlflowClient, rows: Iterable[NetworkSummary], split: str, metric: str) -> Dict[str, Dict[int, float]]:
     """`{run_id: {iteration: value}}` of one learning curve (e.g. `test`, `accuracy`).
 
     Reads `test/accuracy`, or `test_accuracy` from runs written before grouped names.
@@ -189,23 +176,10 @@ def histories(client: MlflowClient, rows: Iterable[ChildRow], split: str, metric
     return {r.run_id: history(r.run_id) for r in rows}
 
 
-def _row(run: Run, parent: ParentRun) -> ChildRow:
-    tags, metrics = run.data.tags, run.data.metrics
-    remaining = naming.read_summary(metrics, naming.REMAINING)
-    remaining = remaining if remaining is not None else _float(tags.get("remaining_fraction"))
-    seed = _int(tags.get("seed"))
-    return ChildRow(
-        run_id=run.info.run_id,
-        parent_run_id=parent.run_id,
-        experiment=parent.experiment_name,
-        kind=tags.get("kind", "ticket"),
-        round=_int(tags.get("round")) or 0,
-        replicate=_int(tags.get("replicate")) or 0,
-        seed=seed if seed is not None else parent.seed,
-        remaining_fraction=remaining if remaining is not None else float("nan"),
-        metrics={**{k: v for k in SUMMARY_METRICS if (v := naming.read_summary(metrics, k)) is not None},
-                 **naming.read_robustness(metrics)},
-    )
+def _row(run: Run, parent: ParentRun) -> NetworkSummary:
+    row = NetworkSummary.from_run(run.data.tags, run.data.metrics, run_id=run.info.run_id,
+                                  parent_run_id=parent.run_id, experiment=parent.experiment_name)
+    return row if row.seed is not None else replace(row, seed=parent.seed)
 
 
 def _parent(client: MlflowClient, run: Run, experiment_name: Optional[str] = None) -> ParentRun:
@@ -238,31 +212,3 @@ def _experiment(client: MlflowClient, name_or_id: str):
         raise UserError(f"no experiment or run '{name_or_id}' in {client.tracking_uri}"
                         + (f"; experiments: {', '.join(known)}" if known else ""))
     return experiment
-
-
-def _search(client: MlflowClient, experiment_id: str, filter_string: str) -> List[Run]:
-    """All matching active runs, page by page."""
-    from mlflow.entities import ViewType
-
-    runs, token = [], None
-    while True:
-        page = client.search_runs([experiment_id], filter_string, ViewType.ACTIVE_ONLY, max_results=1000,
-                                  page_token=token)
-        runs.extend(page)
-        token = page.token
-        if not token:
-            return runs
-
-
-def _int(value) -> Optional[int]:
-    try:
-        return int(float(value))
-    except (TypeError, ValueError):
-        return None
-
-
-def _float(value) -> Optional[float]:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None

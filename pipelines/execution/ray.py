@@ -44,7 +44,7 @@ from lth_tf.tfkeras import keras
 from pipelines.execution.base import Executor, RunOne, Trial
 from pipelines.runs.network_run import ChildRuns, Echo, end_dangling
 from pipelines.runs.run_index import NetworkKey
-from pipelines.runs.summary import RoundSummary
+from lth_tf.reports.rows import NetworkSummary
 from pipelines.experiments.trial import MasksByRound, run_trial
 
 MAX_RETRIES = 3
@@ -156,7 +156,7 @@ class Control:
 
 
 def _train_trial(blueprint: Blueprint, shared, store: Store, replicate: int, seed: int,
-                 requests) -> Tuple[List[Union[RoundSummary, Control]], MasksByRound]:
+                 requests) -> Tuple[List[Union[NetworkSummary, Control]], MasksByRound]:
     """A Ray task: one replicate's tickets in order. Its controls go to the driver.
 
     The driver trains them as tasks of its own, so this task never waits for another
@@ -182,7 +182,7 @@ def _train_trial(blueprint: Blueprint, shared, store: Store, replicate: int, see
     return runs.summaries, tickets
 
 
-def _train_control(architecture: str, shared, store: Store, control: Control) -> RoundSummary:
+def _train_control(architecture: str, shared, store: Store, control: Control) -> NetworkSummary:
     """A Ray task: one control network, from its mask, starting weights and starting iteration."""
     import ray
 
@@ -196,7 +196,7 @@ def _train_control(architecture: str, shared, store: Store, control: Control) ->
 
 
 def run_trials(cfg: ExperimentConfig, splits: Splits, trials: Iterable[Tuple[int, int, keras.Model]],
-               store: Store, record: Callable[[RoundSummary], None]) -> List[Tuple[List[RoundSummary], MasksByRound]]:
+               store: Store, record: Callable[[NetworkSummary], None]) -> List[Tuple[List[NetworkSummary], MasksByRound]]:
     """Every replicate's trial as a Ray task, and the controls they ask for as tasks of their own;
     `record`s a trial's summaries once it and its controls finish; results in replicate order.
 
@@ -215,7 +215,7 @@ def run_trials(cfg: ExperimentConfig, splits: Splits, trials: Iterable[Tuple[int
         blueprint = Blueprint.of(model)
         architectures[replicate] = ray.put(blueprint.architecture)
         waiting[trial.remote(blueprint, shared, store, replicate, seed, requests)] = replicate
-    controls: Dict[NetworkKey, RoundSummary] = {}
+    controls: Dict[NetworkKey, NetworkSummary] = {}
     started: Set[NetworkKey] = set()
     trialled: Dict[int, Tuple[list, MasksByRound]] = {}
     results, failures = {}, []

@@ -22,14 +22,13 @@ import numpy as np
 
 import mlflow
 
-from lth_tf import masking
+from lth_tf import masking, naming
 from lth_tf.pruning import criteria
 from lth_tf.pruning.early_bird import EarlyBird, pruning_draw
 from lth_tf.settings import ExperimentConfig
 from lth_tf.tracking import store as tracking
 from lth_tf.training import weights
 
-STOPPED_BY = "stopped_by"
 
 
 class TrackedEarlyBird(EarlyBird):
@@ -54,7 +53,7 @@ class TrackedEarlyBird(EarlyBird):
                                       "early_bird/iterations_saved": self.budget - self.found if stopped else 0},
                              step=0)
         if stopped:
-            tracking.set_tag(STOPPED_BY, "early_bird", run_id)
+            tracking.set_tag(naming.STOPPED_BY_TAG, "early_bird", run_id)
 
 
 def levels(cfg: ExperimentConfig, kind: str, round_: int) -> list:

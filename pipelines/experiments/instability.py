@@ -186,7 +186,7 @@ def run(request: Request, tracking_uri: Optional[str] = None, echo: Echo = print
     done = _finished_pairs(client, previous) if previous is not None else {}
     started = (dict(run_id=previous.info.run_id) if previous is not None else dict(
         experiment_id=source.experiment_id, run_name=f"instability-{source.run_name}",
-        tags={"kind": KIND, "source_run": source.run_id, "identity": ident}))
+        tags={naming.KIND_TAG: KIND, naming.SOURCE_RUN_TAG: source.run_id, naming.IDENTITY_TAG: ident}))
     with tracking.run_scope(**started) as parent:
         parent_id = parent.info.run_id
         if previous is None:
@@ -225,14 +225,15 @@ def run(request: Request, tracking_uri: Optional[str] = None, echo: Echo = print
 
 
 def _previous(client: MlflowClient, experiment_id: str, ident: str):
-    runs = client.search_runs([experiment_id], f"tags.kind = '{KIND}' AND tags.identity = '{ident}'",
+    runs = client.search_runs([experiment_id], f"{naming.tag_filter(naming.KIND_TAG, KIND)} AND "
+                              f"{naming.tag_filter(naming.IDENTITY_TAG, ident)}",
                               order_by=["attributes.start_time DESC"])
     finished = [r for r in runs if r.info.status == "FINISHED"]
     return finished[0] if finished else (runs[0] if runs else None)
 
 
 def _children(client: MlflowClient, parent_id: str, experiment_id: str):
-    return client.search_runs([experiment_id], f"tags.`mlflow.parentRunId` = '{parent_id}'", max_results=10000)
+    return client.search_runs([experiment_id], naming.tag_filter(naming.PARENT_TAG, parent_id), max_results=10000)
 
 
 def _finished_pairs(client: MlflowClient, parent) -> Dict[Tuple[int, int, int], tuple]:
@@ -256,7 +257,8 @@ def _finished_pairs(client: MlflowClient, parent) -> Dict[Tuple[int, int, int], 
 
 def _pair_from_run(run) -> PairResult:
     tags, metrics = run.data.tags, run.data.metrics
-    return PairResult(int(tags["round"]), int(tags["k"]), int(tags["pair"]), float(tags["remaining_fraction"]),
+    return PairResult(int(tags[naming.ROUND_TAG]), int(tags[naming.K_TAG]), int(tags[naming.PAIR_TAG]),
+                      float(tags[naming.REMAINING]),
                       {"test": metrics["barrier/test"], "train": metrics["barrier/train"]},
                       (metrics["copy1/final_test_accuracy"], metrics["copy2/final_test_accuracy"]), run.info.run_id)
 
@@ -288,8 +290,8 @@ def _train_pair(model, cfg, splits, masks, start: weights.Snapshot, key: Tuple[i
     masking.set_masks(model, masks)
     remaining = float(sum(int(np.count_nonzero(m)) for m in masks.values()) / sum(m.size for m in masks.values()))
     seeds = data_seeds(seed, pair)
-    tags = {"kind": PAIR_KIND, "round": str(round_), "k": str(k), "pair": str(pair), "seed": str(seed),
-            "remaining_fraction": f"{remaining:.6f}"}
+    tags = {naming.KIND_TAG: PAIR_KIND, naming.ROUND_TAG: str(round_), naming.K_TAG: str(k), naming.PAIR_TAG: str(pair),
+            naming.SEED_TAG: str(seed), naming.REMAINING: f"{remaining:.6f}"}
     with tracking.run_scope(nested=True, parent_run_id=parent_id, tags=tags,
                             run_name=f"instability-round{round_:02d}-k{k}-pair{pair}") as child:
         run_id = child.info.run_id

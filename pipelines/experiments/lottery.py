@@ -30,7 +30,8 @@ from pipelines.runs import descriptions, resume, run_index, views
 from pipelines import execution
 from pipelines.reporting import report, verdicts
 from pipelines.runs.network_run import ChildRuns, Echo
-from pipelines.runs.summary import RoundSummary, log_network_table
+from lth_tf.reports.rows import NetworkSummary
+from pipelines.runs.summary import log_network_table
 from pipelines.experiments.trial import MasksByRound
 
 ModelSource = Union[keras.Model, Callable[[], keras.Model], None]
@@ -41,7 +42,7 @@ ModelSource = Union[keras.Model, Callable[[], keras.Model], None]
 class LotteryResult:
     experiment_id: str
     run_id: str
-    rounds: List[RoundSummary] = field(default_factory=list)
+    rounds: List[NetworkSummary] = field(default_factory=list)
     """Every trained network's summary (tickets and controls), in training order."""
     trials: List[MasksByRound] = field(default_factory=list)
     """Per replicate: the tickets' masks by (kind, round), kind `ticket` or `one_shot`."""
@@ -190,8 +191,8 @@ def _parent_run(cfg: ExperimentConfig, splits: data.Splits, subject: fingerprint
     return dict(
         experiment_id=experiment_id, nested=parent_run_id is not None, parent_run_id=parent_run_id,
         run_name=f"lottery-{cfg.pruning.mode}-seed{cfg.seed}" + (f"x{cfg.replicates}" if cfg.replicates > 1 else ""),
-        tags={"kind": "experiment", "mode": cfg.pruning.mode, "identity": cfg.identity(subject),
-              "family": cfg.family(subject),
+        tags={naming.KIND_TAG: naming.EXPERIMENT_KIND, naming.MODE_TAG: cfg.pruning.mode,
+              naming.IDENTITY_TAG: cfg.identity(subject), naming.FAMILY_TAG: cfg.family(subject),
               descriptions.NOTE: descriptions.parent_note(cfg, splits)},
         log_system_metrics=cfg.system_metrics,
     )
@@ -202,7 +203,7 @@ def finished_result(parent: Run) -> LotteryResult:
     children = sorted((r for r in run_index.child_runs(parent).values() if run_index.is_finished(r)),
                       key=lambda r: r.info.start_time)
     result = LotteryResult(parent.info.experiment_id, parent.info.run_id, finished_before=True)
-    result.rounds = [RoundSummary.from_run(r.data.tags, r.data.metrics) for r in children]
+    result.rounds = [NetworkSummary.from_run(r.data.tags, r.data.metrics) for r in children]
     by_replicate: Dict[int, MasksByRound] = {}
     for run, summary in zip(children, result.rounds):
         if summary.kind in ("ticket", "one_shot"):

@@ -33,7 +33,8 @@ from lth_tf.tfkeras import keras
 from pipelines.experiments import lottery
 from pipelines.runs.network_run import ChildRuns, Echo
 from pipelines.experiments.lottery import ModelSource, log_report_or_warn
-from pipelines.runs.summary import RoundSummary, log_network_table
+from lth_tf.reports.rows import NetworkSummary
+from pipelines.runs.summary import log_network_table
 
 FIGURE = "supermask_vs_tickets.png"
 
@@ -43,7 +44,7 @@ class SupermaskResult:
     experiment_id: str
     run_id: str
     weights_seed: int
-    rounds: List[RoundSummary] = field(default_factory=list)
+    rounds: List[NetworkSummary] = field(default_factory=list)
     """The dense network (when trained here) and one summary per keep fraction, in training order."""
     masks: Dict[float, masking.Masks] = field(default_factory=dict)
     """The final supermask of each keep fraction."""
@@ -112,8 +113,8 @@ def run(cfg: ExperimentConfig, splits: Optional[data.Splits] = None, model: Mode
     compared = _compared_run(cfg, compare_to) if compare_to else None
     with tracking.run_scope(
         experiment_id=experiment_id, run_name=f"supermask-seed{cfg.seed}",
-        tags={"kind": "experiment", "method": "edge_popup", "identity": cfg.identity(subject),
-              "family": cfg.family(subject),
+        tags={naming.KIND_TAG: naming.EXPERIMENT_KIND, naming.METHOD_TAG: "edge_popup",
+              naming.IDENTITY_TAG: cfg.identity(subject), naming.FAMILY_TAG: cfg.family(subject),
               **({"compare_to": compare_to} if compare_to else {})},
     ) as parent:
         result = SupermaskResult(experiment_id, parent.info.run_id, cfg.seed)
@@ -126,7 +127,7 @@ def run(cfg: ExperimentConfig, splits: Optional[data.Splits] = None, model: Mode
             for index, fraction in enumerate(fractions, start=1):
                 network = first if index == 1 else build_supermask_model(cfg, splits, fraction, model)
                 runs.train(network, "supermask", index, 0, cfg.seed, None, [], hparams=scores,
-                           tags={"keep_fraction": f"{fraction:g}"}, mask_file=mask_artifact(fraction))
+                           tags={naming.KEEP_FRACTION_TAG: f"{fraction:g}"}, mask_file=mask_artifact(fraction))
                 result.masks[fraction] = masking.get_masks(network)
             if compared is None:  # last: it trains a given model's own layers in place
                 _train_dense(cfg, splits, runs, model)
@@ -148,7 +149,7 @@ def _train_dense(cfg: ExperimentConfig, splits: data.Splits, runs: ChildRuns, mo
     """The trained dense network of the same seed and initializer (unscaled): the report's dense line."""
     network = lottery.build_masked_model(cfg, splits, model)
     ones = {k: np.ones_like(m) for k, m in masking.get_masks(network).items()}
-    runs.train(network, "ticket", 0, 0, cfg.seed, ones, [], tags={"network": "dense"})
+    runs.train(network, "ticket", 0, 0, cfg.seed, ones, [], tags={naming.NETWORK_ROLE_TAG: "dense"})
 
 
 def _compared_run(cfg: ExperimentConfig, run_id: str) -> List[results.ParentRun]:
@@ -159,7 +160,7 @@ def _compared_run(cfg: ExperimentConfig, run_id: str) -> List[results.ParentRun]
     for name, value in (("model", cfg.model.model), ("dataset", cfg.dataset.dataset)):
         if params.get(name) != str(value):
             raise UserError(f"--compare-to {run_id}: its {name} is {params.get(name)}, not {value}")
-    if parents[0].tags.get("method") == "edge_popup":
+    if parents[0].tags.get(naming.METHOD_TAG) == "edge_popup":
         raise UserError(f"--compare-to {run_id} is a supermask run; give a lottery run (`lth-tf run`)")
     return parents
 

@@ -26,6 +26,7 @@ from typing import Any, Dict, List
 
 import mlflow
 
+from lth_tf import naming
 from lth_tf.tracking import store as tracking
 from lth_tf.settings import ExperimentConfig, build_config, read_yaml
 from lth_tf.errors import UserError
@@ -78,7 +79,8 @@ def run(sweep: Sweep, echo=print) -> List[str]:
     experiment_id = tracking.open_experiment(configs[0].tracking_uri, sweep.name)
     executor = execution.for_settings(engine)
     with executor.session(), tracking.run_scope(
-        experiment_id=experiment_id, run_name=f"{sweep.name} ({len(configs)} points)", tags={"kind": "sweep"},
+        experiment_id=experiment_id, run_name=f"{sweep.name} ({len(configs)} points)",
+        tags={naming.KIND_TAG: naming.SWEEP_KIND},
     ) as parent:
         mlflow.log_params({"points": len(configs), **{k: v for k, v in sweep.base.items() if k not in ENGINE_KEYS}})
         varying = sorted({k for point in sweep.points for k in point})

@@ -42,7 +42,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 from mlflow.tracking import MlflowClient
 
-from lth_tf import data, masking
+from lth_tf import data, masking, naming
 from lth_tf.tracking import artifacts, fingerprints, store as tracking
 from lth_tf.training import weights
 from lth_tf.training.callbacks import StartFrom
@@ -54,7 +54,8 @@ from pipelines import controls
 from pipelines.runs import run_settings
 from pipelines.runs.network_run import ChildRuns, Echo
 from pipelines.experiments.lottery import build_masked_model, with_resolved_jit_compile
-from pipelines.runs.summary import RoundSummary, log_network_table
+from lth_tf.reports.rows import NetworkSummary
+from pipelines.runs.summary import log_network_table
 from pipelines.experiments.trial import log_initial_weights
 
 KIND = "transfer"
@@ -81,7 +82,7 @@ class SourceTicket:
 class TransferResult:
     experiment_id: str
     run_id: str
-    rounds: List[RoundSummary]
+    rounds: List[NetworkSummary]
 
 
 def parse_ticket(spec: str) -> Tuple[str, Optional[List[int]]]:
@@ -222,8 +223,10 @@ def run(cfg: ExperimentConfig, ticket_spec: str, compare_to: Optional[str] = Non
                                              f"transfer-{cfg.resolved_experiment_name}")
     control_rounds = set(cfg.control_rounds(max(t.round for t in tickets)))
     with tracking.run_scope(experiment_id=experiment_id, run_name=f"transfer-{parent_source.run_name}",
-                            tags={"kind": "experiment", "transfer": "true", "source_run": parent_source.run_id,
-                                  "identity": cfg.identity(subject), "family": cfg.family(subject)}) as parent:
+                            tags={naming.KIND_TAG: naming.EXPERIMENT_KIND, naming.TRANSFER_TAG: "true",
+                                  naming.SOURCE_RUN_TAG: parent_source.run_id,
+                                  naming.IDENTITY_TAG: cfg.identity(subject),
+                                  naming.FAMILY_TAG: cfg.family(subject)}) as parent:
         tracking.log_params({**cfg.params(), **splits.sizes(), "source_run": parent_source.run_id,
                              "source_dataset": parent_source.params.get("dataset", "?"),
                              "source_optimizer": parent_source.params.get("optimizer", "?"),
@@ -234,7 +237,7 @@ def run(cfg: ExperimentConfig, ticket_spec: str, compare_to: Optional[str] = Non
         runs = ChildRuns(dataclasses.replace(cfg, pruning=last), splits, parent.info.run_id, echo, status)
         for ticket in tickets:
             start, masks, _ = transplant(model, ticket, drawn)
-            tags = {"source_run": ticket.run_id, "source_round": str(ticket.round)}
+            tags = {naming.SOURCE_RUN_TAG: ticket.run_id, naming.SOURCE_ROUND_TAG: str(ticket.round)}
             runs.train(model, KIND, ticket.round, 0, seed, masks, [StartFrom(start)], tags=tags)
             if ticket.round not in control_rounds:
                 continue
@@ -266,5 +269,5 @@ def _log_figure(client: MlflowClient, run_id: str, target: Optional[results.Pare
             echo(f"transfer figure: {FIGURE} of run {run_id}")
 
 
-def _as_target(row: results.ChildRow) -> results.ChildRow:
-    return results.ChildRow(**{**row.__dict__, "kind": TARGET_TICKET})
+def _as_target(row: NetworkSummary) -> NetworkSummary:
+    return dataclasses.replace(row, kind=TARGET_TICKET)

@@ -22,6 +22,8 @@ from mlflow.tracking import MlflowClient
 from lth_tf import naming
 from lth_tf.errors import UserError
 from lth_tf.reports import aggregate, baselines, figures, results, tables, verdict
+from lth_tf.reports.rows import NetworkSummary
+from pipelines.runs.summary import as_networks
 
 log = logging.getLogger(__name__)
 
@@ -57,14 +59,14 @@ def write_report(parents: Sequence[results.ParentRun], out_dir, rounds: Optional
     if not found.rows:
         raise UserError(f"no finished rounds in run(s) {', '.join(p.run_id for p in parents)}"
                         + (f" ({found.skipped} unfinished)" if found.skipped else ""))
-    robust = sorted({m for r in found.rows for m in r.metrics if naming.ROBUSTNESS_SUMMARY.match(m)})
+    robust = sorted({m for r in found.rows for m in r.metrics() if naming.ROBUSTNESS_SUMMARY.match(m)})
     points = aggregate.levels(found.rows, (*results.SUMMARY_METRICS, *robust))
     chosen = _check_rounds(rounds, found.rows) if rounds else aggregate.default_rounds(points)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     context = describe(found)
     remaining = {lv.round: lv.remaining_fraction for lv in points if lv.kind == "ticket"}
-    judged = verdict.level_verdicts(networks(found.rows))
+    judged = verdict.level_verdicts(as_networks(found.rows))
     won = {lv.round for lv in judged if lv.verdict.winning}
     winning = [lv for lv in points if lv.kind == (judged[0].ticket_kind if judged else "ticket") and lv.round in won]
     budget_end = last_evaluation(found.parents[0].params)
@@ -115,12 +117,6 @@ def write_report(parents: Sequence[results.ParentRun], out_dir, rounds: Optional
         (out / "sparse_baselines.md").write_text(_heading(found) + "\n" + compared)
         files.append(out / "sparse_baselines.md")
     return Report(found, points, chosen, files, table)
-
-
-def networks(rows: Sequence[results.ChildRow]) -> List[verdict.Network]:
-    """What the verdict needs of each finished network (a row without a seed pairs as seed -1)."""
-    return [verdict.Network(r.kind, r.round, -1 if r.seed is None else r.seed, r.remaining_fraction,
-                            r.metrics.get("early_stop_test_accuracy", float("nan"))) for r in rows]
 
 
 def last_evaluation(params: dict) -> Optional[int]:
@@ -188,7 +184,7 @@ def _heading(found: results.Results) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _check_rounds(rounds: Sequence[int], rows: Sequence[results.ChildRow]) -> List[int]:
+def _check_rounds(rounds: Sequence[int], rows: Sequence[NetworkSummary]) -> List[int]:
     available = sorted({r.round for r in rows if r.kind in CURVE_KINDS})
     missing = sorted(set(rounds) - set(available))
     if missing:
@@ -197,7 +193,7 @@ def _check_rounds(rounds: Sequence[int], rows: Sequence[results.ChildRow]) -> Li
     return sorted(set(rounds))
 
 
-def _curves(client: MlflowClient, rows: Sequence[results.ChildRow], rounds: Sequence[int]):
+def _curves(client: MlflowClient, rows: Sequence[NetworkSummary], rounds: Sequence[int]):
     """Mean ± std test-accuracy curve per (kind, round) over the chosen rounds' replicates."""
     wanted = [r for r in rows if r.kind in CURVE_KINDS and r.round in rounds]
     history = results.histories(client, wanted, "test", "accuracy")

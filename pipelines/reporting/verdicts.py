@@ -27,7 +27,8 @@ from lth_tf.tracking import store as tracking
 from pipelines.runs import views
 from pipelines.runs.descriptions import NOTE
 from pipelines.runs.run_index import MetricLog
-from pipelines.runs.summary import RoundSummary, as_networks, budget_warnings, last_evaluation
+from lth_tf.reports.rows import NetworkSummary
+from pipelines.runs.summary import as_networks, budget_warnings, last_evaluation
 
 VERDICT_HEADING = "**Verdict per level**"
 
@@ -44,7 +45,7 @@ def difference_metrics(level: verdicts.LevelVerdict) -> dict:
     return metrics
 
 
-def log_verdicts(experiment_id: str, run_id: str, rows: List[RoundSummary],
+def log_verdicts(experiment_id: str, run_id: str, rows: List[NetworkSummary],
                  cfg: ExperimentConfig) -> List[verdicts.LevelVerdict]:
     """Logs each level's verdict on the parent, adds it to the parent's description, updates the views."""
     rows = [r for r in rows if r is not None]

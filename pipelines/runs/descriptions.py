@@ -12,7 +12,7 @@ from lth_tf.settings import ExperimentConfig
 from lth_tf.data import Splits
 from pipelines import controls
 
-NOTE = "mlflow.note.content"
+NOTE = naming.NOTE_TAG
 
 NETWORKS = {
     "ticket": "the ticket of round {round}: the previous round's survivors with the lowest scores pruned, "

@@ -53,11 +53,12 @@ from pipelines.runs import logged_models, run_index
 from pipelines.runs.descriptions import NOTE, network_note
 from pipelines.runs.resume import Changed
 from pipelines.runs.run_index import MetricLog, NetworkKey, is_finished, network_tags
-from pipelines.runs.summary import RoundSummary, summarize
+from lth_tf.reports.rows import NetworkSummary
+from pipelines.runs.summary import summarize
 
 Echo = Callable[[str], None]
 Kept = Dict[str, weights.Snapshot]
-Spawn = Callable[[str, int, int, int, masking.Masks, weights.Snapshot, int], Callable[[], RoundSummary]]
+Spawn = Callable[[str, int, int, int, masking.Masks, weights.Snapshot, int], Callable[[], NetworkSummary]]
 """Starts training a network elsewhere: (kind, round, replicate, seed, masks, start, start step) -> wait for
 its summary."""
 
@@ -72,9 +73,9 @@ class ParentMetrics:
     def __init__(self, cfg: ExperimentConfig, parent_run_id: str, resumed: bool = False):
         self.replicates, self.parent_run_id = cfg.replicates, parent_run_id
         self.log = MetricLog(parent_run_id, resumed)  # a resumed parent holds some means already
-        self._by_key: Dict[Tuple[str, int], List[RoundSummary]] = defaultdict(list)
+        self._by_key: Dict[Tuple[str, int], List[NetworkSummary]] = defaultdict(list)
 
-    def record(self, summary: RoundSummary) -> None:
+    def record(self, summary: NetworkSummary) -> None:
         same = self._by_key[(summary.kind, summary.round)]
         same.append(summary)
         if len(same) == self.replicates:
@@ -102,10 +103,10 @@ class ChildRuns:
         self.cfg, self.splits, self.parent_run_id, self.inputs = cfg, splits, parent_run_id, list(inputs)
         self.echo, self.status = echo, status
         self.existing, self.checkpoints = dict(existing or {}), checkpoints
-        self.summaries: List[RoundSummary] = []
+        self.summaries: List[NetworkSummary] = []
         self.parent_metrics = ParentMetrics(cfg, parent_run_id, bool(self.existing)) if log_parent_means else None
         self.spawn, self.on_worker = spawn, on_worker
-        self._pending: List[Tuple[int, Callable[[], RoundSummary]]] = []
+        self._pending: List[Tuple[int, Callable[[], NetworkSummary]]] = []
 
     def train(
         self,
@@ -126,7 +127,7 @@ class ChildRuns:
         iterations: Optional[int] = None,
         own_masks: Optional[Callable[[keras.Model], masking.Masks]] = None,
         early_stop_from: int = 0,
-    ) -> Tuple[RoundSummary, Kept]:
+    ) -> Tuple[NetworkSummary, Kept]:
         """Sets `masks`, trains with `callbacks` (the first sets the starting weights), tracks it.
 
         Training runs from iteration `start_step` to `iterations` (default: the budget).
@@ -188,7 +189,7 @@ class ChildRuns:
                            start_step, iterations, record.checkpoint)
 
     def _summarize(self, model: keras.Model, record: "NetworkRecord", masks: Optional[masking.Masks],
-                   history: RoundHistory, early_stop_from: int) -> RoundSummary:
+                   history: RoundHistory, early_stop_from: int) -> NetworkSummary:
         """The trained network's summary (early stop, robustness, forward cost), as MLflow holds it."""
         if early_stop_from:
             history = dataclasses.replace(history, records=[r for r in history.records
@@ -205,7 +206,7 @@ class ChildRuns:
         return NetworkCheckpoint(self.checkpoints / f"{kind}-round{round_:02d}-replicate{replicate}",
                                  self.cfg.checkpoint_every)
 
-    def _reuse(self, run: Run, masks: masking.Masks, keep) -> Tuple[RoundSummary, Kept]:
+    def _reuse(self, run: Run, masks: masking.Masks, keep) -> Tuple[NetworkSummary, Kept]:
         """A network that finished before the interruption: its summary and kept snapshots, checked."""
         run_id = run.info.run_id
         stored = artifacts.load_arrays(run_id, naming.mask_artifact(int(run.data.tags[naming.ROUND_TAG])))
@@ -214,7 +215,7 @@ class ChildRuns:
         if changed:
             raise Changed(f"the mask of run {run_id} differs from the one these settings give now "
                           "(changed code or data?); pass --restart for a fresh run")
-        summary = RoundSummary.from_run(run.data.tags, run.data.metrics)
+        summary = NetworkSummary.from_run(run.data.tags, run.data.metrics)
         kept = {name: weights.from_arrays(artifacts.load_arrays(run_id, state_artifact(name))) for name in keep}
         self._record(summary)
         self.summaries.append(summary)
@@ -234,7 +235,7 @@ class ChildRuns:
         self._pending.append((len(self.summaries) - 1,
                               self.spawn(kind, round_, replicate, seed, masks, start, start_step)))
 
-    def join(self) -> List[RoundSummary]:
+    def join(self) -> List[NetworkSummary]:
         """Waits for every spawned network; returns all summaries in the order they were started."""
         for index, wait in self._pending:
             self.summaries[index] = wait()
@@ -242,7 +243,7 @@ class ChildRuns:
         self._pending = []
         return self.summaries
 
-    def _record(self, summary: RoundSummary) -> None:
+    def _record(self, summary: NetworkSummary) -> None:
         if self.parent_metrics is not None:
             self.parent_metrics.record(summary)
 
@@ -305,7 +306,7 @@ class NetworkRecord:
         """The network's mask as its artifact (`mask_file`)."""
         self.mask_sha256 = artifacts.log_arrays(masks, self.mask_file)
 
-    def log_summary(self, summary: RoundSummary) -> None:
+    def log_summary(self, summary: NetworkSummary) -> None:
         """The summary and each layer's remaining fraction as `summary/...` metrics, step = round."""
         per_layer = {naming.layer_remaining(k): v for k, v in self.remaining.items() if k != "total"}
         self.log({**{naming.summary(k): v for k, v in summary.metrics().items()}, **per_layer}, step=self.round)

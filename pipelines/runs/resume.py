@@ -38,10 +38,11 @@ from lth_tf.tracking import artifacts, store as tracking
 from lth_tf.settings import ExperimentConfig, Subject
 from lth_tf.errors import UserError
 from lth_tf.masking import Masks
+from lth_tf.tracking.search import search
 from pipelines.runs import run_index
 
-HOST_TAG, PID_TAG, RESUMES_TAG = "lth_tf.host", "lth_tf.pid", "lth_tf.resumes"
-LEGACY_TAG = "lth_tf.legacy_identity"
+HOST_TAG, PID_TAG, RESUMES_TAG = naming.HOST_TAG, naming.PID_TAG, naming.RESUMES_TAG
+LEGACY_TAG = naming.LEGACY_IDENTITY_TAG
 """The identity an earlier lth-tf tagged a run with, kept when it is retagged."""
 
 
@@ -90,30 +91,35 @@ def choose_parent(experiment_id: str, cfg: ExperimentConfig, subject: Subject, r
             run = client.get_run(named)
         except Exception:  # noqa: BLE001 - MLflow raises its own errors for unknown ids
             raise UserError(f"--resume: no run {named} in the store") from None
-        if run.data.tags.get("identity") != identity and not _earlier(run, cfg, subject):
+        if run.data.tags.get(naming.IDENTITY_TAG) != identity and not _earlier(run, cfg, subject):
             raise UserError(f"--resume: run {named} is another experiment (identity "
-                            f"{run.data.tags.get('identity')}, these settings give {identity})")
+                            f"{run.data.tags.get(naming.IDENTITY_TAG)}, these settings give {identity})")
         if run.info.experiment_id != experiment_id:
             raise UserError(f"--resume: run {named} is in MLflow experiment {run.info.experiment_id}; "
                             "pass its --experiment-name")
         return _retagged(run, cfg, subject, client, echo)
     if cfg.durability.restart:
         return None
-    runs = run_index.search(experiment_id, f"tags.identity = '{identity}' AND tags.kind = 'experiment'", client)
+    runs = search(experiment_id, _experiments_of(identity), client)
     legacy, _ = cfg.legacy()
     if not runs and legacy:
-        runs = [r for r in run_index.search(experiment_id, f"tags.identity = '{legacy}' AND tags.kind = 'experiment'",
-                                            client) if _earlier(r, cfg, subject)]
+        runs = [r for r in search(experiment_id, _experiments_of(legacy), client) if _earlier(r, cfg, subject)]
     usable = [r for r in runs if not (r.info.status == "RUNNING" and is_alive(r, root))]
     # the newest: finished (reported) or not (continued)
     return _retagged(usable[0], cfg, subject, client, echo) if usable else None
+
+
+def _experiments_of(identity: str) -> str:
+    """The search filter of the experiment runs of `identity`."""
+    return (f"{naming.tag_filter(naming.IDENTITY_TAG, identity)} AND "
+            f"{naming.tag_filter(naming.KIND_TAG, naming.EXPERIMENT_KIND)}")
 
 
 def _earlier(run: Run, cfg: ExperimentConfig, subject: Subject) -> bool:
     """Whether `run` is this experiment as the earlier scheme tagged it: a lottery run (`mode` tag)
     of this legacy identity whose logged data digests and prunable weight count agree."""
     tags = run.data.tags
-    if subject.command != "lottery" or not tags.get("mode") or tags.get("identity") != cfg.legacy()[0]:
+    if subject.command != "lottery" or not tags.get("mode") or tags.get(naming.IDENTITY_TAG) != cfg.legacy()[0]:
         return False
     logged = {"prunable_weights": {run.data.params.get("prunable_weights")} - {None}}
     for dataset in run.inputs.dataset_inputs:
@@ -126,11 +132,12 @@ def _earlier(run: Run, cfg: ExperimentConfig, subject: Subject) -> bool:
 def _retagged(run: Run, cfg: ExperimentConfig, subject: Subject, client: MlflowClient, echo) -> Run:
     """`run`, with this scheme's identity and family if it had the earlier scheme's."""
     identity, family = cfg.identity(subject), cfg.family(subject)
-    if run.data.tags.get("identity") == identity:
+    earlier = run.data.tags.get(naming.IDENTITY_TAG)
+    if earlier == identity:
         return run
-    client.log_batch(run.info.run_id, tags=[RunTag(LEGACY_TAG, run.data.tags["identity"]),
-                                            RunTag("identity", identity), RunTag("family", family)])
-    echo(f"run {run.info.run_id} was tagged by an earlier lth-tf (identity {run.data.tags['identity']}); "
+    client.log_batch(run.info.run_id, tags=[RunTag(LEGACY_TAG, earlier), RunTag(naming.IDENTITY_TAG, identity),
+                                            RunTag(naming.FAMILY_TAG, family)])
+    echo(f"run {run.info.run_id} was tagged by an earlier lth-tf (identity {earlier}); "
          f"retagged as this experiment: identity {identity}, family {family}")
     return client.get_run(run.info.run_id)
 

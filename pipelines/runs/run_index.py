@@ -16,6 +16,7 @@ from mlflow.tracking import MlflowClient
 
 from lth_tf import naming
 from lth_tf.tracking import artifacts, store as tracking
+from lth_tf.tracking.search import search
 
 NetworkKey = Tuple[str, int, int]
 """(kind, round, replicate): `ticket`, `one_shot` or a control's name; the round; the replicate."""
@@ -23,38 +24,25 @@ NetworkKey = Tuple[str, int, int]
 
 def network_key(run: Run) -> Optional[NetworkKey]:
     tags = run.data.tags
-    if "kind" not in tags or "round" not in tags or "replicate" not in tags:
+    if any(tag not in tags for tag in naming.NETWORK_TAGS):
         return None
-    return tags["kind"], int(tags["round"]), int(tags["replicate"])
+    return tags[naming.KIND_TAG], int(tags[naming.ROUND_TAG]), int(tags[naming.REPLICATE_TAG])
 
 
 def network_tags(kind: str, round_: int, replicate: int) -> Dict[str, str]:
     """The tags that make a child run findable by its `NetworkKey`."""
-    return {"kind": kind, "round": str(round_), "replicate": str(replicate)}
-
-
-def search(experiment_id: str, filter_string: str, client: Optional[MlflowClient] = None) -> List[Run]:
-    """Every run matching the filter (all pages), newest first."""
-    client = client or MlflowClient()
-    runs, token = [], None
-    while True:
-        page = client.search_runs([experiment_id], filter_string, max_results=1000, page_token=token,
-                                  order_by=["attributes.start_time DESC"])
-        runs.extend(page)
-        token = page.token
-        if not token:
-            return runs
+    return {naming.KIND_TAG: kind, naming.ROUND_TAG: str(round_), naming.REPLICATE_TAG: str(replicate)}
 
 
 def _children_filter(parent_run_id: str) -> str:
-    return f"tags.`mlflow.parentRunId` = '{parent_run_id}'"
+    return naming.tag_filter(naming.PARENT_TAG, parent_run_id)
 
 
 def children(parent_run_id: str, tags: Optional[Dict[str, str]] = None, status: Optional[str] = None,
              client: Optional[MlflowClient] = None) -> List[Run]:
     """The parent's live child runs (newest first), only those with `tags` and `status` if given."""
     client = client or MlflowClient()
-    clauses = [_children_filter(parent_run_id), *(f"tags.{k} = '{v}'" for k, v in (tags or {}).items())]
+    clauses = [_children_filter(parent_run_id), *(naming.tag_filter(k, v) for k, v in (tags or {}).items())]
     if status:
         clauses.append(f"attributes.status = '{status}'")
     return search(client.get_run(parent_run_id).info.experiment_id, " AND ".join(clauses), client)

@@ -36,6 +36,7 @@ from lth_tf.training import weights
 from lth_tf.errors import UserError
 from lth_tf.models.registry import PYTHON
 from lth_tf.reports import results
+from lth_tf.reports.rows import NetworkSummary
 from lth_tf.tfkeras import keras
 from pipelines import controls
 from pipelines.runs import logged_models, run_settings
@@ -54,9 +55,9 @@ DATA_SETTINGS = ("dataset", "validation_size", "data_dir", "normalization")
 class Network:
     """One trained network of a finished experiment (a row of its report)."""
 
-    row: results.ChildRow
+    row: NetworkSummary
     parent: results.ParentRun
-    siblings: List[results.ChildRow]
+    siblings: List[NetworkSummary]
     tags: Dict[str, str] = field(default_factory=dict)
     """Its nested run's tags."""
 
@@ -67,7 +68,7 @@ class Network:
 
     @property
     def transferred(self) -> bool:
-        return self.parent.tags.get("transfer") == "true"
+        return self.parent.tags.get(naming.TRANSFER_TAG) == "true"
 
 
 def locate(client: MlflowClient, run_id: str, round_: Optional[int] = None) -> Network:
@@ -261,7 +262,7 @@ def _supermask(network: Network, splits: Optional[data.Splits]) -> keras.Model:
     from pipelines.experiments.supermask import random_network
 
     cfg = _settings(network)
-    plain = random_network(cfg, splits.input_shape, splits.num_classes, float(network.tags["keep_fraction"]))
+    plain = random_network(cfg, splits.input_shape, splits.num_classes, float(network.tags[naming.KEEP_FRACTION_TAG]))
     masked = masking.mask_model(plain, cfg.model.unpruned_layers)
     masking.set_masks(masked, _masks(network))
     return masking.strip_masks(masked)
@@ -270,5 +271,5 @@ def _supermask(network: Network, splits: Optional[data.Splits]) -> keras.Model:
 def _masks(network: Network) -> masking.Masks:
     row = network.row
     if row.kind == SUPERMASK:
-        return artifacts.load_arrays(row.run_id, supermask_mask(float(network.tags["keep_fraction"])))
+        return artifacts.load_arrays(row.run_id, supermask_mask(float(network.tags[naming.KEEP_FRACTION_TAG])))
     return artifacts.load_arrays(row.run_id, naming.mask_artifact(row.round))

@@ -103,7 +103,7 @@ def networks_view(controls: Sequence[str], smallest_remaining: Optional[float] =
                          [naming.per_round(kind, f"difference_{end}") for end in ("mean", "low", "high")],
                          rounds_x, span) for kind in controls]
     return {
-        **_table([{"mode": "tag", "groupByData": "kind"}], grouped_values=False),
+        **_table([{"mode": "tag", "groupByData": naming.KIND_TAG}], grouped_values=False),
         "compareRunSections": [
             {"uuid": "lth-paper", "name": "Every network: accuracy and early stop against the remaining fraction",
              "display": True, "isReordered": True},
@@ -127,7 +127,7 @@ def networks_view(controls: Sequence[str], smallest_remaining: Optional[float] =
 def levels_view() -> dict:
     """"lth-tf: mean per kind and round": one point per level and mean learning curves with a min-max band."""
     return {
-        **_table([{"mode": "tag", "groupByData": "kind"}, {"mode": "param", "groupByData": "round"}],
+        **_table([{"mode": "tag", "groupByData": naming.KIND_TAG}, {"mode": "param", "groupByData": naming.ROUND_TAG}],
                  grouped_values=True),
         "compareRunSections": [{"uuid": "lth-levels", "name": "Mean over seeds per kind and round "
                                                               "(band: min to max)", "display": True,

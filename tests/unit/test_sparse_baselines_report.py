@@ -1,14 +1,14 @@
 """The report's tables of tickets against the other sparse networks: Δ vs dense per kind and round (✓ within
 0.5 points), and each sanity check's Δ vs its method, paired by replicate."""
 
-from types import SimpleNamespace
-
 from lth_tf.reports import baselines
+from lth_tf.reports.rows import NetworkSummary
+
+NAN = float("nan")
 
 
 def row(kind, round_, replicate, accuracy, remaining=1.0):
-    return SimpleNamespace(kind=kind, round=round_, replicate=replicate, remaining_fraction=remaining,
-                           metrics={"early_stop_test_accuracy": accuracy})
+    return NetworkSummary(round_, kind, replicate, replicate, remaining, 0, NAN, NAN, accuracy, NAN, NAN)
 
 
 ROWS = [

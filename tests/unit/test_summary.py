@@ -2,11 +2,12 @@
 
 import pytest
 
-from pipelines.runs.summary import COLUMNS, RoundSummary, budget_warnings, to_text, versus_controls
+from lth_tf.reports.rows import NetworkSummary
+from pipelines.runs.summary import COLUMNS, budget_warnings, to_text, versus_controls
 
 
 def row(kind, round_, accuracy, replicate=0, remaining=0.513, early_stop=500):
-    return RoundSummary(round_, kind, replicate, replicate, remaining, early_stop, 0.1, accuracy, accuracy, accuracy,
+    return NetworkSummary(round_, kind, replicate, replicate, remaining, early_stop, 0.1, accuracy, accuracy, accuracy,
                         1.0)
 
 
@@ -56,7 +57,7 @@ def test_the_table_shows_what_a_ticket_saves():
 def test_costs_unknown_before_they_were_logged_are_left_out_of_the_metrics():
     summary = row("ticket", 1, 0.9)
     assert "flops" not in summary.metrics()
-    back = RoundSummary.from_run({"round": "1", "kind": "ticket", "replicate": "0", "seed": "0"},
+    back = NetworkSummary.from_run({"round": "1", "kind": "ticket", "replicate": "0", "seed": "0"},
                                  {f"summary/{k}": float(v) for k, v in summary.metrics().items()})
     assert back.flops != back.flops  # NaN: not logged
     summary.flops = 10.0
