@@ -32,6 +32,13 @@ def pytest_collection_modifyitems(config, items):
         item.add_marker(tier)
 
 
+@pytest.fixture(autouse=True)
+def fresh_process_state(monkeypatch):
+    """Each test starts as one `lth-tf` process would: no run ended unfinished before it (the CLI's
+    crash line names the last one, so a run an earlier test interrupted would be named instead)."""
+    monkeypatch.setattr(tracking, "ended_unfinished", [])
+
+
 @pytest.fixture
 def store(tmp_path, monkeypatch):
     """Runs the test in its own working directory, so the default ./mlruns store is fresh."""
