@@ -20,7 +20,7 @@ view "lth-tf: every network", chart mode) and writes into docs/ (or --out):
 It prints, per chart, its title and how many points it draws (`chart_points`).
 
 MLflow 3.17 opens its assistant panel once per browser profile on localhost; the script
-(and tests/test_ui_browser.py) mark it as already opened first (`open_view`).
+(and tests/integration/test_ui_browser.py) mark it as already opened first (`open_view`).
 """
 
 from __future__ import annotations

@@ -84,7 +84,7 @@ class ExperimentConfig:
         Only settings that differ from their defaults count (open_lth's `Desc.hashname`
         hashes its hparams' non-default fields the same way): a setting added later, whose
         default keeps the old behaviour, leaves every earlier identity alone. Hence a
-        default must never change its meaning; `tests/test_identity.py` pins identities.
+        default must never change its meaning; `tests/unit/test_identity.py` pins identities.
         """
         return _hash({**subject.described(), "settings": _without(self.changed(), NOT_IDENTITY)})
 

@@ -6,7 +6,7 @@ The tag holds a *saved-view envelope* `{name, createdAt, updatedAt, state}` (`st
 JSON as a string), so the views are also listed by name under the experiment's
 **Views > Saved views**. Found in MLflow's UI source (runs-charts.types.ts,
 useSharedExperimentViewState.ts, savedViewEnvelope.ts) and checked in headless Chromium
-(tests/test_ui_browser.py); docs/ui.md says what each view shows and what MLflow cannot draw.
+(tests/integration/test_ui_browser.py); docs/ui.md says what each view shows and what MLflow cannot draw.
 
 Two views, because grouping is one setting per page:
 
