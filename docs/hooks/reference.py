@@ -42,7 +42,6 @@ ENTRY = ("lth_tf.cli", "lth_tf.models", "lth_tf.data", "lth_tf.pruning.criteria"
 KINDS = ("model", "dataset", "criterion", "control", "initializer")
 """Plug-in kinds the reference must list: a kind not found (a registry ENTRY did not load) is a warning."""
 EXTRA_PLUGINS = {
-    "initializer": "lth_tf.settings.groups:INITIALIZERS",  # a tuple of names, not a Registry (yet)
 }
 """Plug-in names kept outside the one registry mechanism: kind -> a dict (name -> implementation) or a
 tuple of names. Delete an entry once that kind uses `lth_tf.registry.Registry`: it is then found."""

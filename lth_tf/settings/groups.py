@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
 
 from lth_tf import registry
+from lth_tf.models import initializers
 from lth_tf.settings.fields import setting, walk  # noqa: F401  (re-exported: a group is declared with them)
 
-INITIALIZERS = ("glorot_normal", "glorot_uniform", "he_normal", "he_uniform", "signed_constant")
+INITIALIZERS = tuple(initializers.INITIALIZERS)
+"""`--initializer`'s choices: the initializer registry's names (lth_tf.models.initializers)."""
 
 
 @dataclass

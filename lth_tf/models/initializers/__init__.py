@@ -13,55 +13,33 @@ unit sees about k·fan_in inputs; edge-popup's "scaled" initializations keep the
 activations' variance by drawing with variance / k (σ·sqrt(1/k)). `keep_fraction` does
 that for every initializer here, and `scale` for weights a model's own initializer drew.
 
-Keras's `he_normal` and `glorot_normal` are truncated normals rescaled to the named
-variance (PyTorch's `kaiming_normal_` is untruncated); the variance is the same.
+Each initializer is a file (`variance_scaling.py`: Keras's Glorot and He; `signed_constant.py`)
+registered in `INITIALIZERS`, the one registry mechanism's table: `--initializer`'s choices
+and the docs' reference read it.
 """
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
-import tensorflow as tf
-
 from lth_tf import masking
+from lth_tf.models.initializers import signed_constant, variance_scaling
+from lth_tf.registry import Registry
 from lth_tf.tfkeras import keras
 
-_VARIANCE_SCALING = {  # name: (scale, mode, distribution), as Keras defines them
-    "glorot_normal": (1.0, "fan_avg", "truncated_normal"),
-    "glorot_uniform": (1.0, "fan_avg", "uniform"),
-    "he_normal": (2.0, "fan_in", "truncated_normal"),
-    "he_uniform": (2.0, "fan_in", "uniform"),
-}
+INITIALIZERS = Registry("initializer", entries=("make",))
+"""Name -> `make(keep_fraction)`, a Keras initializer with its variance multiplied by 1 / keep_fraction.
+An initializer of your own: one file with a `make`, plus one line here (or `@INITIALIZERS.register`)."""
 
-
-@keras.utils.register_keras_serializable(package="lth_tf")
-class SignedConstant(keras.initializers.Initializer):
-    """Every weight ±sqrt(scale / fan_in) with a random sign (edge-popup's signed Kaiming constant)."""
-
-    def __init__(self, scale: float = 2.0, seed=None):
-        self.scale, self.seed = float(scale), seed
-
-    def __call__(self, shape, dtype=None, **kwargs):
-        dtype = tf.as_dtype(dtype or tf.float32)
-        fan_in = max(1, int(np.prod(shape[:-1])))
-        sigma = math.sqrt(self.scale / fan_in)
-        if self.seed is None:
-            draw = tf.random.uniform(shape, dtype=tf.float32)
-        else:
-            draw = tf.random.stateless_uniform(shape, seed=[self.seed, 0], dtype=tf.float32)
-        return tf.cast(tf.where(draw < 0.5, -sigma, sigma), dtype)
-
-    def get_config(self):
-        return {"scale": self.scale, "seed": self.seed}
+# One line per initializer (Keras's variance-scaling family is one file of four names).
+for _name in variance_scaling.NAMES:
+    INITIALIZERS.register(_name)(variance_scaling.maker(_name))
+INITIALIZERS.add("signed_constant", signed_constant)
 
 
 def get(name: str, keep_fraction: float = 1.0) -> keras.initializers.Initializer:
     """The named initializer, its variance multiplied by 1 / keep_fraction."""
-    if name == "signed_constant":
-        return SignedConstant(2.0 / keep_fraction)
-    scale, mode, distribution = _VARIANCE_SCALING[name]
-    return keras.initializers.VarianceScaling(scale / keep_fraction, mode, distribution)
+    return INITIALIZERS.lookup(name)(keep_fraction)
 
 
 def apply(model: keras.Model, name: str, keep_fraction: float = 1.0) -> None:
