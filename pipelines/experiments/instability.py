@@ -44,7 +44,7 @@ from mlflow.tracking import MlflowClient
 from lth_tf import data, masking, naming
 from lth_tf.errors import UserError
 from lth_tf.reports import instability as figures, results
-from lth_tf.tracking import artifacts, store as tracking
+from lth_tf.tracking import artifacts, search, store as tracking
 from lth_tf.training import interpolation, weights
 from lth_tf.training.callbacks import RecordWeights, StartFrom
 from lth_tf.training.loop import train_round, uses_xla
@@ -225,15 +225,14 @@ def run(request: Request, tracking_uri: Optional[str] = None, echo: Echo = print
 
 
 def _previous(client: MlflowClient, experiment_id: str, ident: str):
-    runs = client.search_runs([experiment_id], f"{naming.tag_filter(naming.KIND_TAG, KIND)} AND "
-                              f"{naming.tag_filter(naming.IDENTITY_TAG, ident)}",
-                              order_by=["attributes.start_time DESC"])
+    runs = search.search(experiment_id, f"{naming.tag_filter(naming.KIND_TAG, KIND)} AND "
+                         f"{naming.tag_filter(naming.IDENTITY_TAG, ident)}", client)
     finished = [r for r in runs if r.info.status == "FINISHED"]
     return finished[0] if finished else (runs[0] if runs else None)
 
 
 def _children(client: MlflowClient, parent_id: str, experiment_id: str):
-    return client.search_runs([experiment_id], naming.tag_filter(naming.PARENT_TAG, parent_id), max_results=10000)
+    return search.search(experiment_id, naming.tag_filter(naming.PARENT_TAG, parent_id), client)
 
 
 def _finished_pairs(client: MlflowClient, parent) -> Dict[Tuple[int, int, int], tuple]:

@@ -198,7 +198,7 @@ def initial_weights(model: keras.Model, seed: int, runs: ChildRuns, replicate: i
             raise UserError(f"{path} of run {parent} does not fit the model these settings build ({error}); "
                             "pass --restart for a fresh run") from None
     dense = runs.existing.get(("ticket", 0, replicate))
-    earlier = "state/initial.npz"
+    earlier = naming.state_artifact("initial")  # where earlier versions kept θ0, on the dense network
     if dense is not None and artifacts.has_artifact(dense.info.run_id, earlier):
         initial = weights.from_arrays(artifacts.load_arrays(dense.info.run_id, earlier))
     else:

@@ -119,7 +119,7 @@ def _earlier(run: Run, cfg: ExperimentConfig, subject: Subject) -> bool:
     """Whether `run` is this experiment as the earlier scheme tagged it: a lottery run (`mode` tag)
     of this legacy identity whose logged data digests and prunable weight count agree."""
     tags = run.data.tags
-    if subject.command != "lottery" or not tags.get("mode") or tags.get(naming.IDENTITY_TAG) != cfg.legacy()[0]:
+    if subject.command != "lottery" or not tags.get(naming.MODE_TAG) or tags.get(naming.IDENTITY_TAG) != cfg.legacy()[0]:
         return False
     logged = {"prunable_weights": {run.data.params.get("prunable_weights")} - {None}}
     for dataset in run.inputs.dataset_inputs:
