@@ -1,6 +1,6 @@
 """Screenshots of what lth-tf shows in the MLflow UI, taken in a real (headless) browser.
 
-Proof that a newcomer sees the story at first sight, and the pictures in README. Not a
+Proof that a newcomer sees the story at first sight, and the pictures in README and docs/. Not a
 test: it needs Debian's `chromium` and `chromium-driver` and Selenium
 (`apt-get install chromium chromium-driver`, `pip install 'lth-tf[screenshots]'`).
 

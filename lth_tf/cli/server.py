@@ -7,7 +7,7 @@ filesystem for masks and θ0: they log runs and upload artifacts over HTTP
 MLflow's server checks Host headers, not who is asking: bound beyond localhost it would
 serve every run to anyone who reaches the port. So there it runs MLflow's basic-auth app
 (`lth_tf.tracking.server_auth`): users log in, and each sees only what they created or were
-granted. TLS is a reverse proxy's job (README, "A team server").
+granted. TLS is a reverse proxy's job (docs/server-and-team.md, "TLS in front").
 """
 
 from __future__ import annotations

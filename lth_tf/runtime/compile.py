@@ -1,7 +1,7 @@
 """XLA or not: chosen per model family and device from measurement (benchmarks/compile_speed.py).
 
 On this project's CPUs (oneDNN, AVX-512) XLA speeds up dense nets and slows convolutions
-down: TF's oneDNN kernels beat XLA's CPU convolutions. Measured (README, Speed; 2-core
+down: TF's oneDNN kernels beat XLA's CPU convolutions. Measured (docs/performance.md, Compile settings; 2-core
 Xeon, float32 steps/s with XLA relative to without): LeNet-300-100 1.57x; Conv-2/4/6
 0.61x / 0.59x / 0.66x, ResNet-20 0.49x, VGG-19 0.13x. So unless `--jit-compile` or
 `--no-jit-compile` says otherwise, lth-tf compiles with XLA a network without

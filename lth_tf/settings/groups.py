@@ -99,7 +99,7 @@ class TrainingHparams:
     )
     precision: str = setting(
         "float32", "Keras mixed precision policy: float32, mixed_bfloat16 (2x faster conv nets on CPUs with AMX; "
-        "see README: Speed) or mixed_float16 (GPUs). Masks, θ0, pruning scores and logits stay float32.",
+        "see docs/performance.md, Precision) or mixed_float16 (GPUs). Masks, θ0, pruning scores and logits stay float32.",
         choices=("float32", "mixed_bfloat16", "mixed_float16"),
     )
     momentum: float = setting(

@@ -98,7 +98,7 @@ def _schedule(p: Dict[str, Any]) -> str:
 
 
 def markdown_table() -> str:
-    """The README's preset table, generated from `PRESETS` (a test keeps the README in sync)."""
+    """The preset table of docs/guides/run.md, generated from `PRESETS` (a test keeps the page in sync)."""
     rows = ["| preset | model | dataset | iterations / batch | optimizer | pruning per round | left unpruned "
             "| augment |", "|---|---|---|---|---|---|---|---|"]
     for name, p in PRESETS.items():
@@ -110,7 +110,7 @@ def markdown_table() -> str:
 
 
 def supermask_table() -> str:
-    """The README's supermask preset table, generated from `SUPERMASK_PRESETS`."""
+    """The supermask preset table of docs/guides/supermask.md, generated from `SUPERMASK_PRESETS`."""
     rows = ["| preset | model | dataset | iterations / batch | weights | scores | keep fractions | dense network |",
             "|---|---|---|---|---|---|---|---|"]
     for name, p in SUPERMASK_PRESETS.items():

@@ -25,7 +25,7 @@ from lth_tf.tfkeras import keras
 Arrays = Tuple[np.ndarray, np.ndarray]
 
 BATCH_SIZE = 1000
-"""Examples per inference batch, chosen by measurement (README, Speed): on the project's
+"""Examples per inference batch, chosen by measurement (docs/performance.md, Evaluation): on the project's
 2-core Xeon, Conv-2's 15,000 evaluation examples took 4.5 s at 250, 500 or 1,000 per
 batch and 7.8 s at 2,000 (`benchmarks/eval_share.py --batch-sizes 250,500,1000,2000`;
 2,000's 0.5 GB activations also slowed the training around it), Conv-6 was fastest at
