@@ -11,6 +11,7 @@ from lth_tf.tracking import store as tracking
 from lth_tf.training import interpolation, weights
 from lth_tf.training.callbacks import StartFrom
 from lth_tf.training.loop import train_round
+from lth_tf.settings import build_config
 from lth_tf.tfkeras import keras
 from pipelines.experiments import instability, lottery
 from pipelines.runs import run_settings
@@ -18,13 +19,21 @@ from pipelines.runs import run_settings
 POINTS = 5
 
 
-@pytest.fixture
-def source(store, tiny_config, tiny_splits):
-    """A finished iterative experiment of 2 rounds (40 iterations, evaluation every 10), deterministic."""
-    tiny_config.model.model, tiny_config.controls.controls = "conftest:small_model", ()
-    tiny_config.training.deterministic = True
-    keras.utils.set_random_seed(0)
-    return lottery.run(tiny_config, splits=tiny_splits, echo=lambda _: None)
+@pytest.fixture(scope="module")
+def source(tmp_path_factory, tiny_splits):
+    """A finished iterative experiment of 2 rounds (40 iterations, evaluation every 10), deterministic,
+    trained once for the module in its own store: every test reads it, none changes it (each
+    analysis is a run of its own, told apart by its identity)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tmp_path_factory.mktemp("instability"))
+        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+        settings = build_config({"iterations": 40, "eval_interval": 10, "rounds": 2, "batch_size": 30,
+                                 "steps_per_execution": 5, "log_models": "none", "model": "conftest:small_model",
+                                 "controls": [], "deterministic": True})
+        keras.utils.set_random_seed(0)
+        yield lottery.run(settings, splits=tiny_splits, echo=lambda _: None)
+        while mlflow.active_run():
+            mlflow.end_run()
 
 
 def all_runs(experiment_id=None):
