@@ -62,6 +62,19 @@ def check_of(kind: str, kinds: Iterable[str]) -> Optional[Tuple[str, str]]:
     return (method, check) if check in CHECKS and method in kinds else None
 
 
+def method_kinds(kinds: Iterable[str]) -> List[str]:
+    """The kinds that are ways to get a sparse network (the ticket, its controls, the masks drawn at
+    initialization, gradual pruning), not a sanity check of one; `random_prune` and `reinit` are both."""
+    kinds = sorted(set(kinds), key=kind_sort_key)
+    return [k for k in kinds if check_of(k, kinds) is None or k in TICKET_CHECKS]
+
+
+def has_method_checks(kinds: Iterable[str]) -> bool:
+    """Whether any kind is a sanity check of a mask-drawing method (not of the ticket)."""
+    kinds = set(kinds)
+    return any(check_of(k, kinds) is not None and k not in TICKET_CHECKS for k in kinds)
+
+
 def _rounds(rows) -> Tuple[List[int], Dict[int, float]]:
     remaining: Dict[int, List[float]] = defaultdict(list)
     for row in rows:
@@ -78,8 +91,7 @@ def within_dense_markdown(rows: Sequence) -> str:
     rounds, remaining = _rounds(rows)
     if not dense or not rounds:
         return ""
-    kinds = sorted({k for k, _ in values}, key=kind_sort_key)
-    methods = [k for k in kinds if check_of(k, kinds) is None or k in TICKET_CHECKS]
+    methods = method_kinds(k for k, _ in values)
     header = ["kind"] + [f"round {r} ({percent(remaining.get(r, float('nan')))}%)" for r in rounds]
     cells = [[kind] + [_cell(_delta(values[(kind, r)], dense), mark=True) if (kind, r) in values else "–"
                        for r in rounds] for kind in methods]

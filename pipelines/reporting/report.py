@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 FIGURES = ("accuracy_vs_remaining.png", "paired_difference.png", "early_stop_vs_remaining.png",
            "accuracy_over_iterations.png", "train_vs_test.png", "one_shot_vs_iterative.png", "accuracy_vs_flops.png")
+SPARSE_METHODS_FIGURE = "sparse_methods.png"
+"""Drawn when the runs hold sanity checks of mask-drawing methods: one line per method, checks left out."""
 VERDICT_TABLE = "verdict"
 """The report's per-level verdict table (`report/verdict.csv`, `.md`)."""
 CURVE_KINDS = ("ticket", "reinit")
@@ -89,6 +91,11 @@ def write_report(parents: Sequence[results.ParentRun], out_dir, rounds: Optional
         **{f"robustness_{metric.replace('_test_accuracy', '')}.png": _robustness_figure(points, metric, context)
            for metric in robust},
     }
+    kinds = {row.kind for row in found.rows}
+    if baselines.has_method_checks(kinds):  # the figure above holds every sanity check too: one without them
+        drawings[SPARSE_METHODS_FIGURE] = lambda path: figures.metric_vs_remaining(
+            points, baselines.METRIC, f"Ways to a sparse network, test accuracy at early stop: {context}", path,
+            kinds=baselines.method_kinds(kinds), budget_end=budget_end)
     files = []
     for name, draw in drawings.items():
         try:

@@ -90,12 +90,12 @@ def test_sanity_checks_change_one_thing_each(method, tiny_splits):
 def test_the_controls_train_in_the_pipeline_as_kinds_of_their_own(store, tiny_splits):
     cfg = build_config({"iterations": 20, "eval_interval": 10, "rounds": 1, "batch_size": 30,
                         "steps_per_execution": 5, "log_models": "none", "control_rounds": "1",
-                        "controls": "snip,grasp_invert,synflow_shuffle", "synflow_iterations": 5,
+                        "controls": "snip,snip_invert,grasp_invert,synflow_shuffle", "synflow_iterations": 5,
                         "at_init_examples_per_class": 3})
     keras.utils.set_random_seed(0)
     result = lottery.run(cfg, splits=tiny_splits, model=masking.mask_model(small_model()), echo=lambda _: None)
     assert [(r.kind, r.round) for r in result.rounds] == [
-        ("ticket", 0), ("ticket", 1), ("snip", 1), ("grasp_invert", 1), ("synflow_shuffle", 1)]
+        ("ticket", 0), ("ticket", 1), ("snip", 1), ("snip_invert", 1), ("grasp_invert", 1), ("synflow_shuffle", 1)]
     ticket = result.rounds[1].remaining_fraction
     assert all(r.remaining_fraction == pytest.approx(ticket) for r in result.rounds[2:])
     runs = mlflow.search_runs([result.experiment_id], "tags.kind = 'grasp_invert'", output_format="list")
@@ -106,6 +106,8 @@ def test_the_controls_train_in_the_pipeline_as_kinds_of_their_own(store, tiny_sp
     table = (store / "report" / "sparse_baselines.md").read_text()
     assert (store / "report" / "sparse_baselines.md") in made.files
     assert all(f"| {kind} |" in table for kind in ("ticket", "snip", "grasp_invert", "synflow_shuffle"))
+    figure = store / "report" / report.SPARSE_METHODS_FIGURE  # snip_invert is a check of snip: drawn without it
+    assert figure in made.files and figure.read_bytes().startswith(b"\x89PNG")
 
 
 @pytest.mark.parametrize("args, message", [

@@ -38,3 +38,12 @@ def test_sanity_checks_are_measured_against_their_own_method():
     assert any("| snip | shuffle |" in line and "+0.30 ± 0.28" in line for line in lines)
     assert any("| ticket | shuffle (random_prune) |" in line and "-5.00 ± 0.28" in line for line in lines)
     assert baselines.markdown(ROWS).count("\n|---") == 2  # both tables
+
+
+def test_the_methods_figure_leaves_out_sanity_checks_and_is_drawn_only_when_a_method_has_one():
+    kinds = {"ticket", "reinit", "random_prune", "snip", "snip_invert", "synflow_shuffle", "gradual", "fine_tune"}
+    # snip_invert checks snip (present); synflow_shuffle without synflow is a method of its own
+    assert sorted(baselines.method_kinds(kinds)) == sorted(
+        ["ticket", "reinit", "random_prune", "snip", "synflow_shuffle", "gradual", "fine_tune"])
+    assert baselines.has_method_checks(kinds)
+    assert not baselines.has_method_checks({"ticket", "reinit", "random_prune", "snip", "synflow_shuffle"})
