@@ -6,8 +6,8 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from conftest import invoke
-from lth_tf import masking
-from lth_tf.tracking import store as tracking
+from lth_tf import masking, naming
+from lth_tf.tracking import artifacts, store as tracking
 from lth_tf.training import interpolation, weights
 from lth_tf.training.callbacks import StartFrom
 from lth_tf.training.loop import train_round
@@ -146,3 +146,23 @@ def test_data_seeds_are_fixed_by_seed_and_pair_and_differ_within_a_pair():
     for pair in range(5):
         first, second = instability.data_seeds(3, pair)
         assert first != second
+
+
+def test_theta_k_retrained_is_the_sources_own_theta_k_bitwise(store, tiny_config, tiny_splits):
+    """θk comes from retraining the source's dense network from its θ0: the source's own trajectory.
+    A source that rewound to k kept its θk: the analysis's θk must be that one, bit for bit."""
+    tiny_config.model.model, tiny_config.controls.controls = "conftest:small_model", ()
+    tiny_config.pruning.rounds, tiny_config.pruning.reset_to = 1, 20
+    tiny_config.training.deterministic = True
+    keras.utils.set_random_seed(0)
+    rewound = lottery.run(tiny_config, splits=tiny_splits, echo=lambda _: None)
+    result = instability.run(instability.Request(rewound.run_id, rounds=(0,), ks=("20",), points=2),
+                             echo=lambda _: None, splits=tiny_splits)
+
+    dense = [r for r in all_runs(rewound.experiment_id) if r.data.tags.get("mlflow.parentRunId") == rewound.run_id
+             and r.data.tags["kind"] == "ticket" and r.data.tags["round"] == "0"]
+    kept = weights.from_arrays(artifacts.load_arrays(dense[0].info.run_id, naming.state_artifact("theta_20")))
+    retrained = artifacts.load_arrays(result.run_id, "instability/theta/seed_0/k_20.npz")
+    assert len(kept) == len(retrained)
+    for stored, again in zip(kept, retrained.values()):
+        np.testing.assert_array_equal(stored, again)
