@@ -11,6 +11,7 @@ from conftest import invoke, no_runs_recorded, small_model
 from lth_tf import masking, naming
 from lth_tf.pruning import at_init, counts
 from lth_tf.reports import results
+from lth_tf.data.splits import Splits
 from lth_tf.settings import build_config
 from lth_tf.tfkeras import keras
 from lth_tf.tracking import artifacts
@@ -150,6 +151,30 @@ def test_gradual_reaches_each_tickets_layer_counts_in_the_same_budget_and_is_log
         summary = [r for r in result.rounds if (r.kind, r.round) == ("gradual", round_)][0]
         assert summary.early_stop_iteration >= 20  # chosen where it is at its sparsity
         assert summary.remaining_fraction == pytest.approx(result.rounds[1 if round_ == 1 else 3].remaining_fraction)
+
+
+def test_gradual_early_stop_is_chosen_only_where_the_network_has_its_sparsity(store):
+    """Random labels: the validation loss is lowest early, while tfmot is still pruning. The early
+    stop must come from the evaluations at or after the schedule's end (full sparsity), not there."""
+    rng = np.random.default_rng(3)
+
+    def noise(n):
+        return rng.random((n, 8, 8, 1), dtype=np.float32), rng.integers(0, 4, n).astype("int64")
+
+    splits = Splits("random-labels", noise(60), noise(60), noise(60), num_classes=4)
+    cfg = build_config({"iterations": 80, "eval_interval": 10, "rounds": 1, "batch_size": 30,
+                        "steps_per_execution": 5, "log_models": "none", "control_rounds": "1",
+                        "controls": "gradual", "gradual_frequency": 5, "optimizer": "adam",
+                        "learning_rate": 0.01})
+    keras.utils.set_random_seed(0)
+    result = lottery.run(cfg, splits=splits, model=masking.mask_model(small_model()), echo=lambda _: None)
+    run = mlflow.search_runs([result.experiment_id], "tags.kind = 'gradual'", output_format="list")[0]
+    end = int(run.data.tags["gradual_schedule"].split("-")[1].split("/")[0])
+    losses = {m.step: m.value for m in mlflow.tracking.MlflowClient().get_metric_history(run.info.run_id, "val/loss")}
+    assert min(losses, key=losses.get) < end  # memorizing noise: the window decides the outcome here
+    summary = [r for r in result.rounds if r.kind == "gradual"][0]
+    after = {step: loss for step, loss in losses.items() if step >= end}
+    assert summary.early_stop_iteration == min(after, key=after.get)
 
 
 @pytest.mark.parametrize("args, message", [
