@@ -2,6 +2,7 @@
 checks as kinds of their own: counts, starts, the model left untouched, the pipeline's runs, and bad input."""
 
 import zlib
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -211,3 +212,17 @@ def test_ticket_invert_needs_magnitude_pruning(store, capsys):
     code, _, err = invoke(["run", "--controls", "ticket_invert", "--criterion", "movement"], capsys)
     assert code == 2 and "inverts magnitude pruning" in err and len(err.strip().splitlines()) == 1
     assert no_runs_recorded(store)
+
+
+def test_the_docs_example_draws_a_snip_mask_alone_and_model_fit_keeps_its_zeros():
+    page = (Path(__file__).parents[2] / "docs" / "sparse-baselines.md").read_text()
+    section = page[page.index("## A mask at initialization alone"):]
+    code = section[section.index("```python\n") + len("```python\n"):section.index("```\n", 10)]
+    assert "epochs=5)" in code
+    scope = {}
+    exec(compile(code.replace("epochs=5)", "epochs=1, verbose=0)"), "sparse-baselines.md", "exec"), scope)  # noqa: S102
+    model, masks, total = scope["model"], scope["masks"], scope["total"]
+    assert sum(int(m.sum()) for m in masks.values()) == int(0.2 * total)
+    for key, weight in masking.prunable_weights(model).items():  # trained, and the pruned weights still zero
+        assert not weight.numpy()[masks[key] == 0].any() and weight.numpy()[masks[key] == 1].any()
+    assert scope["model"].history.history["accuracy"][-1] > 0.5
