@@ -50,6 +50,7 @@ def run(config_file, **flags):
                   if c.controls and control_rounds else "")
                + f"; {trial.networks_per_trial(cfg)} networks per trial"
                + (f", {cfg.replicates} trials" if cfg.replicates > 1 else ""))
+    click.echo(f"input: {data.input_note(splits)}")
     result = lottery.run(
         cfg,
         splits=splits,

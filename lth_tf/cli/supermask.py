@@ -48,6 +48,7 @@ def supermask(config_file, compare_to, **flags):
                f"({splits.sizes()['train_size']} training examples), weights {cfg.model.initializer or 'as built'} "
                f"from seed {cfg.seed}, never trained; keep fractions {fractions}; {cfg.training.iterations} "
                f"iterations each" + (f"; tickets from run {compare_to}" if compare_to else "; plus the dense network"))
+    click.echo(f"input: {data.input_note(splits)}")
     result = pipeline.run(
         cfg, splits=splits, compare_to=compare_to,
         echo=lambda line: click.echo(("\r\033[K" if interactive else "") + line),

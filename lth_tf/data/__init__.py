@@ -5,7 +5,7 @@ CLI validates its flags); `Splits` and the loading itself bring it in on first u
 """
 
 from lth_tf.data import idx, mnist5k, npz, python, tfds  # noqa: F401  (registration)
-from lth_tf.data.registry import load, parse
+from lth_tf.data.registry import input_note, load, parse
 
 
 def __getattr__(name):
@@ -15,4 +15,4 @@ def __getattr__(name):
         return Splits
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-__all__ = ["load", "parse", "Splits"]
+__all__ = ["input_note", "load", "parse", "Splits"]

@@ -55,11 +55,13 @@ def load(arg: str, _hparams) -> RawData:
         )
         raise UserError(f"data directory not found: {directory}{hint}")
     arrays = {key: read_idx(_find(directory, stem)) for key, stem in FILES.items()}
-    shape = arrays["train_images"].shape[1:]
-    shape = (*shape, 1) if len(shape) == 2 else shape
+    given = arrays["train_images"].shape[1:]
+    shape = (*given, 1) if len(given) == 2 else given
     num_classes = int(max(arrays["train_labels"].max(), arrays["test_labels"].max())) + 1
     return RawData(
         train=(to_images(arrays["train_images"], shape), arrays["train_labels"].astype("int64")),
         test=(to_images(arrays["test_images"], shape), arrays["test_labels"].astype("int64")),
         num_classes=num_classes,
+        prepared=((f"IDX images of shape {given} given a channel axis",) if len(given) == 2 else ())
+        + ("pixels 0-255 scaled to [0, 1]",),
     )

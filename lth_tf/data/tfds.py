@@ -42,4 +42,5 @@ def load(name: str, hparams) -> RawData:
         train=(to_images(train_x, shape), train_y.astype("int64")),
         test=(to_images(test_x, shape), test_y.astype("int64")),
         num_classes=info.features["label"].num_classes,
+        prepared=("pixels 0-255 scaled to [0, 1]",),
     )
