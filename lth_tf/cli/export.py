@@ -31,6 +31,13 @@ def export(run_id, round_, fmt, out, untrained, tracking_uri):
     RUN_ID is an experiment's run (then --round picks replicate 0's ticket, transferred
     ticket or supermask) or the nested run of any trained network. The export is read back
     and checked: its predictions on the experiment's test set must match the Keras model's.
+
+    Examples:
+
+    \b
+      lth-tf export RUN_ID --format tflite --out ticket   (the sparsest ticket, TFLite sparse and dense)
+      lth-tf export RUN_ID --round 7 --format saved_model --out serving   (for TF Serving)
+      lth-tf export RUN_ID --round 7 --untrained --format keras3 --out theta0   (θ0 under round 7's mask)
     """
     from lth_tf import tfkeras  # noqa: F401  (work starts: TensorFlow, first through its one import)
     from lth_tf import data, export as exporting
