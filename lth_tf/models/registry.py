@@ -17,10 +17,13 @@ import importlib
 import inspect
 import os
 import sys
-from typing import Callable, Tuple
+from typing import TYPE_CHECKING, Callable, Tuple
 
 from lth_tf.errors import UserError
 from lth_tf.registry import Registry
+
+if TYPE_CHECKING:  # Keras loads when a model is built: names and options are checked before TensorFlow
+    from lth_tf.tfkeras import keras
 
 REGISTRY = Registry("model")
 register = REGISTRY.register
