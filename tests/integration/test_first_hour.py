@@ -160,7 +160,7 @@ def test_a_keras3_model_runs_through_the_cli_and_its_ticket_comes_back_as_keras3
     assert f"- Input: {said}." in parent.data.tags["mlflow.note.content"]
     code, out, err = invoke(["export", parent.info.run_id, "--format", "keras3", "--out", "k3"], capsys)
     assert code == 0 and "max logit difference" in out and "0 prediction(s) differ" in out, out + err
-    assert f"  input: input_layer (None, 8, 8, 1) float32; the data: {said}\n" in out, out
+    assert "  input: " in out and f" (None, 8, 8, 1) float32; the data: {said}\n" in out, out  # Keras 3 names the input
     code, out, err = invoke(["export", parent.info.run_id, "--format", "keras", "--out", "k2"], capsys)
     assert code == 0, err
 
