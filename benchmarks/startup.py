@@ -25,6 +25,7 @@ COMMANDS = {
     "lth-tf --help": ["--help"],
     "lth-tf run --help": ["run", "--help"],
     "lth-tf run --fc-rates 2 (exit 2)": ["run", "--fc-rates", "2"],
+    "lth-tf run --model nosuch (exit 2)": ["run", "--model", "nosuch"],  # a name checked against a registry
 }
 
 

@@ -7,7 +7,13 @@ data, config, tracking, and `reports` (finished experiments read back as figures
 on your own model and data.
 """
 
-from lth_tf import tfkeras  # noqa: F401  (first: selects Keras 2 before TensorFlow loads)
+import os
+
+# Keras 2 (tf_keras) must be chosen before TensorFlow loads, wherever it is first imported; TensorFlow itself
+# is imported only when work starts (`lth_tf.tfkeras`, the one Keras import), so `lth-tf --help` and a
+# mistyped flag answer without it.
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 __version__ = "0.1.0"
 

@@ -38,6 +38,8 @@ class Exported:
     """Runs the written file (read back from disk) on a batch of inputs."""
     sizes: Dict[str, int] = field(default_factory=dict)
     """Bytes on disk by variant, e.g. {'dense': ..., 'sparse': ...} for TFLite."""
+    inputs: str = ""
+    """The written file's input signature, as it reads back: `image (None, 28, 28, 1) float32`."""
 
 
 @dataclass
@@ -70,14 +72,17 @@ def _saved_model(model, out_dir, name):
         (outputs,) = serve(tf.constant(x)).values()
         return outputs.numpy()
 
-    return Exported(path, predict, {"saved_model": _bytes(path)})
+    inputs = ", ".join(_signature(name, spec.shape, spec.dtype.name)
+                       for name, spec in serve.structured_input_signature[1].items())
+    return Exported(path, predict, {"saved_model": _bytes(path)}, inputs)
 
 
 def _keras_file(model, out_dir, name):
     path = out_dir / f"{name}.keras"
     model.save(path)
     loaded = keras.models.load_model(path, compile=False)
-    return Exported(path, lambda x: loaded(x, training=False).numpy(), {"keras": path.stat().st_size})
+    return Exported(path, lambda x: loaded(x, training=False).numpy(), {"keras": path.stat().st_size},
+                    _keras_inputs(loaded))
 
 
 def tflite_bytes(model: keras.Model, sparse: bool) -> bytes:
@@ -104,7 +109,8 @@ def _tflite(model, out_dir, name):
         interpreter.invoke()
         return interpreter.get_tensor(outputs["index"]).copy()
 
-    return Exported(path, predict, {"dense": dense.stat().st_size, "sparse": path.stat().st_size})
+    return Exported(path, predict, {"dense": dense.stat().st_size, "sparse": path.stat().st_size},
+                    _signature(inputs["name"], inputs["shape_signature"], np.dtype(inputs["dtype"]).name))
 
 
 def _keras3_file(model, out_dir, name):
@@ -115,7 +121,18 @@ def _keras3_file(model, out_dir, name):
 
     path = convert.save_keras3(model, out_dir / f"{name}.keras")
     loaded = keras3.saving.load_model(path, compile=False)
-    return Exported(path, lambda x: np.asarray(loaded(x, training=False)), {"keras3": path.stat().st_size})
+    return Exported(path, lambda x: np.asarray(loaded(x, training=False)), {"keras3": path.stat().st_size},
+                    _keras_inputs(loaded))
+
+
+def _keras_inputs(model) -> str:
+    return ", ".join(_signature(t.name, t.shape, getattr(t.dtype, "name", t.dtype)) for t in model.inputs)
+
+
+def _signature(name: str, shape, dtype: str) -> str:
+    """`image (None, 28, 28, 1) float32`: a batch of any size (TFLite's -1 said as None)."""
+    dims = [None if d is None or d == -1 else int(d) for d in (shape.as_list() if hasattr(shape, "as_list") else shape)]
+    return f"{name.split(':')[0]} ({', '.join(map(str, dims))}{',' if len(dims) == 1 else ''}) {dtype}"
 
 
 _WRITERS = {"saved_model": _saved_model, "keras": _keras_file, "keras3": _keras3_file, "tflite": _tflite}

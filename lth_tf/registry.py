@@ -12,13 +12,21 @@ it may declare
     as attributes of the plug-in (`Registry.plugin`).
 
 Every registry is listed in `REGISTRIES` by kind, so settings and validation reach all
-plug-ins through this module without importing where they live. The library never
+plug-ins through this module without importing where they live.
+
+Declarations are read before any work starts (the CLI's flags and its checks of bad input,
+without TensorFlow, so `lth-tf --help` answers at once), so a plug-in file imports nothing
+heavy at its top: its implementation imports TensorFlow and Keras inside its functions. A
+plug-in whose file cannot be light (it defines a Keras class at import) and declares no
+settings or checks is added by its module's import path instead (`add("name",
+"package.module")`): its name is known at once, its module is imported on first use. The library never
 imports the pipelines, which own the controls: importing `pipelines` registers them, and
 the entry layer (`lth_tf.cli`, `lth_tf.api`) does so before it builds a configuration.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -64,11 +72,35 @@ class Registry(dict):
 
     def add(self, name: str, module) -> None:
         """Registers a plug-in file: its implementation is the first of `entries` it defines (a control's
-        `start` or `chain`, a criterion's `score`); `Settings` and `check`, if it has them, are its declarations."""
+        `start` or `chain`, a criterion's `score`); `Settings` and `check`, if it has them, are its declarations.
+        `module` is the module, or its import path: then it is imported on the first use of `name`, and must
+        declare no `Settings` or `check` (they would be missed until then)."""
+        if isinstance(module, str):
+            dict.__setitem__(self, name, _Unloaded(module))
+            return
         implementation = next(getattr(module, e) for e in self.entries if hasattr(module, e))
         self[name] = implementation
         self.plugins[name] = Plugin(name, implementation, getattr(module, "Settings", None),
                                     getattr(module, "check", None), source=module)
+
+    def __getitem__(self, name: str):
+        value = dict.__getitem__(self, name)
+        if isinstance(value, _Unloaded):
+            module = importlib.import_module(value.module)
+            if module.__dict__.get("Settings") is not None or module.__dict__.get("check") is not None:
+                raise TypeError(f"{self.kind} '{name}' declares settings or checks: add it as a module, not by path")
+            self.add(name, module)
+            value = dict.__getitem__(self, name)
+        return value
+
+    def get(self, name: str, default=None):
+        return self[name] if name in self else default
+
+    def values(self):
+        return [self[name] for name in self]
+
+    def items(self):
+        return [(name, self[name]) for name in self]
 
     def lookup(self, name: str):
         """The implementation, or a one-line error listing the known names."""
@@ -79,6 +111,13 @@ class Registry(dict):
     def plugin(self, name: str) -> Plugin:
         self.lookup(name)
         return self.plugins.get(name) or Plugin(name, self[name])
+
+
+@dataclass(frozen=True)
+class _Unloaded:
+    """A plug-in added by its module's import path, not imported yet (`Registry.add`)."""
+
+    module: str
 
 
 REGISTRIES: Dict[str, Registry] = {}

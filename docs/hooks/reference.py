@@ -37,7 +37,7 @@ CLI = "lth_tf.cli:cli"
 """The `lth-tf` click group."""
 REGISTRY = "lth_tf.registry:Registry"
 """The one registry mechanism: every instance found in the loaded code is listed, by its `kind`."""
-ENTRY = ("lth_tf.cli", "lth_tf.models", "lth_tf.data", "lth_tf.pruning.criteria", "pipelines.controls")
+ENTRY = ("lth_tf.tfkeras", "lth_tf.cli", "lth_tf.models", "lth_tf.data", "lth_tf.pruning.criteria", "pipelines.controls")
 """Imported first, so that every registry and plug-in has registered itself."""
 KINDS = ("model", "dataset", "criterion", "control", "initializer")
 """Plug-in kinds the reference must list: a kind not found (a registry ENTRY did not load) is a warning."""

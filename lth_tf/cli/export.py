@@ -31,8 +31,16 @@ def export(run_id, round_, fmt, out, untrained, tracking_uri):
     RUN_ID is an experiment's run (then --round picks replicate 0's ticket, transferred
     ticket or supermask) or the nested run of any trained network. The export is read back
     and checked: its predictions on the experiment's test set must match the Keras model's.
+
+    Examples:
+
+    \b
+      lth-tf export RUN_ID --format tflite --out ticket   (the sparsest ticket, TFLite sparse and dense)
+      lth-tf export RUN_ID --round 7 --format saved_model --out serving   (for TF Serving)
+      lth-tf export RUN_ID --round 7 --untrained --format keras3 --out theta0   (θ0 under round 7's mask)
     """
-    from lth_tf import export as exporting
+    from lth_tf import tfkeras  # noqa: F401  (work starts: TensorFlow, first through its one import)
+    from lth_tf import data, export as exporting
     from lth_tf.tracking import store as tracking
     from pipelines.runs import tickets
 
@@ -45,6 +53,8 @@ def export(run_id, round_, fmt, out, untrained, tracking_uri):
     state = f"untrained (at {tickets.start_label(network)})" if untrained else "trained"
     of = f"run {run_id}" + (f" (its network run {network.row.run_id})" if network.row.run_id != run_id else "")
     click.echo(f"Exported {network.label}, {state}, of {of}: {written.path}")
+    note = f"; the data: {data.input_note(splits)}" if splits is not None else ""
+    click.echo(f"  input: {written.inputs}{note}")
     nonzero, weights = exporting.nonzero_weights(model)
     click.echo(f"  prunable weights: {nonzero:,} of {weights:,} nonzero ({nonzero / weights:.1%})")
     if fmt == "tflite":

@@ -41,6 +41,7 @@ def instability(run_id, rounds, ks, pairs, points, stable_below, path_train_exam
     kind=instability) in the experiment's MLflow experiment. Rerunning the same command
     resumes an interrupted analysis.
     """
+    from lth_tf import tfkeras  # noqa: F401  (work starts: TensorFlow, first through its one import)
     from pipelines.experiments import instability as analysis
 
     request = analysis.Request(run_id, rounds, tuple(k.strip() for k in ks.split(",") if k.strip()), pairs, points,

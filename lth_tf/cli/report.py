@@ -43,6 +43,13 @@ def report(target, out, rounds, tracking_uri, log_to_run):
     of weights remaining (one series per kind: ticket, one-shot, each control), test
     accuracy over iterations for some rounds, train vs test accuracy, one-shot vs
     iterative, and mean_std.csv / mean_std.md (mean ± std per kind and round).
+
+    Examples:
+
+    \b
+      lth-tf report RUN_ID   (one experiment's figures and tables into ./reports)
+      lth-tf report EXPERIMENT_NAME --rounds 0,3,7 --log   (its runs pooled as replicates; logged to the run too)
+      lth-tf report RUN_ID --tracking-uri http://HOST:5000 --out figures
     """
     from pathlib import Path
 

@@ -28,14 +28,16 @@ def run(config_file, **flags):
       lth-tf run --model mymodels:build --dataset npz:digits.npz   (your model and data)
       lth-tf run --preset conv2 --replicates 3 --tracking-uri http://HOST:5000
     """
-    from lth_tf import data  # heavy imports after argument parsing
+    overrides = config_module.read_yaml(config_file) if config_file else {}
+    overrides.update({k: v for k, v in flags.items() if v is not None})
+    cfg = config_module.build_config(overrides)  # bad input stops here, before TensorFlow is imported
+
+    from lth_tf import tfkeras  # noqa: F401  (work starts: TensorFlow, first through its one import)
+    from lth_tf import data
     from lth_tf.runtime import distribute
     from pipelines.experiments import lottery, trial
     from pipelines.runs.summary import budget_warnings, last_evaluation, to_text, versus_controls
 
-    overrides = config_module.read_yaml(config_file) if config_file else {}
-    overrides.update({k: v for k, v in flags.items() if v is not None})
-    cfg = config_module.build_config(overrides)
     distribute.strategy(cfg.engine.distribute)  # before any other TensorFlow op (multi-worker collectives)
     splits = data.load(cfg.dataset)  # missing data fails here, before anything is printed or tracked
     interactive = sys.stdout.isatty()
@@ -48,6 +50,7 @@ def run(config_file, **flags):
                   if c.controls and control_rounds else "")
                + f"; {trial.networks_per_trial(cfg)} networks per trial"
                + (f", {cfg.replicates} trials" if cfg.replicates > 1 else ""))
+    click.echo(f"input: {data.input_note(splits)}")
     result = lottery.run(
         cfg,
         splits=splits,

@@ -32,13 +32,15 @@ def supermask(config_file, compare_to, **flags):
       lth-tf supermask --keep-fractions 0.3,0.5 --initializer signed_constant
       lth-tf supermask --compare-to RUN_ID   (beside the tickets of a finished `lth-tf run`)
     """
-    from lth_tf import data  # heavy imports after argument parsing
+    overrides = config_module.read_yaml(config_file) if config_file else {}
+    overrides.update({k: v for k, v in flags.items() if v is not None})
+    cfg = config_module.build_config(overrides)  # bad input stops here, before TensorFlow is imported
+
+    from lth_tf import tfkeras  # noqa: F401  (work starts: TensorFlow, first through its one import)
+    from lth_tf import data
     from pipelines.experiments import supermask as pipeline
     from pipelines.runs.summary import to_text
 
-    overrides = config_module.read_yaml(config_file) if config_file else {}
-    overrides.update({k: v for k, v in flags.items() if v is not None})
-    cfg = config_module.build_config(overrides)
     splits = data.load(cfg.dataset)  # missing data fails here, before anything is tracked
     interactive = sys.stdout.isatty()
     fractions = ", ".join(f"{k:g}" for k in cfg.supermask.keep_fractions)
@@ -46,6 +48,7 @@ def supermask(config_file, compare_to, **flags):
                f"({splits.sizes()['train_size']} training examples), weights {cfg.model.initializer or 'as built'} "
                f"from seed {cfg.seed}, never trained; keep fractions {fractions}; {cfg.training.iterations} "
                f"iterations each" + (f"; tickets from run {compare_to}" if compare_to else "; plus the dense network"))
+    click.echo(f"input: {data.input_note(splits)}")
     result = pipeline.run(
         cfg, splits=splits, compare_to=compare_to,
         echo=lambda line: click.echo(("\r\033[K" if interactive else "") + line),

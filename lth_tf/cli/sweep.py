@@ -16,6 +16,7 @@ def sweep(sweep_file):
     setting with a list of values; every combination is a point) and/or `points:` (a list
     of settings). `workers: N` or `ray_address:` in base runs the points as Ray tasks.
     """
+    from lth_tf import tfkeras  # noqa: F401  (work starts: TensorFlow, first through its one import)
     from pipelines.experiments import sweep as sweeping
 
     spec = sweeping.read(sweep_file)

@@ -31,7 +31,15 @@ def transfer(ticket, compare_to, config_file, **flags):
     random_prune, noise, prune_at_init). The parent run gets
     transfer/accuracy_vs_remaining.png. A differing class count draws one fresh output
     layer, shared by every network, and leaves it unpruned.
+
+    Examples:
+
+    \b
+      lth-tf transfer --ticket RUN_ID --dataset idx:/usr/share/datasets/fashion-mnist   (every round's ticket)
+      lth-tf transfer --ticket RUN_ID:7 --dataset npz:mydata.npz --controls reinit,random_prune
+      lth-tf transfer --ticket RUN_ID --dataset npz:mydata.npz --compare-to TARGET_RUN_ID --tracking-uri http://HOST:5000
     """
+    from lth_tf import tfkeras  # noqa: F401  (work starts: TensorFlow, first through its one import)
     from lth_tf import data
     from lth_tf.tracking import store as tracking
     from pipelines.experiments import transfer as transferring

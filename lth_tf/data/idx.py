@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 
 from lth_tf.data.registry import RawData, register
-from lth_tf.data.splits import to_images
 from lth_tf.errors import UserError
 
 FILES = {
@@ -45,6 +44,8 @@ def _find(directory: Path, stem: str) -> Path:
 
 @register("idx", default_validation=5000, takes_argument=True)
 def load(arg: str, _hparams) -> RawData:
+    from lth_tf.data.splits import to_images
+
     directory = Path(arg).expanduser()
     if not directory.is_dir():
         hint = (
@@ -54,11 +55,13 @@ def load(arg: str, _hparams) -> RawData:
         )
         raise UserError(f"data directory not found: {directory}{hint}")
     arrays = {key: read_idx(_find(directory, stem)) for key, stem in FILES.items()}
-    shape = arrays["train_images"].shape[1:]
-    shape = (*shape, 1) if len(shape) == 2 else shape
+    given = arrays["train_images"].shape[1:]
+    shape = (*given, 1) if len(given) == 2 else given
     num_classes = int(max(arrays["train_labels"].max(), arrays["test_labels"].max())) + 1
     return RawData(
         train=(to_images(arrays["train_images"], shape), arrays["train_labels"].astype("int64")),
         test=(to_images(arrays["test_images"], shape), arrays["test_labels"].astype("int64")),
         num_classes=num_classes,
+        prepared=((f"IDX images of shape {given} given a channel axis",) if len(given) == 2 else ())
+        + ("pixels 0-255 scaled to [0, 1]",),
     )

@@ -60,5 +60,8 @@ def load(arg: str, _hparams) -> RawData:
     test = _examples(path, arrays, "test", train[0].shape[1:])
     validation = _examples(path, arrays, "val", train[0].shape[1:]) if "x_val" in arrays else None
     labels = [s[1] for s in (train, test, validation) if s is not None]
+    given = arrays["x_train"]
+    prepared = ((f"npz images of shape {given.shape[1:]} given a channel axis",) if given.ndim == 3 else ()) + \
+        (("integer pixels 0-255 scaled to [0, 1]",) if np.issubdtype(given.dtype, np.integer) else ())
     return RawData(train=train, test=test, validation=validation,
-                   num_classes=int(max(y.max() for y in labels if y.size)) + 1)
+                   num_classes=int(max(y.max() for y in labels if y.size)) + 1, prepared=prepared)

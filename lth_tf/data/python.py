@@ -9,14 +9,17 @@ Inputs become float32 and are otherwise taken as given: no scaling unless the
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
-import tensorflow as tf
 
 from lth_tf.data.registry import RawData, normalize, register
-from lth_tf.data.splits import Arrays, Splits, hold_out
 from lth_tf.errors import UserError
+
+if TYPE_CHECKING:  # TensorFlow loads with the data, not when the registry is read
+    import tensorflow as tf
+
+    from lth_tf.data.splits import Arrays, Splits
 
 READ_BATCH = 4096
 
@@ -27,6 +30,8 @@ def load(name: str, _hparams) -> RawData:
 
 
 def _from_dataset(dataset: tf.data.Dataset, split: str) -> Arrays:
+    import tensorflow as tf
+
     if dataset.cardinality() == tf.data.INFINITE_CARDINALITY:
         raise UserError(f"the {split} dataset is infinite (a .repeat()?); pass a finite dataset, read once")
     spec = dataset.element_spec
@@ -58,6 +63,9 @@ def _checked(x, y, split: str) -> Arrays:
 
 def to_arrays(data, split: str) -> Arrays:
     """One split as (x, y) arrays, from a finite tf.data.Dataset or an (x, y) pair."""
+    from lth_tf.tfkeras import keras  # noqa: F401  (first: TensorFlow's quiet start)
+    import tensorflow as tf
+
     if isinstance(data, tf.data.Dataset):
         return _from_dataset(data, split)
     if isinstance(data, (tuple, list)) and len(data) == 2:
@@ -69,6 +77,8 @@ def to_arrays(data, split: str) -> Arrays:
 def splits(name: str, train, test, validation=None, validation_size: Optional[int] = None,
            normalization: str = "unit", augment: bool = False) -> Splits:
     """`Splits` from the user's data; without `validation`, it is held out of train (fixed seed)."""
+    from lth_tf.data.splits import Splits, hold_out
+
     train, test = to_arrays(train, "train"), to_arrays(test, "test")
     if validation is None:
         size = validation_size or 5000

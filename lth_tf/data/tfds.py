@@ -6,7 +6,6 @@ Never downloads unless asked (`--download`): offline, TFDS would retry for minut
 import numpy as np
 
 from lth_tf.data.registry import RawData, register
-from lth_tf.data.splits import to_images
 from lth_tf.errors import UserError
 
 
@@ -18,6 +17,8 @@ def _arrays(dataset):
 
 @register("tfds", default_validation=5000, takes_argument=True)
 def load(name: str, hparams) -> RawData:
+    from lth_tf.data.splits import to_images
+
     import tensorflow_datasets as tfds
 
     try:
@@ -41,4 +42,5 @@ def load(name: str, hparams) -> RawData:
         train=(to_images(train_x, shape), train_y.astype("int64")),
         test=(to_images(test_x, shape), test_y.astype("int64")),
         num_classes=info.features["label"].num_classes,
+        prepared=("pixels 0-255 scaled to [0, 1]",),
     )

@@ -12,12 +12,15 @@ reading of its own architecture gives: its convs alone hold 1.14M and its first 
 (4*4*256 -> 256) 1.05M.
 """
 
+from __future__ import annotations
+
 from lth_tf.models.lenet import dense_head
 from lth_tf.models.registry import register
-from lth_tf.tfkeras import keras
 
 
 def conv_net(name, filters, input_shape, num_classes, dropout=0.0):
+    from lth_tf.tfkeras import keras
+
     inputs = keras.Input(input_shape, name="image")
     x, index = inputs, 0
     for block, width in enumerate(filters, start=1):

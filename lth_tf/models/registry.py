@@ -17,13 +17,13 @@ import importlib
 import inspect
 import os
 import sys
-from typing import Callable, Tuple
+from typing import TYPE_CHECKING, Callable, Tuple
 
-from lth_tf import masking
 from lth_tf.errors import UserError
-from lth_tf.models import keras3
 from lth_tf.registry import Registry
-from lth_tf.tfkeras import keras
+
+if TYPE_CHECKING:  # Keras loads when a model is built: names and options are checked before TensorFlow
+    from lth_tf.tfkeras import keras
 
 REGISTRY = Registry("model")
 register = REGISTRY.register
@@ -37,6 +37,8 @@ PYTHON = "python:"
 def batch_norm(name: str, nonaffine: bool = False) -> keras.layers.BatchNormalization:
     """Batch norm as the zoo builds it; `nonaffine` (the option `nonaffine_batchnorm`) drops the
     learned scale and offset, as edge-popup's supermasks need (nothing but scores may train)."""
+    from lth_tf.tfkeras import keras
+
     return keras.layers.BatchNormalization(name=name, center=not nonaffine, scale=not nonaffine)
 
 
@@ -99,6 +101,9 @@ def build(name: str, input_shape: Tuple[int, ...], num_classes: int, hparams=Non
 
 
 def _call_user_builder(name, builder, input_shape, num_classes, options) -> keras.Model:
+    from lth_tf.models import keras3
+    from lth_tf.tfkeras import keras
+
     positional = [p for p in _parameters(builder).values()
                   if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name not in options]
     takes_shape = len(positional) >= 2
@@ -116,6 +121,9 @@ def weight_count(model: keras.Model) -> int:
     "Prunable" is tfmot's registry's notion (kernels, not biases or batch norm), whether
     or not a run leaves the layer unpruned: ResNet's 1x1 shortcuts and output layer count.
     """
+    from lth_tf import masking
+    from lth_tf.tfkeras import keras
+
     total = 0
     for layer in model.layers:
         if isinstance(layer, keras.Model):

@@ -11,16 +11,21 @@ leaves the two 1x1 shortcuts (2,560) and `output` (640) unpruned, as the paper, 
 the pattern `--unpruned-layers '*_shortcut,output'`.
 """
 
+from __future__ import annotations
+
 from lth_tf.models.registry import batch_norm, register
-from lth_tf.tfkeras import keras
 
 
 def _conv(x, filters, size, stride, name):
+    from lth_tf.tfkeras import keras
+
     return keras.layers.Conv2D(filters, size, strides=stride, padding="same", use_bias=False, name=name,
                                kernel_initializer="glorot_normal")(x)
 
 
 def _block(x, filters, stride, name, nonaffine):
+    from lth_tf.tfkeras import keras
+
     y = _conv(x, filters, 3, stride, f"{name}_conv1")
     y = keras.layers.ReLU(name=f"{name}_relu1")(batch_norm(f"{name}_bn1", nonaffine)(y))
     y = batch_norm(f"{name}_bn2", nonaffine)(_conv(y, filters, 3, 1, f"{name}_conv2"))
@@ -33,6 +38,8 @@ def _block(x, filters, stride, name, nonaffine):
 @register("resnet18")
 @register("resnet20")
 def resnet20(input_shape, num_classes, nonaffine_batchnorm=False):
+    from lth_tf.tfkeras import keras
+
     inputs = keras.Input(input_shape, name="image")
     x = _conv(inputs, 16, 3, 1, "conv")
     x = keras.layers.ReLU(name="relu")(batch_norm("bn", nonaffine_batchnorm)(x))

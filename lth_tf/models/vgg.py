@@ -7,14 +7,17 @@ norm's offset plays its part); init is Gaussian Glorot. The paper prunes the con
 globally and leaves `output` unpruned (the `vgg19` preset).
 """
 
+from __future__ import annotations
+
 from lth_tf.models.registry import batch_norm, register
-from lth_tf.tfkeras import keras
 
 PLAN = (64, 64, "pool", 128, 128, "pool", 256, 256, 256, 256, "pool", 512, 512, 512, 512, "pool", 512, 512, 512, 512)
 
 
 @register("vgg19")
 def vgg19(input_shape, num_classes, nonaffine_batchnorm=False):
+    from lth_tf.tfkeras import keras
+
     inputs = keras.Input(input_shape, name="image")
     x, conv, pool = inputs, 0, 0
     for step in PLAN:

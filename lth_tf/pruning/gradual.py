@@ -23,18 +23,16 @@ What tfmot does, exactly (tfmot 0.8.1, `pruning_impl.py`, `pruning_schedule.py`)
 
 from __future__ import annotations
 
-from typing import Dict, List
+from typing import TYPE_CHECKING, Dict, List
 
 import numpy as np
-import tensorflow_model_optimization as tfmot
-from tensorflow_model_optimization.python.core.sparsity.keras import pruning_wrapper
 
-from lth_tf import masking
 from lth_tf.errors import UserError
-from lth_tf.masking.prunable import prunable_attributes
-from lth_tf.tfkeras import keras
 
-sparsity = tfmot.sparsity.keras
+if TYPE_CHECKING:
+    from lth_tf.tfkeras import keras
+# tfmot, Keras and the masks load on first use: the gradual control's settings and checks (POWER, FREQUENCY,
+# check_schedule) are read while the CLI builds its flags, before TensorFlow.
 
 POWER = 3
 """The polynomial's exponent: Zhu & Gupta's and tfmot's default."""
@@ -96,6 +94,11 @@ def gradual_pruning(model: keras.Model, counts: Dict[str, int], begin_step: int,
     left as they are, unpruned. Like `prune_low_magnitude`, the new model shares the layers
     (and so the weights) of `model`. Train it with `callbacks()`.
     """
+    from lth_tf import masking
+    from lth_tf.masking.prunable import prunable_attributes
+    from lth_tf.tfkeras import keras
+
+    sparsity = _sparsity()
     paths = {id(layer): path for path, layer in masking.layer_paths(model)}
     if any(isinstance(layer, masking.MaskedLayer) for _, layer in masking.layer_paths(model)):
         raise ValueError("gradual pruning wraps a plain Keras model: strip lth-tf's masks first")
@@ -123,7 +126,7 @@ def gradual_pruning(model: keras.Model, counts: Dict[str, int], begin_step: int,
 
 def callbacks() -> List[keras.callbacks.Callback]:
     """What training a `gradual_pruning` model needs: tfmot's own step counter."""
-    return [sparsity.UpdatePruningStep()]
+    return [_sparsity().UpdatePruningStep()]
 
 
 def gradual_masks(pruned: keras.Model) -> Dict[str, np.ndarray]:
@@ -131,6 +134,10 @@ def gradual_masks(pruned: keras.Model) -> Dict[str, np.ndarray]:
 
     A wrapper goes by its wrapped layer's name, so the keys are the unwrapped model's paths.
     """
+    from lth_tf import masking
+    from lth_tf.tfkeras import keras  # noqa: F401  (first: TensorFlow's quiet start)
+    from tensorflow_model_optimization.python.core.sparsity.keras import pruning_wrapper
+
     out = {}
     for path, layer in masking.layer_paths(pruned):
         if isinstance(layer, pruning_wrapper.PruneLowMagnitude):
@@ -140,5 +147,14 @@ def gradual_masks(pruned: keras.Model) -> Dict[str, np.ndarray]:
     return out
 
 
-strip_pruning = sparsity.strip_pruning
-"""tfmot's: the plain Keras model, pruned weights zero."""
+def strip_pruning(pruned: keras.Model) -> keras.Model:
+    """tfmot's: the plain Keras model, pruned weights zero."""
+    return _sparsity().strip_pruning(pruned)
+
+
+def _sparsity():
+    """`tfmot.sparsity.keras`, loaded after `lth_tf.tfkeras` (which keeps tfmot from loading Keras 3)."""
+    from lth_tf.tfkeras import keras  # noqa: F401
+    import tensorflow_model_optimization as tfmot
+
+    return tfmot.sparsity.keras

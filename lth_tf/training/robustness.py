@@ -13,12 +13,14 @@ beside the other summary metrics as `fgsm_EPS_test_accuracy` and
 
 from __future__ import annotations
 
-from typing import Dict, List, Sequence, Tuple
-
-import tensorflow as tf
+from typing import TYPE_CHECKING, Dict, List, Sequence, Tuple
 
 from lth_tf.errors import UserError
-from lth_tf.tfkeras import keras
+
+if TYPE_CHECKING:  # `parse` checks --robustness before TensorFlow loads; the attacks import it
+    import tensorflow as tf
+
+    from lth_tf.tfkeras import keras
 
 KINDS = ("fgsm", "noise")
 
@@ -44,6 +46,9 @@ def metric_name(kind: str, strength: float) -> str:
 
 def fgsm_batch(model: keras.Model, x: tf.Tensor, y: tf.Tensor, eps: float) -> tf.Tensor:
     """x moved by `eps` in the sign of the gradient of the loss with respect to x."""
+    from lth_tf.tfkeras import keras
+    import tensorflow as tf
+
     with tf.GradientTape() as tape:
         tape.watch(x)
         loss = keras.losses.sparse_categorical_crossentropy(y, model(x, training=False), from_logits=True)
@@ -55,6 +60,9 @@ BATCH = 1000
 
 def accuracy_under(model: keras.Model, arrays, kind: str, strength: float, seed: int) -> float:
     """Accuracy on `arrays` (images, labels) after each batch is attacked (fgsm) or perturbed (noise)."""
+    from lth_tf.tfkeras import keras  # noqa: F401  (first: TensorFlow's quiet start)
+    import tensorflow as tf
+
     generator = tf.random.Generator.from_seed(seed)
     correct = total = 0
     for x, y in tf.data.Dataset.from_tensor_slices(tuple(arrays)).batch(BATCH):

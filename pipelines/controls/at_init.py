@@ -21,17 +21,17 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
-from typing import Callable, Dict
+from typing import TYPE_CHECKING, Callable, Dict
 
 import numpy as np
 
-from lth_tf import masking
 from lth_tf.errors import UserError
-from lth_tf.pruning import at_init
+from lth_tf.pruning import at_init  # its methods load on first use: SCOPES is read here before TensorFlow
 from lth_tf.settings.fields import setting
-from lth_tf.tfkeras import keras
-from lth_tf.training import weights
 from pipelines.controls.base import RoundContext, Start
+
+if TYPE_CHECKING:
+    from lth_tf import masking
 
 CHECKS = ("shuffle", "reinit", "invert")
 """The sanity checks each mask-drawing method registers as `METHOD_CHECK`."""
@@ -74,6 +74,10 @@ def draw(ctx: RoundContext, method: str, invert: bool = False, **settings) -> ma
     Without a configuration (`pipelines.runs.tickets` reading where a finished network
     started, its mask in hand) the mask given is the mask.
     """
+    from lth_tf import masking
+    from lth_tf.tfkeras import keras
+    from lth_tf.training import weights
+
     if ctx.cfg is None:
         return ctx.masks
     model, drawing = ctx.model, at_init.METHODS.lookup(method)
@@ -101,6 +105,8 @@ def controls(method: str, settings: Callable[[object], dict]) -> Dict[str, Calla
         return Start(at_init.layerwise_shuffle(masks, ctx.rng(f"{method}_shuffle")), ctx.initial, 0)
 
     def reinit(ctx: RoundContext) -> Start:
+        from lth_tf.training import weights
+
         fresh = weights.fresh_initialization(ctx.model, ctx.derived_seed(f"{method}_reinit"))
         return Start(draw(ctx, method, **settings(ctx.cfg)), fresh, 0)
 

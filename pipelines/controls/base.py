@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import numpy as np
 
-from lth_tf.masking import Masks
-from lth_tf.training import weights
-from lth_tf.tfkeras import keras
+if TYPE_CHECKING:  # types only: a control's file is read for its settings before TensorFlow loads
+    from lth_tf.masking import Masks
+    from lth_tf.training import weights
+    from lth_tf.tfkeras import keras
 
 
 @dataclass

@@ -14,12 +14,13 @@ early-stop iterations count from the start of the dense run.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Optional
+from typing import TYPE_CHECKING, Dict, Optional
 
 from lth_tf.errors import UserError
-from lth_tf.masking import Masks
 from lth_tf.settings.fields import setting
-from lth_tf.training.callbacks import StartFrom
+
+if TYPE_CHECKING:
+    from lth_tf.masking import Masks
 
 KIND = "fine_tune"
 NOT_IN_TRANSFER = "nothing is pruned in a transfer"
@@ -42,6 +43,8 @@ def check(cfg) -> None:
 def chain(train, prune, dense, dense_masks, cfg, tickets: Dict[int, Masks]) -> None:
     """Prune, fine-tune, repeat, every round. `train` and `prune` are the trial's (`pipelines.experiments.trial`); `dense` its trained dense network;
     `tickets` the round's ticket masks, whose per-layer counts each round keeps."""
+    from lth_tf.training.callbacks import StartFrom
+
     budget = cfg.training.iterations
     per_round = cfg.controls.fine_tune_iterations or budget
     masks, current = dense_masks, dense

@@ -24,11 +24,9 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
-from lth_tf import masking
 from lth_tf.errors import UserError
 from lth_tf.pruning import gradual
 from lth_tf.settings.fields import setting
-from lth_tf.training import weights
 from pipelines.controls.base import RoundContext, Start
 
 KIND = "gradual"
@@ -88,6 +86,9 @@ def start(ctx: RoundContext) -> Start:
 def train(ctx: RoundContext, targets: Dict[str, int], sized, runs, kind: str, round_: int, replicate: int,
           seed: int) -> None:
     """Trains and tracks tfmot's network (sharing the model's layers); the model is left as it was."""
+    from lth_tf import masking
+    from lth_tf.training import weights
+
     model, cfg = ctx.model, ctx.cfg
     begin, end, frequency = schedule(cfg)
     saved, saved_masks = weights.take(model), masking.get_masks(model)

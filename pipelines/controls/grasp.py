@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lth_tf.errors import UserError
-from lth_tf.pruning.at_init.grasp import TEMPERATURE
+from lth_tf.pruning.at_init import TEMPERATURE
 from lth_tf.settings.fields import setting
 from pipelines.controls import at_init
 

@@ -8,7 +8,6 @@ import numpy as np
 
 from lth_tf.errors import UserError
 from lth_tf.settings.fields import setting
-from lth_tf.training import weights
 from pipelines.controls.base import RoundContext, Start
 
 
@@ -28,6 +27,8 @@ def start(ctx: RoundContext) -> Start:
     Only the masked weights are perturbed; each layer's σ is the standard deviation of its
     own θ0, the spread its initializer drew.
     """
+    from lth_tf.training import weights
+
     rng = ctx.rng("noise")
     initial = weights.prunable_part(ctx.model, ctx.initial)
     start_ = weights.prunable_part(ctx.model, ctx.start)

@@ -2,8 +2,6 @@
 
 import numpy as np
 
-from lth_tf.pruning import counts
-from lth_tf.training import weights
 from pipelines.controls.base import RoundContext, Start
 
 
@@ -13,6 +11,9 @@ def start(ctx: RoundContext) -> Start:
     The same magnitude criterion as the ticket's, applied before any training: the
     seed notes' negative result ("pruning before training impairs the performance").
     """
+    from lth_tf.pruning import counts
+    from lth_tf.training import weights
+
     initial = weights.prunable_part(ctx.model, ctx.initial)
     masks = {k: counts.keep_top(np.abs(initial[k]), np.ones_like(m), int(m.sum())) for k, m in ctx.masks.items()}
     return Start(masks, ctx.initial, 0)

@@ -11,12 +11,13 @@ ticket's start (θ0, or θk with --reset-to k). Compared with `reinit`, it keeps
 
 import numpy as np
 
-from lth_tf.training import weights
 from pipelines.controls.base import RoundContext, Start
 
 
 def start(ctx: RoundContext) -> Start:
     """The ticket's mask and start, each masked weight's magnitude drawn afresh with its sign kept."""
+    from lth_tf.training import weights
+
     fresh = weights.prunable_part(ctx.model, weights.fresh_initialization(ctx.model, ctx.derived_seed("signed_reinit")))
     kept = weights.prunable_part(ctx.model, ctx.start)
     signed = {k: np.abs(fresh[k]) * np.sign(kept[k]) for k in kept}

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lth_tf.errors import UserError
-from lth_tf.pruning.at_init.synflow import ITERATIONS
+from lth_tf.pruning.at_init import ITERATIONS
 from lth_tf.settings.fields import setting
 from pipelines.controls import at_init
 

@@ -13,8 +13,6 @@ With `random_prune` (the layerwise shuffle) and `reinit` it completes the ticket
 import numpy as np
 
 from lth_tf.errors import UserError
-from lth_tf.pruning import counts
-from lth_tf.training import weights
 from pipelines.controls.base import RoundContext, Start
 
 NOT_IN_TRANSFER = "a transferred ticket was not pruned from a network of this run"
@@ -27,6 +25,9 @@ def check(cfg) -> None:
 
 def start(ctx: RoundContext) -> Start:
     """The ticket's per-layer counts, the smallest |θ| among the survivors before its pruning step."""
+    from lth_tf.pruning import counts
+    from lth_tf.training import weights
+
     trained = weights.prunable_part(ctx.model, ctx.pruned_from)
     masks = {k: counts.keep_top(-np.abs(trained[k]), trained[k] != 0, int(m.sum())) for k, m in ctx.masks.items()}
     return Start(masks, ctx.start, ctx.start_step)

@@ -8,6 +8,7 @@ which controls, and where the figures are; each network's run says what it is.
 from __future__ import annotations
 
 from lth_tf import naming
+from lth_tf.data import input_note
 from lth_tf.settings import ExperimentConfig
 from lth_tf.data import Splits
 from pipelines import controls
@@ -48,6 +49,7 @@ def parent_note(cfg: ExperimentConfig, splits: Splits) -> str:
         f"({p.strategy}), {p.rounds} rounds after the dense round 0, {t.iterations:,} iterations each; "
         f"{against}; seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}.",
         "",
+        f"- Input: {input_note(splits)}.",
         f"- Charts: `{naming.per_round('ticket', 'early_stop_test_accuracy')}` and the controls' "
         "`rounds/KIND/...` against the round (the mean over seeds).",
         f"- Figures and the mean ± std table: artifacts `{naming.REPORT}/` "

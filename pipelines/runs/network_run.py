@@ -147,7 +147,7 @@ class ChildRuns:
         if fixed:
             masking.set_masks(model, masks)
         remaining = pruning.remaining_fractions(masks if masks is not None else masking.get_masks(model))
-        label = f"seed {seed} {kind} round {round_} ({remaining['total']:.1%} remaining)"
+        label = f"seed {seed} {kind} {_position(kind, round_, tags, self.cfg)} ({remaining['total']:.1%} remaining)"
         previous = self.existing.get((kind, round_, replicate))
         if previous is not None and is_finished(previous):
             summary, kept = self._reuse(previous, None if own_masks else masks, keep)
@@ -362,3 +362,10 @@ def end_dangling(parent_run_id: str, status: str) -> int:
     for run in dangling:
         mlflow.MlflowClient().set_terminated(run.info.run_id, status)
     return len(dangling)
+
+
+def _position(kind: str, round_: int, tags: Optional[Dict[str, str]], cfg) -> str:
+    """`round 3`; a supermask's `round` counts its keep fractions, so: `keep fraction 0.5 (1/2)`."""
+    if tags and naming.KEEP_FRACTION_TAG in tags:
+        return f"keep fraction {tags[naming.KEEP_FRACTION_TAG]} ({round_}/{len(cfg.supermask.keep_fractions)})"
+    return f"round {round_}"

@@ -77,6 +77,9 @@ def test_export_tflite_is_sparse_and_predicts_as_keras(experiment, capsys):
     assert "round 2" in out and "TFLite: dense" in out and "0 prediction(s) differ" in out
     dense, sparse = (folder / "lite" / "ticket_dense.tflite").stat().st_size, (folder / "lite" / "ticket.tflite").stat().st_size
     assert sparse < 0.5 * dense
+    # the line says the input the file takes (TFLite's batch of any size, -1, as None) and what the data went through
+    batch = "(None, " + ", ".join(map(str, x_test.shape[1:])) + ") float32; the data: "
+    assert "  input: serving_default_" in out and batch in out, out
 
     keras_model = mlflow.tensorflow.load_model(logged_models.find(parent.info.experiment_id, children[2].info.run_id))
     interpreter = tf.lite.Interpreter(model_path=str(folder / "lite" / "ticket.tflite"))
@@ -97,6 +100,8 @@ def test_export_saved_model_round_trips_the_test_predictions(experiment, capsys)
     served = tf.saved_model.load(str(folder / "sm" / "ticket")).signatures["serving_default"]
     (logits,) = served(tf.constant(x_test)).values()
     np.testing.assert_allclose(logits.numpy(), keras_model(x_test).numpy(), atol=1e-5)
+    (name, spec), = served.structured_input_signature[1].items()
+    assert f"  input: {name} (None, " + ", ".join(map(str, x_test.shape[1:])) + ") float32; the data: " in out, out
     accuracy = np.mean(logits.numpy().argmax(-1) == y_test)
     assert f"exported {accuracy:.4f}" in out
 

@@ -151,11 +151,16 @@ def test_a_keras3_model_runs_through_the_cli_and_its_ticket_comes_back_as_keras3
     code, out, err = invoke(["run", "--model", "k3models:build", "--dataset", "npz:digits.npz", "--rounds", "1",
                              "--fc-rate", "0.5", "--controls", "", *TINY], capsys)
     assert code == 0, err
+    # what was done to the data, said where a user looks: the run's header, its description, the export
+    said = "(8, 8, 1) per example (npz images of shape (8, 8) given a channel axis)"
+    assert f"\ninput: {said}\n" in out, out
     mlflow.set_tracking_uri(f"sqlite:///{store / 'mlruns' / 'mlflow.db'}")
     (parent,) = mlflow.search_runs(search_all_experiments=True, filter_string="tags.kind = 'experiment'",
                                    output_format="list")
+    assert f"- Input: {said}." in parent.data.tags["mlflow.note.content"]
     code, out, err = invoke(["export", parent.info.run_id, "--format", "keras3", "--out", "k3"], capsys)
     assert code == 0 and "max logit difference" in out and "0 prediction(s) differ" in out, out + err
+    assert "  input: " in out and f" (None, 8, 8, 1) float32; the data: {said}\n" in out, out  # Keras 3 names the input
     code, out, err = invoke(["export", parent.info.run_id, "--format", "keras", "--out", "k2"], capsys)
     assert code == 0, err
 

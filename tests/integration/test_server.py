@@ -87,10 +87,15 @@ def test_a_worker_with_credentials_logs_a_run_that_another_user_cannot_read(team
     done = subprocess.run([sys.executable, "-m", "lth_tf", "run", "--tracking-uri", url, "--experiment-name", "alice",
                            *TINY], env=alice, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    # quiet against a server: none of MLflow's per-run links; the closing hints name the server, so they work
+    # when pasted in another folder (issue 23)
+    assert "View run" not in done.stdout + done.stderr and "View experiment" not in done.stdout + done.stderr
     with credentials("alice", password("alice")):
         client = mlflow.MlflowClient(url)
         experiment = client.get_experiment_by_name("alice")
         (parent,) = client.search_runs([experiment.experiment_id], "tags.kind = 'experiment'")
+        assert f"open it at {url}" in done.stdout, done.stdout[-1000:]
+        assert f"`lth-tf report {parent.info.run_id} --tracking-uri {url}`" in done.stdout, done.stdout[-1000:]
         networks = client.search_runs([experiment.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
         assert parent.info.status == "FINISHED" and sorted(r.data.tags["round"] for r in networks) == ["0", "1"]
         assert {a.path for a in client.list_artifacts(networks[0].info.run_id, "masks")}  # uploaded through the proxy

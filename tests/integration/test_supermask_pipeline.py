@@ -89,6 +89,10 @@ def test_a_supermask_exports_as_its_random_weights_under_its_mask(store, tiny_sp
                              "--eval-interval", "10", "--batch-size", "30", "--steps-per-execution", "5",
                              "--no-jit-compile", "--log-models", "none", "--seed", "3"], capsys)
     assert code == 0, err
+    # progress in true words: which keep fraction of how many, not a "round"
+    progress = [line for line in out.splitlines() if line.startswith("seed 3 supermask")]
+    assert [line.split(" (")[0] + " (" + line.split(" (")[1] for line in progress] == [
+        "seed 3 supermask keep fraction 0.5 (1/2)", "seed 3 supermask keep fraction 0.3 (2/2)"], progress
     parent = mlflow.search_runs(search_all_experiments=True, filter_string="tags.method = 'edge_popup'",
                                 output_format="list")[0]
     for args, round_ in (([], 2), (["--round", "1", "--untrained"], 1)):  # by default the sparsest, k = 0.3

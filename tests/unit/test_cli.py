@@ -73,3 +73,26 @@ def test_ui_serves_the_default_store(store, capsys, monkeypatch):
     assert calls[0].env[mlflow_server.STORE_ENV] == tracking.default_tracking_uri()  # not on the command line
     assert "--backend-store-uri" not in command
     assert command[command.index("--default-artifact-root") + 1] == tracking.default_artifact_root()
+
+
+def test_every_commands_examples_parse_as_written():
+    """The examples in `--help` (run, supermask, transfer, export, report) are commands that parse: flags that
+    exist, values of the right kind (placeholders such as RUN_ID stand for arguments)."""
+    import shlex
+
+    from lth_tf.cli import cli
+
+    shown = {}
+    for name, command in cli.commands.items():
+        text = command.help or ""
+        if "Examples:" not in text:
+            continue
+        lines = [line.strip() for line in text.split("Examples:")[1].splitlines() if line.strip().startswith("lth-tf ")]
+        shown[name] = lines
+        for line in lines:
+            args = shlex.split(line.split("   (")[0])  # a note in parentheses follows three spaces
+            assert args[:2] == ["lth-tf", name], line
+            with command.make_context(name, args[2:], resilient_parsing=False) as ctx:
+                assert ctx.params is not None, line
+    assert {"run", "supermask", "transfer", "export", "report"} <= set(shown), sorted(shown)
+    assert all(len(lines) >= 2 for lines in shown.values()), shown

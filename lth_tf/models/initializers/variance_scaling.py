@@ -7,9 +7,10 @@ rescaled to the named variance (PyTorch's `kaiming_normal_` is untruncated); the
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from lth_tf.tfkeras import keras
+if TYPE_CHECKING:
+    from lth_tf.tfkeras import keras
 
 PARAMETERS = {  # name: (scale, mode, distribution), as Keras defines them
     "glorot_normal": (1.0, "fan_avg", "truncated_normal"),
@@ -25,6 +26,8 @@ def maker(name: str) -> Callable[[float], keras.initializers.Initializer]:
     scale, mode, distribution = PARAMETERS[name]
 
     def make(keep_fraction: float = 1.0) -> keras.initializers.Initializer:
+        from lth_tf.tfkeras import keras
+
         return keras.initializers.VarianceScaling(scale / keep_fraction, mode, distribution)
 
     make.__doc__ = f"Keras's {name} (VarianceScaling scale {scale:g}, {mode}, {distribution})."

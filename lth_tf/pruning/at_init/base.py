@@ -28,14 +28,13 @@ import tensorflow as tf
 from lth_tf import masking
 from lth_tf.pruning import counts as pruning
 from lth_tf.errors import UserError
+from lth_tf.pruning.at_init import SCOPES
 from lth_tf.registry import Registry
 from lth_tf.tfkeras import keras
 
 Arrays = Dict[str, np.ndarray]
 Counts = Union[int, Dict[str, int]]
 """A global total (int) or per-layer counts keyed like the masks."""
-
-SCOPES = ("global", "layerwise")
 
 
 @dataclass(frozen=True)

@@ -24,12 +24,10 @@ import tensorflow as tf
 
 from lth_tf import masking
 from lth_tf.errors import UserError
+from lth_tf.pruning.at_init import TEMPERATURE
 from lth_tf.pruning.at_init.base import (Arrays, Counts, masked_kernels, mean_loss, one_shot, register,
                                                 resolve_loss)
 from lth_tf.tfkeras import keras
-
-TEMPERATURE = 200.0
-"""The authors' T (`GraSP(..., T=200)`; Synaptic-Flow's `self.temp = 200`)."""
 
 
 def grasp_scores(model: keras.Model, x, y, loss=None, temperature: float = TEMPERATURE) -> Arrays:

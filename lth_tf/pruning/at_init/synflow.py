@@ -31,11 +31,9 @@ from lth_tf import masking
 from lth_tf.pruning import counts as pruning
 from lth_tf.training import weights
 from lth_tf.errors import UserError
+from lth_tf.pruning.at_init import ITERATIONS
 from lth_tf.pruning.at_init.base import Arrays, Counts, masked_kernels, one_shot, register
 from lth_tf.tfkeras import keras
-
-ITERATIONS = 100
-"""The paper's and Synaptic-Flow's number of pruning iterations for SynFlow."""
 
 
 @contextlib.contextmanager

@@ -6,7 +6,7 @@ weights moved, share one signature with the paper's magnitude criterion. `random
 criterion-level control: masks stay nested across rounds but ignore the weights.
 `local_change` is the seed notes' idea: keep the weights that still move fast from one
 iteration to the next at the end of training; its evidence (`change`, mean |w_t - w_{t-1}|
-per weight) is recorded during training by its own callback (`local_change.LocalChange`).
+per weight) is recorded during training by its own callback (`local_change_evidence.LocalChange`).
 
 One file per criterion (`score(final, initial, rng, change)`, and where it has them its
 `Settings`, `check(cfg)` and the training `callback` that records its evidence), plus one
