@@ -7,8 +7,9 @@ shuffle every epoch costs one permutation, not a per-example shuffle buffer.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Dict, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -59,7 +60,7 @@ class Splits:
         (rewinding) sees the dense run's batches from its k-th on.
         """
         self.check_batch_size(batch_size)
-        x, y = (tf.constant(a) for a in self.train)
+        x, y = as_tensors(self.train)
         n = len(self.train[1])
         per_epoch = n // batch_size
 
@@ -79,8 +80,27 @@ class Splits:
         # training step for seconds at a time; a gather needs no tuning.
         options = tf.data.Options()
         options.autotune.enabled = False
+        # tf.data's default graph rewrites serialize the pipeline, the training set inside, when an
+        # iterator is made: 0.1-0.3 s per round for Fashion-MNIST; the batches are the same.
+        options.experimental_optimization.apply_default_optimizations = False
         return batches.with_options(options)
 
+
+_TENSORS: Dict[Tuple[int, ...], Tuple[tf.Tensor, ...]] = {}
+
+
+def as_tensors(arrays: Arrays) -> Tuple[tf.Tensor, ...]:
+    """The arrays as tensors, copied once per process while the arrays live (not once per round).
+
+    `tf.constant` copies: for Fashion-MNIST's 172 MB of training images that took 0.05-1.2 s
+    per round on the shared 2-core machine (benchmarks/round_overhead.py).
+    """
+    key = tuple(id(a) for a in arrays)
+    if key not in _TENSORS:
+        _TENSORS[key] = tuple(tf.constant(a) for a in arrays)
+        for array in arrays:  # an id is reused only after its array is gone
+            weakref.finalize(array, _TENSORS.pop, key, None)
+    return _TENSORS[key]
 
 
 def hold_out(x: np.ndarray, y: np.ndarray, size: int) -> Tuple[Arrays, Arrays]:
