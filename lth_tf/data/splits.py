@@ -60,7 +60,7 @@ class Splits:
         (rewinding) sees the dense run's batches from its k-th on.
         """
         self.check_batch_size(batch_size)
-        x, y = as_tensors(self.train)
+        x, y = as_tensors(self.train) if ONE_COPY else (tf.constant(a) for a in self.train)
         n = len(self.train[1])
         per_epoch = n // batch_size
 
@@ -82,10 +82,13 @@ class Splits:
         options.autotune.enabled = False
         # tf.data's default graph rewrites serialize the pipeline, the training set inside, when an
         # iterator is made: 0.1-0.3 s per round for Fashion-MNIST; the batches are the same.
-        options.experimental_optimization.apply_default_optimizations = False
+        options.experimental_optimization.apply_default_optimizations = not ONE_COPY
         return batches.with_options(options)
 
 
+ONE_COPY = True
+"""False: a tensor copy of the training set per round, and tf.data's default rewrites, as lth-tf did
+before issue 22 (kept for benchmarks/round_overhead.py)."""
 _TENSORS: Dict[Tuple[int, ...], Tuple[tf.Tensor, ...]] = {}
 
 
