@@ -14,7 +14,8 @@ all train one model object, so they share one step.
 `loop.compile_model` calls, and what anything else that trains a model in rounds (a
 packed program) can call instead of `model.compile`. A compile happens when the step
 would differ: another optimizer or schedule (its settings are the key), XLA on or off,
-one step per call or several (Keras traces a different function for 1), or a model
+one step per call or several (Keras traces a different function for 1), batches gathered
+in the step or not, and from which training set (`device_data`), or a model
 whose layers draw random numbers with TF's legacy stateful ops (`draws_in_the_step`).
 """
 
@@ -23,7 +24,7 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 from lth_tf import masking
-from lth_tf.training import optimizers
+from lth_tf.training import device_data, optimizers
 from lth_tf.tfkeras import keras
 
 _KEY = "_lth_tf_compiled_step_key"
@@ -48,7 +49,7 @@ def step_key(model: keras.Model, hparams, jit_compile: bool, steps_per_execution
         return None
     return (hparams.optimizer, hparams.momentum, hparams.weight_decay, hparams.learning_rate, tuple(hparams.lr_drops),
             hparams.lr_drop_factor, hparams.warmup_iterations, hparams.cosine_decay, hparams.iterations,
-            jit_compile, steps_per_execution == 1)
+            jit_compile, steps_per_execution == 1, model.__dict__.get(device_data.SOURCE))
 
 
 def compile_for_round(model: keras.Model, hparams, jit_compile: bool, steps_per_execution: int, start_step: int,

@@ -22,7 +22,7 @@ from typing import Dict, List, Optional, Sequence
 import tensorflow as tf
 
 from lth_tf.runtime import compile as compile_settings
-from lth_tf.training import compiled_step, optimizers
+from lth_tf.training import compiled_step, device_data, optimizers
 from lth_tf.training.callbacks import EVAL_SPLITS, PeriodicEvaluation, Resumable
 from lth_tf.training.checkpoints import NetworkCheckpoint
 from lth_tf.data import Splits
@@ -136,9 +136,11 @@ def train_round(
         done = max(start_step, checkpoint.latest_iteration())
         callbacks.append(checkpoint.callback(hparams.eval_interval, [c for c in callbacks if isinstance(c, Resumable)],
                                              start_step))
+    batches = device_data.batches(model, splits, hparams.batch_size, seed if data_seed is None else data_seed, done,
+                                  device_data.wanted(hparams.data_on_device))
     compile_model(model, hparams, align_to, start_step)
     model.fit(
-        splits.train_batches(hparams.batch_size, seed if data_seed is None else data_seed, start=done),
+        batches,
         steps_per_epoch=hparams.eval_interval,
         initial_epoch=(done - start_step) // hparams.eval_interval,
         epochs=math.ceil((end - start_step) / hparams.eval_interval),
