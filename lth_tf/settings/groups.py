@@ -239,6 +239,10 @@ class EngineHparams:
         None, "Join an existing Ray cluster instead ('auto', or ray://HOST:PORT); workers log to "
         "--tracking-uri, which must then be a server they can reach (`lth-tf server`)."
     )
+    gpu_share: Optional[float] = setting(
+        None, "The share of a GPU each network asks Ray for with --workers or --ray-address (0.5: two networks "
+        "per GPU at once). Default: one GPU when the cluster has any, else a CPU."
+    )
     distribute: str = setting(
         "none", "Train each network on several devices: 'mirrored' (tf.distribute.MirroredStrategy, all local "
         "GPUs) or 'multi_worker' (MultiWorkerMirroredStrategy, from TF_CONFIG).",
