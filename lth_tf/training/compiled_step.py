@@ -10,10 +10,10 @@ compile (tests/unit/test_compiled_step.py, XLA on and off). The rounds of a tria
 controls and (when the experiment hands the same model object on) the next replicate
 all train one model object, so they share one step.
 
-`compile_for_round(model, hparams, align_to, start_step)` is the whole API: what
-`loop.compile_model` calls, and what anything else that trains a model in rounds (a
-packed program) can call instead of `model.compile`. A compile happens when the step
-would differ: another optimizer or schedule (its settings are the key), XLA on or off,
+`compile_for_round` is the whole API: what `loop.compile_model` calls, and what anything
+else that trains a model in rounds (a packed program) can call instead of `model.compile`,
+handing it its own way to compile. A compile happens when the step would differ: another
+optimizer or schedule (its settings are the key), op determinism, XLA on or off,
 one step per call or several (Keras traces a different function for 1), batches gathered
 in the step or not, and from which training set (`device_data`), or a model
 whose layers draw random numbers with TF's legacy stateful ops (`draws_in_the_step`).
@@ -49,7 +49,7 @@ def step_key(model: keras.Model, hparams, jit_compile: bool, steps_per_execution
         return None
     return (hparams.optimizer, hparams.momentum, hparams.weight_decay, hparams.learning_rate, tuple(hparams.lr_drops),
             hparams.lr_drop_factor, hparams.warmup_iterations, hparams.cosine_decay, hparams.iterations,
-            jit_compile, steps_per_execution == 1, model.__dict__.get(device_data.SOURCE))
+            hparams.deterministic, jit_compile, steps_per_execution == 1, model.__dict__.get(device_data.SOURCE))
 
 
 def compile_for_round(model: keras.Model, hparams, jit_compile: bool, steps_per_execution: int, start_step: int,
@@ -67,7 +67,6 @@ def compile_for_round(model: keras.Model, hparams, jit_compile: bool, steps_per_
     compile_fresh()
     object.__setattr__(model, _KEY, key)  # past Keras's attribute tracking, as `evaluation` caches
     return False
-
 
 
 def forget(model: keras.Model) -> None:
