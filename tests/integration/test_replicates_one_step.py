@@ -15,6 +15,7 @@ def _run(tiny_config, tiny_splits, name, reuse, monkeypatch):
     if not reuse:
         monkeypatch.setattr(lottery, "_layout", lambda model: id(model))  # never alike: a model per replicate
     cfg = dataclasses.replace(tiny_config, replicates=2, experiment_name=name,
+                              training=dataclasses.replace(tiny_config.training, iterations=20),
                               pruning=dataclasses.replace(tiny_config.pruning, rounds=1))
     return lottery.run(cfg, splits=tiny_splits, model=small_model, echo=lambda _: None)
 
