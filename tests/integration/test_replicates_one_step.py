@@ -9,11 +9,13 @@ from conftest import small_model
 from lth_tf.training import loop
 from pipelines.experiments import lottery
 
+LAYOUT = lottery._layout
+
 
 def _run(tiny_config, tiny_splits, name, reuse, monkeypatch):
     monkeypatch.setattr(loop, "REUSE_STEP", reuse)
-    if not reuse:
-        monkeypatch.setattr(lottery, "_layout", lambda model: id(model))  # never alike: a model per replicate
+    # Before: never alike, so a model per replicate. (Not monkeypatch.undo: it would undo the store fixture too.)
+    monkeypatch.setattr(lottery, "_layout", LAYOUT if reuse else lambda model: id(model))
     cfg = dataclasses.replace(tiny_config, replicates=2, experiment_name=name,
                               training=dataclasses.replace(tiny_config.training, iterations=20),
                               pruning=dataclasses.replace(tiny_config.pruning, rounds=1))
@@ -25,7 +27,6 @@ def test_replicates_on_one_model_object_train_bitwise_as_on_their_own(store, tin
                                                           tiny_splits, small_model)]
     assert models[0] is models[1]
     before = _run(tiny_config, tiny_splits, "a model per replicate", False, monkeypatch)
-    monkeypatch.undo()
     after = _run(tiny_config, tiny_splits, "one model", True, monkeypatch)
     assert len(after.rounds) == len(before.rounds) == 4
     for a, b in zip(before.rounds, after.rounds, strict=True):
