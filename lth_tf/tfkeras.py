@@ -58,4 +58,8 @@ with _quiet_native_startup():
     with _keras3_hidden():
         import tensorflow_model_optimization  # noqa: F401,E402
 
+from lth_tf.runtime.gpu import grow_memory  # noqa: E402
+
+grow_memory()  # before TensorFlow first uses a GPU, so that processes can share one
+
 __all__ = ["keras"]

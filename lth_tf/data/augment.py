@@ -15,9 +15,9 @@ PAD = 4
 _STREAM = 0x5EED  # separates augmentation draws from the shuffling seeds
 
 
-def flip_and_crop(images: tf.Tensor, seed: int, batch_number: tf.Tensor) -> tf.Tensor:
+def flip_and_crop(images: tf.Tensor, seed, batch_number: tf.Tensor) -> tf.Tensor:
     """`images` [batch, height, width, channels], each randomly flipped and shifted by up to PAD pixels."""
-    key = tf.random.experimental.stateless_fold_in(tf.constant([seed, _STREAM], tf.int64), batch_number)
+    key = tf.random.experimental.stateless_fold_in(tf.stack([tf.cast(seed, tf.int64), _STREAM]), batch_number)
     flip_key, crop_key = tf.unstack(tf.random.experimental.stateless_split(key, 2))
     shape = tf.shape(images)
     batch, height, width = shape[0], shape[1], shape[2]

@@ -7,8 +7,9 @@ shuffle every epoch costs one permutation, not a per-example shuffle buffer.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -58,8 +59,17 @@ class Splits:
         them: a killed run resumes the exact order, and a round that begins at iteration k
         (rewinding) sees the dense run's batches from its k-th on.
         """
+        x, y = as_tensors(self.train) if ONE_COPY else (tf.constant(a) for a in self.train)
+        batches = self.batch_indices(batch_size, seed, start).map(lambda *where: self.gather(x, y, *where))
+        return quiet(batches.prefetch(8))
+
+    def batch_indices(self, batch_size: int, seed: int, start: int = 0) -> tf.data.Dataset:
+        """(indices of batch i, seed, i) for i from `start`: what `gather` makes batch i of.
+
+        `train_batches` gathers in the tf.data pipeline (on the host);
+        `lth_tf.training.device_data` gathers inside the training step, on the device.
+        """
         self.check_batch_size(batch_size)
-        x, y = (tf.constant(a) for a in self.train)
         n = len(self.train[1])
         per_epoch = n // batch_size
 
@@ -69,18 +79,52 @@ class Splits:
 
         first_epoch, offset = divmod(start, per_epoch)
         indices = tf.data.Dataset.range(first_epoch, 2**62).flat_map(epoch).skip(offset)
-        if self.augment:
-            batches = indices.enumerate(start).map(lambda step, i: (flip_and_crop(tf.gather(x, i), seed, step),
-                                                               tf.gather(y, i)))
-        else:
-            batches = indices.map(lambda i: (tf.gather(x, i), tf.gather(y, i)))
-        batches = batches.prefetch(8)
-        # tf.data's autotuner wakes up periodically and, on a 2-core machine, stalls the
-        # training step for seconds at a time; a gather needs no tuning.
-        options = tf.data.Options()
-        options.autotune.enabled = False
-        return batches.with_options(options)
+        key = tf.constant(seed, tf.int64)
+        return quiet(indices.enumerate(start).map(lambda step, i: (i, key, step)))
 
+    def gather(self, x: tf.Tensor, y: tf.Tensor, indices: tf.Tensor, seed: tf.Tensor, step: tf.Tensor):
+        """The batch of these `indices` (of the training set `x`, `y`), augmented for (`seed`, `step`) if asked."""
+        images = tf.gather(x, indices)
+        if self.augment:
+            images = flip_and_crop(images, seed, step)
+        return images, tf.gather(y, indices)
+
+
+def quiet(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """`dataset` without tf.data's autotuner and (with `ONE_COPY`) its default graph rewrites.
+
+    The autotuner wakes up periodically and, on a 2-core machine, stalls the training step
+    for seconds at a time; a gather needs no tuning. The default rewrites serialize the
+    pipeline, the training set inside, when an iterator is made: 0.1-0.3 s per round for
+    Fashion-MNIST; the batches are the same.
+    """
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    options.experimental_optimization.apply_default_optimizations = not ONE_COPY
+    return dataset.with_options(options)
+
+ONE_COPY = True
+"""False: a tensor copy of the training set per round, and tf.data's default rewrites, as lth-tf did
+before issue 22 (kept for benchmarks/round_overhead.py)."""
+_TENSORS: Dict[tuple, Tuple[tf.Tensor, ...]] = {}
+
+
+def as_tensors(arrays: Arrays, device: Optional[str] = None) -> Tuple[tf.Tensor, ...]:
+    """The arrays as tensors (on `device`, default TF's choice), copied once per process while the arrays live.
+
+    Not once per round: `tf.constant` copies, and for Fashion-MNIST's 172 MB of training images
+    that took 0.05-1.2 s per round on the shared 2-core machine (benchmarks/round_overhead.py).
+    The arrays must not change in place afterwards (the splits are standardized before).
+    """
+    key = (device, *(id(a) for a in arrays))
+    if key not in _TENSORS:
+        _TENSORS[key] = tuple(tf.constant(a) for a in arrays)
+        if device:
+            with tf.device(device):
+                _TENSORS[key] = tuple(tf.identity(t) for t in _TENSORS[key])
+        for array in arrays:  # an id is reused only after its array is gone
+            weakref.finalize(array, _TENSORS.pop, key, None)
+    return _TENSORS[key]
 
 
 def hold_out(x: np.ndarray, y: np.ndarray, size: int) -> Tuple[Arrays, Arrays]:

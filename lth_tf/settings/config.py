@@ -178,7 +178,8 @@ NOT_IDENTITY = frozenset(
      "system_metrics",  # what MLflow records about the machine, not the networks
      "test_curve",  # how densely the test curve is logged; every summary is bitwise the same
      "preset",  # a preset only fills in other settings, which the identity already covers
-     "workers", "ray_address",  # where networks train; results are bitwise the same
+     "workers", "ray_address", "gpu_share",  # where networks train; results are bitwise the same
+     "data_on_device",  # where batches are gathered; the same batches, bitwise the same training
      "resume", "restart", "checkpoint_interval", "checkpoint_dir"}
 )
 """Settings that do not change results: where runs are tracked, where data lives, speed-only switches.

@@ -92,6 +92,10 @@ class TrainingHparams:
         None, "Compile training and evaluation with XLA (speed only). Default: chosen per model and device "
         "from measurement: on for dense nets, off for conv nets on CPU (oneDNN is faster), on for a GPU."
     )
+    data_on_device: Optional[bool] = setting(
+        None, "Keep the training set on the device and gather each batch there, in the training step (speed "
+        "only; the batches are the same). Default: on when TensorFlow sees a GPU, off on a CPU."
+    )
     test_curve: bool = setting(
         True, "Evaluate the test set at every evaluation, for its curve in MLflow. --no-test-curve evaluates it "
         "only where the summaries read it (each new minimum of the validation loss, and the end): the same "
@@ -234,6 +238,10 @@ class EngineHparams:
     ray_address: Optional[str] = setting(
         None, "Join an existing Ray cluster instead ('auto', or ray://HOST:PORT); workers log to "
         "--tracking-uri, which must then be a server they can reach (`lth-tf server`)."
+    )
+    gpu_share: Optional[float] = setting(
+        None, "The share of a GPU each network asks Ray for with --workers or --ray-address (0.5: two networks "
+        "per GPU at once). Default: one GPU when the cluster has any, else a CPU."
     )
     distribute: str = setting(
         "none", "Train each network on several devices: 'mirrored' (tf.distribute.MirroredStrategy, all local "

@@ -54,6 +54,8 @@ def check(cfg) -> None:
     e = cfg.engine
     _check(e.workers >= 0, f"--workers must be at least 0, got {e.workers}")
     _check(not (e.workers and e.ray_address), "--workers starts a local Ray, --ray-address joins one: pass one")
+    _check(e.gpu_share is None or 0 < e.gpu_share <= 1, f"--gpu-share must be in (0, 1], got {e.gpu_share}")
+    _check(e.gpu_share is None or bool(e.workers or e.ray_address), "--gpu-share needs --workers or --ray-address")
     for group, name, value in _choice_fields(cfg):
         if value is None:  # an optional choice left unset
             continue

@@ -1,4 +1,4 @@
-"""One round of training: a fresh optimizer, a budget in iterations, periodic evaluation.
+"""One round of training: a fresh optimizer state, a budget in iterations, periodic evaluation.
 
 The budget is counted in iterations (batches), as the paper does, and `fit` runs it as
 `iterations / eval_interval` Keras "epochs" of `eval_interval` steps each, so Keras's
@@ -8,6 +8,9 @@ A round may begin at iteration k > 0 (`start_step`: rewinding to θk, as open_lt
 `start_step`): it trains the remaining `iterations - k`, with the learning-rate
 schedule and the data order where the dense run had them at iteration k, and reports
 iterations k + 1 .. `iterations`, so its curves line up with the dense run's.
+
+A model compiled for an earlier round keeps its compiled step: its optimizer's state is
+reset instead (`compiled_step`), bitwise the same training without a retrace per round.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Dict, List, Optional, Sequence
 import tensorflow as tf
 
 from lth_tf.runtime import compile as compile_settings
-from lth_tf.training import optimizers
+from lth_tf.training import compiled_step, device_data, optimizers
 from lth_tf.training.callbacks import EVAL_SPLITS, PeriodicEvaluation, Resumable
 from lth_tf.training.checkpoints import NetworkCheckpoint
 from lth_tf.data import Splits
@@ -70,16 +73,29 @@ def uses_xla(hparams, model: keras.Model) -> bool:
             and model.distribute_strategy.num_replicas_in_sync == 1)
 
 
-def compile_model(model: keras.Model, hparams, align_to: Sequence[int] = (), start_step: int = 0) -> None:
-    """Compiles with a fresh optimizer: no state carries over from an earlier round.
+REUSE_STEP = True
+"""Whether `compile_model` reuses a model's compiled step (`compiled_step`); False compiles every round,
+as lth-tf did before (kept for benchmarks/round_overhead.py and the tests that compare the two)."""
 
-    In the model's own distribution strategy scope, where its optimizer and metrics must
-    live (`lth_tf.runtime.distribute`; a no-op for a model built outside any strategy).
+
+def compile_model(model: keras.Model, hparams, align_to: Sequence[int] = (), start_step: int = 0) -> None:
+    """Readies `model` for a round: no optimizer state carries over from an earlier round.
+
+    The step compiled for an earlier round is kept when it fits (`compiled_step`), else the
+    model is compiled with a fresh optimizer. In the model's own distribution strategy
+    scope, where its optimizer and metrics must live (`lth_tf.runtime.distribute`; a no-op
+    for a model built outside any strategy).
     """
     if hparams.deterministic:  # process-wide, and TF offers no public way back: once on, it stays on
         tf.config.experimental.enable_op_determinism()
+    per_execution = steps_per_execution(hparams.steps_per_execution, hparams.eval_interval, *align_to)
     with model.distribute_strategy.scope():
-        _compile(model, hparams, align_to, start_step)
+        if not REUSE_STEP:
+            _compile(model, hparams, align_to, start_step)
+            compiled_step.forget(model)
+            return
+        compiled_step.compile_for_round(model, hparams, uses_xla(hparams, model), per_execution, start_step,
+                                        lambda: _compile(model, hparams, align_to, start_step))
 
 
 def _compile(model: keras.Model, hparams, align_to: Sequence[int], start_step: int) -> None:
@@ -120,9 +136,11 @@ def train_round(
         done = max(start_step, checkpoint.latest_iteration())
         callbacks.append(checkpoint.callback(hparams.eval_interval, [c for c in callbacks if isinstance(c, Resumable)],
                                              start_step))
+    batches = device_data.batches(model, splits, hparams.batch_size, seed if data_seed is None else data_seed, done,
+                                  device_data.wanted(hparams.data_on_device))
     compile_model(model, hparams, align_to, start_step)
     model.fit(
-        splits.train_batches(hparams.batch_size, seed if data_seed is None else data_seed, start=done),
+        batches,
         steps_per_epoch=hparams.eval_interval,
         initial_epoch=(done - start_step) // hparams.eval_interval,
         epochs=math.ceil((end - start_step) / hparams.eval_interval),

@@ -4,11 +4,16 @@ The schedule is one Keras `LearningRateSchedule`: the rate is multiplied by
 `lr_drop_factor` at each iteration of `lr_drops`, and during the first
 `warmup_iterations` it rises linearly from 0 (the paper's warmup for VGG-19 and
 ResNet). Its step is the optimizer's own iteration count plus the round's start step,
-so every round, which starts with a fresh optimizer, replays the same schedule; a round
+so every round, which starts with a fresh optimizer state, replays the same schedule; a round
 that resets to θk (rewinding, `--reset-to k`) starts it at iteration k, where the dense
 run was when it passed θk, as open_lth's `start_step` does. Only the schedule is
 advanced: Adam's moment estimates start empty, so its bias correction counts the
 round's own steps from 1.
+
+A round's optimizer is fresh in its state, not as an object: `reset` zeroes the state a
+fresh optimizer starts with (iteration count, slots, loss scale) and moves the schedule's
+start, which is a variable for that reason, so a compiled training step stays valid from
+one round to the next (`lth_tf.training.compiled_step`).
 
 Weight decay is L2 regularization, as in the paper's ResNet and VGG (coefficient 1e-4):
 the gradient of (weight_decay / 2) * ||kernel||^2, that is weight_decay * kernel, is added
@@ -37,17 +42,25 @@ class StepSchedule(keras.optimizers.schedules.LearningRateSchedule):
     the first d updates use the higher rate. Warmup reaches the full rate at update
     `warmup` (step `warmup - 1`). With `cosine_steps` T the rate is further multiplied by
     (1 + cos(π·min(step, T)/T)) / 2, edge-popup's cosine schedule, reaching 0 at step T.
-    `start` is added to the optimizer's step: the iteration at which the round begins.
+    `start` is added to the optimizer's step: the iteration at which the round begins. It is
+    a float32 variable (`start_step`; exact below 2^24 iterations), so `reset` can move it
+    without a retrace; the sum is the same float32 addition as with a constant.
     """
 
     def __init__(self, rate: float, drops=(), factor: float = 0.1, warmup: int = 0, cosine_steps: int = 0,
                  start: int = 0):
-        self.rate, self.factor, self.warmup, self.start = float(rate), float(factor), int(warmup), int(start)
+        self.rate, self.factor, self.warmup = float(rate), float(factor), int(warmup)
         self.drops = tuple(int(d) for d in drops)
         self.cosine_steps = int(cosine_steps)
+        with tf.init_scope():  # a variable of the program, not of a trace
+            self.start_step = tf.Variable(float(start), dtype=tf.float32, trainable=False, name="schedule_start")
+
+    @property
+    def start(self) -> int:
+        return int(self.start_step.numpy())
 
     def __call__(self, step):
-        step = tf.cast(step, tf.float32) + float(self.start)
+        step = tf.cast(step, tf.float32) + self.start_step
         rate = tf.constant(self.rate, tf.float32)
         for drop in self.drops:
             rate = tf.where(step >= drop, rate * self.factor, rate)
@@ -102,3 +115,25 @@ def make(hparams, start_step: int = 0) -> keras.optimizers.Optimizer:
     if hparams.weight_decay:
         return _with_l2(base)(hparams.weight_decay, learning_rate=learning_rate(hparams, start_step), **options)
     return base(learning_rate=learning_rate(hparams, start_step), **options)
+
+
+def reset(optimizer: keras.optimizers.Optimizer, start_step: int = 0) -> None:
+    """Puts `optimizer` back in the state `make` gives a round that begins at iteration `start_step`.
+
+    Every variable it owns (the iteration count and the slots: momentum, Adam's moments)
+    goes to zero, as a fresh optimizer creates them; the schedule restarts at `start_step`;
+    a loss-scale wrapper (`mixed_float16`) gets its initial scale and counter back. The
+    optimizer's settings are its own: a round with other settings needs `make`.
+    """
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    if getattr(inner, "use_ema", False):
+        raise NotImplementedError("an optimizer with EMA copies of the weights: reset them too")
+    for variable in inner.variables:
+        variable.assign(tf.zeros_like(variable))
+    schedule = inner._learning_rate
+    if isinstance(schedule, StepSchedule):
+        schedule.start_step.assign(float(start_step))
+        inner._current_learning_rate.assign(schedule(inner.iterations))
+    if inner is not optimizer and optimizer.dynamic:
+        optimizer._loss_scale._current_loss_scale.assign(optimizer.initial_scale)
+        optimizer._loss_scale._counter.assign(0)

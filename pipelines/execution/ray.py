@@ -28,7 +28,7 @@ import contextlib
 import dataclasses
 import os
 from dataclasses import dataclass
-from typing import Callable, ContextManager, Dict, Iterable, Iterator, List, Sequence, Set, Tuple, Union
+from typing import Callable, ContextManager, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 import mlflow
 
@@ -97,6 +97,7 @@ def ray_session(engine: EngineHparams) -> Iterator[None]:
         raise UserError("--workers and --ray-address need Ray: pip install 'lth-tf[ray]'") from None
 
     if ray.is_initialized():
+        _check_gpu_share(engine)
         yield
         return
     try:
@@ -108,16 +109,31 @@ def ray_session(engine: EngineHparams) -> Iterator[None]:
         raise UserError(f"cannot start or join Ray ({engine.ray_address or 'local'}): "
                         f"{str(error).splitlines()[0]}") from None
     try:
+        _check_gpu_share(engine)
         yield
     finally:
         ray.shutdown()
 
 
-def network_resources() -> Dict[str, float]:
-    """What one network asks Ray for: a GPU when the cluster has any, a CPU otherwise."""
+def _check_gpu_share(engine: EngineHparams) -> None:
+    """`--gpu-share` on a cluster without a GPU: one line, before any run exists (Ray would wait forever)."""
     import ray
 
-    return {"num_gpus": 1} if ray.cluster_resources().get("GPU", 0) else {"num_cpus": 1}
+    if engine.gpu_share is not None and not ray.cluster_resources().get("GPU", 0):
+        raise UserError(f"--gpu-share {engine.gpu_share}: the Ray cluster has no GPU")
+
+
+def network_resources(gpu_share: Optional[float] = None) -> Dict[str, float]:
+    """What one network asks Ray for: `gpu_share` of a GPU (default 1) when the cluster has any, a CPU otherwise.
+
+    A share below 1 puts several networks on one GPU at once (0.5: two); TensorFlow's memory
+    growth (`lth_tf.runtime.gpu`) lets their processes share its memory.
+    """
+    import ray
+
+    if ray.cluster_resources().get("GPU", 0):
+        return {"num_gpus": 1 if gpu_share is None else gpu_share}
+    return {"num_cpus": 1}
 
 
 CREDENTIALS = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN",
@@ -206,7 +222,7 @@ def run_trials(cfg: ExperimentConfig, splits: Splits, trials: Iterable[Tuple[int
     import ray
     from ray.util.queue import Queue
 
-    resources = network_resources()
+    resources = network_resources(cfg.engine.gpu_share)
     shared = [ray.put((cfg, splits))]  # in a list, so tasks receive the reference and pass it on
     requests = Queue(actor_options={"num_cpus": 0})
     trial, control = task(_train_trial, resources), task(_train_control, resources)
@@ -301,7 +317,7 @@ class RayExecutor(Executor):
         """Every config's experiment as one task; its networks train one after another inside its worker."""
         import ray
 
-        remote = task(run_one, network_resources())
+        remote = task(run_one, network_resources(self.engine.gpu_share))
         tracking_uri = mlflow.get_tracking_uri()  # resolved here: a worker's working directory may differ
         refs = [remote.remote(dataclasses.replace(cfg, tracking_uri=tracking_uri), parent_run_id) for cfg in configs]
         for number, label in enumerate(labels, 1):

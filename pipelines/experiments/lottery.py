@@ -89,19 +89,36 @@ def build_masked_model(cfg: ExperimentConfig, splits: data.Splits, model: ModelS
 def trial_models(cfg: ExperimentConfig, splits: data.Splits, source: ModelSource):
     """(replicate, seed, model initialized for that seed), one trial at a time.
 
-    Registry models and factories are built anew with each seed. A built model keeps its
-    own weights as θ0 for the first replicate; later replicates redraw them from its
-    initializers.
+    Registry models and factories are built anew with each seed; a built model keeps its
+    own weights as θ0 for the first replicate, and later replicates redraw them from its
+    initializers. Either way one model object trains every replicate when it can (the
+    same variables by name and shape, no `--distribute`): the new θ0 is written into it, so
+    the training step compiled for the first replicate serves them all
+    (`lth_tf.training.compiled_step`).
     """
     built = build_masked_model(cfg, splits, source) if isinstance(source, keras.Model) else None
     for replicate, seed in enumerate(cfg.seeds()):
-        if built is None:
-            yield replicate, seed, build_masked_model(cfg, splits, source, seed)
+        if replicate == 0:
+            built = build_masked_model(cfg, splits, source, seed) if built is None else built
+            yield replicate, seed, built
             continue
-        if replicate > 0:  # dense again first: the last trial's masks must not zero the new θ0
-            masking.set_masks(built, {k: np.ones_like(m) for k, m in masking.get_masks(built).items()})
-            weights.restore(built, weights.fresh_initialization(built, seed))
+        if isinstance(source, keras.Model):
+            fresh = weights.fresh_initialization(built, seed)
+        else:
+            model = build_masked_model(cfg, splits, source, seed)
+            if cfg.engine.distribute != "none" or _layout(model) != _layout(built):
+                yield replicate, seed, model  # a strategy's variables, or another architecture: as built
+                continue
+            fresh = weights.take(model)
+        # dense again first: the last trial's masks must not zero the new θ0
+        masking.set_masks(built, {k: np.ones_like(m) for k, m in masking.get_masks(built).items()})
+        weights.restore(built, fresh)
         yield replicate, seed, built
+
+
+def _layout(model: keras.Model) -> list:
+    """The model's variables by name and shape: two models alike in it can train as one model object."""
+    return [(v.name, tuple(v.shape)) for v in model.weights]
 
 
 def with_resolved_jit_compile(cfg: ExperimentConfig, model: keras.Model) -> ExperimentConfig:

@@ -14,7 +14,9 @@ def test_optimizer_is_fresh_each_round(tiny_splits):
     first = model.optimizer
     assert int(first.iterations.numpy()) == 20
     training.train_round(model, tiny_splits, hparams, seed=0)
-    assert model.optimizer is not first and int(model.optimizer.iterations.numpy()) == 20
+    # The state is fresh (20 iterations, not 40); the object is kept with its compiled step (`compiled_step`,
+    # whose tests compare the weights bit for bit with a fresh optimizer's).
+    assert model.optimizer is first and int(model.optimizer.iterations.numpy()) == 20
 
 
 def test_no_test_curve_gives_the_same_summaries_with_fewer_test_evaluations(tiny_splits):

@@ -48,6 +48,8 @@ def test_yaml_keys_accept_dashes_and_underscores(tmp_path):
         ({"fine_tune_iterations": 150}, "--fine-tune-iterations must be a positive multiple"),
         ({"criterion": "local_change", "local_change_window": 0}, "--local-change-window must be in 1..2000"),
         ({"replicates": 0}, "--replicates must be at least 1"),
+        ({"workers": 2, "gpu_share": 1.5}, r"--gpu-share must be in \(0, 1\], got 1.5"),
+        ({"gpu_share": 0.5}, "--gpu-share needs --workers or --ray-address"),
         ({"criterion": "vibes"}, "unknown criterion 'vibes'"),
     ],
 )
