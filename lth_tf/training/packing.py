@@ -145,7 +145,7 @@ def _fit(members, callback_lists, iterators, steps_per_epoch: int, per_call: int
             if not key:
                 break
             if key not in programs:  # a network stopped: the others go on in a program of their own
-                programs[key] = _program([members[i].model for i in key], per_call, jit_compile)
+                programs[key] = compiled_steps([members[i].model for i in key], per_call, jit_compile)
             for i in key:
                 callback_lists[i].on_train_batch_begin(step)
             outputs = programs[key](tuple(iterators[i] for i in key))
@@ -159,7 +159,7 @@ def _fit(members, callback_lists, iterators, steps_per_epoch: int, per_call: int
         callbacks.on_train_end()
 
 
-def _program(models: Sequence[keras.Model], per_call: int, jit_compile: bool):
+def compiled_steps(models: Sequence[keras.Model], per_call: int, jit_compile: bool):
     """`per_call` steps of every model, each its Keras `train_step` on its own iterator's next batch.
 
     As `Model.make_train_function`: the step is one XLA cluster (here holding every
