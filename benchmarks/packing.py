@@ -17,7 +17,7 @@ Pixels are random (a step's cost does not depend on them). XLA as lth-tf chooses
 written on is a shared 2-core one: read the ratios, measured side by side, not the rates.
 
     python benchmarks/packing.py [--presets lenet,conv2] [--networks 4] [--steps 500] [--repeats 3]
-        [--round-iterations 500] [--modes steps,round]
+        [--round-iterations 500] [--modes steps,round] [--jit-compile | --no-jit-compile] [--optimizer sgd]
 """
 
 import argparse
@@ -124,6 +124,7 @@ def main():
     parser.add_argument("--modes", default="steps,round")
     parser.add_argument("--jit-compile", action=argparse.BooleanOptionalAction, default=None,
                         help="XLA on or off for both ways (default: lth-tf's choice)")
+    parser.add_argument("--optimizer", choices=["adam", "sgd"], help="instead of the preset's (Adam)")
     args = parser.parse_args()
     print(f"{args.networks} networks packed vs one after another; device {compile_settings.device()}; "
           f"median of {args.repeats} interleaved turns; shared 2-core machine: compare within a row")
@@ -138,7 +139,8 @@ def main():
             steps = (args.steps if mode == "steps" else args.round_iterations) // scale
             hparams = build_config({"preset": preset, "dataset": "mnist-5k", "iterations": steps,
                                     "eval_interval": steps if mode == "steps" else steps // 5,
-                                    "jit_compile": args.jit_compile}).training
+                                    "jit_compile": args.jit_compile,
+                                    **({"optimizer": args.optimizer} if args.optimizer else {})}).training
             turns = (step_turns(networks, splits, hparams, steps) if mode == "steps"
                      else round_turns(networks, splits, hparams))
             seconds = timed(turns, args.repeats)
