@@ -66,6 +66,8 @@ class Member:
 
 def check_packable(models: Sequence[keras.Model]) -> None:
     """Raises `PackingError` unless these models can train in one program."""
+    if not models:
+        raise PackingError("no networks to pack")
     shapes = [[tuple(v.shape) for v in m.weights] for m in models]
     if any(s != shapes[0] for s in shapes[1:]):
         raise PackingError("networks packed in one program must share one architecture (their weights' shapes differ)")
@@ -94,6 +96,7 @@ def train_packed(members: Sequence[Member], splits: Splits, hparams, align_to: S
         loop.compile_model(member.model, hparams, align_to, start_step)
         member.model.stop_training = False
         member.model._train_counter.assign(0)  # as `fit` does
+        callback_lists[-1].on_train_begin()  # under the member's own seed, as in its `fit`
     per_call = loop.steps_per_execution(hparams.steps_per_execution, hparams.eval_interval, *align_to)
     iterators = [iter(splits.train_batches(hparams.batch_size, m.seed if m.data_seed is None else m.data_seed,
                                            start=done)) for m in members]
@@ -131,11 +134,10 @@ def _callbacks(member: Member, splits: Splits, hparams, jit_compile: bool, start
 
 def _fit(members, callback_lists, iterators, steps_per_epoch: int, per_call: int, jit_compile: bool,
          first_epoch: int, epochs: int) -> None:
-    """`model.fit`'s loop (tf_keras 2.x: metric resets, callback order, logs) for the members still training."""
+    """`model.fit`'s loop after `on_train_begin` (tf_keras 2.x: metric resets, callback order, logs) for the
+    members still training."""
     active = list(range(len(members)))
     programs: Dict[tuple, Callable] = {}
-    for callbacks in callback_lists:
-        callbacks.on_train_begin()
     for epoch in range(first_epoch, epochs):
         if not active:
             break

@@ -43,18 +43,27 @@ class StopAfter(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class Jitter(keras.callbacks.Callback):
+    """Moves the starting weights by a draw from the global generator (which the round's seed seeds)."""
+
+    def on_train_begin(self, logs=None):
+        weights.restore(self.model, [w + 0.01 * np.random.standard_normal(w.shape).astype(w.dtype)
+                                     for w in weights.take(self.model)])
+
+
 @pytest.mark.parametrize("jit_compile", [True, False])
 def test_each_packed_network_trains_bitwise_as_alone(tiny_splits, jit_compile):
     """Network 0 stops after its first evaluation (as early-bird may): the others go on without it,
-    network 1 records θ30 after that, network 2 has a data order of its own."""
+    network 1 draws its start from the global generator and records θ30 after that, network 2 has a data
+    order of its own."""
     settings = hparams(iterations=40, jit_compile=jit_compile)
     seeds, data_seeds = [0, 1, 2], [None, None, 7]
     alone, alone_theta = [network(s) for s in seeds], RecordWeights([30])
     alone_histories = [loop.train_round(m, tiny_splits, settings, s, c, data_seed=d)
-                       for m, s, c, d in zip(alone, seeds, [[StopAfter(1)], [alone_theta], []], data_seeds)]
+                       for m, s, c, d in zip(alone, seeds, [[StopAfter(1)], [Jitter(), alone_theta], []], data_seeds)]
     packed, packed_theta = [network(s) for s in seeds], RecordWeights([30])
     histories = packing.train_packed([packing.Member(m, s, c, data_seed=d) for m, s, c, d in
-                                      zip(packed, seeds, [[StopAfter(1)], [packed_theta], []], data_seeds)],
+                                      zip(packed, seeds, [[StopAfter(1)], [Jitter(), packed_theta], []], data_seeds)],
                                      tiny_splits, settings)
     assert [[r["iteration"] for r in h.records] for h in histories] == [[20], [20, 40], [20, 40]]
     for a, p, history, alone_history in zip(alone, packed, histories, alone_histories):
