@@ -10,8 +10,9 @@ optimizer, XLA as `--jit-compile` chooses, its steps per execution) on random pi
 its input shape (a step's cost does not depend on them), warmed up, then timed in turns
 over `--repeats` (median; the machine may be shared).
 
-Columns are functions (`COLUMNS`: name -> `column(case) -> steps/s or None`), so another way of
-training the same networks (several packed in one program) adds one function and one entry.
+Columns are functions (`COLUMNS`: name -> `column(case) -> steps/s or None`): one network alone,
+and `PACK` networks in one compiled program (`lth_tf.training.packing`; steps/s of all of them
+together, each network's step counted), so the two columns compare directly.
 
     python benchmarks/speed.py [--models lenet_300_100,conv2] [--steps 100] [--repeats 3] [--peak-size 2048]
 """
@@ -32,7 +33,7 @@ from lth_tf.data import Splits
 from lth_tf.reports import flops
 from lth_tf.runtime import compile as compile_settings
 from lth_tf.settings import build_config
-from lth_tf.training import loop
+from lth_tf.training import loop, packing
 import pipelines  # noqa: F401  (registers the controls that settings name)
 
 MODELS = {"lenet_300_100": ("lenet", (28, 28, 1)), "conv2": ("conv2", (32, 32, 3)), "conv4": ("conv4", (32, 32, 3)),
@@ -102,8 +103,37 @@ def alone(case: Case) -> Optional[float]:
     return case.steps / statistics.median(times)
 
 
-COLUMNS: Dict[str, Callable[[Case], Optional[float]]] = {"alone": alone}
-"""Each column's steps/s of a case (None: not measured). The packed column belongs to the packing module."""
+PACK = 4
+"""Networks in the packed column's program."""
+
+
+def packed(case: Case) -> Optional[float]:
+    """Steps/s of `PACK` networks together (every network's steps counted), trained in one compiled program
+    (`lth_tf.training.packing`), each on its own data order; None when the model cannot be packed."""
+    networks = [build(case) for _ in range(PACK)]
+    for model in networks:
+        loop.compile_model(model, case.hparams)
+    per_call = loop.steps_per_execution(case.hparams.steps_per_execution, case.hparams.eval_interval)
+    try:
+        packing.check_packable(networks)
+        program = packing.compiled_steps(networks, per_call, loop.uses_xla(case.hparams, networks[0]))
+    except packing.PackingError:
+        return None
+    iterators = tuple(iter(case.splits.train_batches(case.hparams.batch_size, seed)) for seed in range(PACK))
+    calls = max(1, case.steps // per_call)
+
+    def turn():
+        for _ in range(calls):
+            outputs = program(iterators)
+        [float(logs["loss"]) for logs in outputs]  # brings the results back: synced
+
+    program(iterators)  # traced, compiled
+    times = [_seconds(turn) for _ in range(case.repeats)]
+    return PACK * calls * per_call / statistics.median(times)
+
+
+COLUMNS: Dict[str, Callable[[Case], Optional[float]]] = {"alone": alone, f"packed x{PACK}": packed}
+"""Each column's steps/s of a case (None: not measured)."""
 
 
 def main():

@@ -203,7 +203,8 @@ def test_sigkilled_experiment_resumes_to_the_uninterrupted_result_bitwise(tmp_pa
 # ---------------------------------------------------------------------------- who owns a run
 
 def test_resume_of_a_run_another_process_runs_is_refused_before_touching_it(tmp_path):
-    args = ["--iterations", "1000", "--eval-interval", "100", "--rounds", "2", "--log-models", "none"]
+    # long enough to outlast the refused process on any machine (it is killed once checked: no cost)
+    args = ["--iterations", "5000", "--eval-interval", "100", "--rounds", "3", "--log-models", "none"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("MLFLOW_TRACKING_URI", None)
     owner = subprocess.Popen([sys.executable, "-m", "lth_tf", "run", *args], cwd=tmp_path, env=env,
