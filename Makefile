@@ -17,8 +17,11 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 run: install
 	$(BIN)/lth-tf run
 
+# Two pytest workers (pytest-xdist), each taking whole test files: the tests are latency-bound and
+# use about one core each, so two share this 2-core machine's cores (717 s -> 484 s here). Each
+# worker grows to a few GB; more workers need more memory.
 test: install docs
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 # The docs site into ./site; --strict: any warning (a broken link or anchor, a page left out of the
 # nav, a README link to nothing) fails it, and with it `make test`. Not --quiet: it hides the warnings
