@@ -18,7 +18,7 @@ def run(config_file, **flags):
     """Run a lottery-ticket experiment: train dense, prune, reset to θ0, retrain, for every round.
 
     With no options: LeNet-300-100 on the embedded 5,000 MNIST digits, 15 rounds of 2,000
-    iterations, random re-initialization at rounds 3, 7 and 12 (about two minutes on a 2-core
+    iterations, random re-initialization at rounds 3, 7 and 12 (about a minute on a 2-core
     CPU). Every round, mask and metric goes to MLflow; open it with `lth-tf ui`.
 
     Examples:
