@@ -115,12 +115,10 @@ def _tflite(model, out_dir, name):
 
 def _keras3_file(model, out_dir, name):
     """A Keras 3 `.keras` file (TensorFlow 2.21's `import keras`), read back by Keras 3 itself."""
-    import keras as keras3  # only for this format: lth-tf otherwise never needs Keras 3
-
     from lth_tf.models import keras3 as convert
 
     path = convert.save_keras3(model, out_dir / f"{name}.keras")
-    loaded = keras3.saving.load_model(path, compile=False)
+    loaded = convert.load_keras3(path)
     return Exported(path, lambda x: np.asarray(loaded(x, training=False)), {"keras3": path.stat().st_size},
                     _keras_inputs(loaded))
 

@@ -98,8 +98,7 @@ def from_keras3(model) -> keras.Model:
 
 def to_keras3(model: keras.Model):
     """The tf_keras `model` (masks stripped: pruned weights are zeros) rebuilt as a Keras 3 model."""
-    import keras as keras3  # only here: lth-tf never needs Keras 3 otherwise
-
+    keras3 = _keras3()
     if not isinstance(model, keras.Model):
         raise UserError(f"expected a tf_keras Model, got {type(model).__module__}.{type(model).__name__}")
     if masking.masked_layers(model):
@@ -115,6 +114,19 @@ def save_keras3(model: keras.Model, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     to_keras3(model).save(path)
     return path
+
+
+def load_keras3(path: Path):
+    """A `.keras` file read back by Keras 3 itself (uncompiled)."""
+    return _keras3().saving.load_model(path, compile=False)
+
+
+def _keras3():
+    """TensorFlow 2.21's `import keras` (Keras 3): imported here only, when a Keras 3 model comes in or
+    goes out; everything else in lth-tf is tf_keras (`lth_tf.tfkeras`)."""
+    import keras
+
+    return keras
 
 
 def _convert(direction: _Direction, read_call):
